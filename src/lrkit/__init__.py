@@ -1,0 +1,20 @@
+"""lrkit: learning-rate schedules you can write in one line, see, drive, predict, plan and compare.
+
+>>> import lrkit
+>>> s = lrkit.parse("cosine(warmup=100, floor=0.1)")
+>>> round(s(550, total=1000), 4)
+0.55
+>>> str(s)
+'cosine(floor=0.1, warmup=100)'
+"""
+
+from .errors import SpecError
+from .lint import lint
+from .schedules import (PRESETS, Convention, Phase, Schedule, get_convention, linear_scaling,
+                        sqrt_scaling)
+from .spec import parse
+
+__version__ = "0.1.0"
+
+__all__ = ["SpecError", "Schedule", "Phase", "Convention", "PRESETS", "get_convention", "parse", "lint",
+           "linear_scaling", "sqrt_scaling", "__version__"]

@@ -1,0 +1,148 @@
+"""Learning-rate "areas" used by the loss-curve laws, computed exactly and fast.
+
+All functions take ``lr``: the absolute learning rate of every step ``0..N-1`` (numpy array), and
+``steps``: the (sorted, integer) steps at which the law is evaluated.
+
+Conventions (shared by both laws, following the multi-power-law reference code, Luo et al. 2025):
+
+* ``S1(t) = sum_{tau <= t} lr[tau]`` -- the forward area *includes warmup*.
+* LR changes ``delta_k = lr[k-1] - lr[k]`` (positive when the LR drops) enter the annealing terms
+  only from the first decrease on: the initial non-decreasing stretch (the warmup, and any constant
+  plateau after it) is treated as warmup and contributes only through ``S1``.  Later increases
+  (re-warming) enter with a negative sign.  See :func:`change_steps`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: LR values below this fraction of the peak are clamped when raised to a negative power.
+MIN_LR_FRACTION = 1e-6
+
+#: Upper bound on (change step, evaluation step) pairs held in memory at once.
+MAX_PAIRS = 2_000_000
+
+
+def warmup_end(lr: np.ndarray) -> int:
+    """Index of the first LR decrease (``len(lr)`` if the LR never decreases)."""
+    lr = np.asarray(lr, dtype=float)
+    drops = np.nonzero(np.diff(lr) < 0)[0]
+    return int(drops[0] + 1) if drops.size else int(lr.size)
+
+
+def change_steps(lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Steps ``k`` where the LR changes after warmup, and ``delta_k = lr[k-1] - lr[k]`` there."""
+    lr = np.asarray(lr, dtype=float)
+    w = warmup_end(lr)
+    k = np.arange(max(w, 1), lr.size)
+    delta = lr[k - 1] - lr[k]
+    nz = delta != 0.0
+    return k[nz], delta[nz]
+
+
+def forward_area(lr: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``S1(t) = sum_{tau<=t} lr[tau]`` at ``steps`` (Tissue et al. 2024; Luo et al. 2025)."""
+    return np.cumsum(np.asarray(lr, dtype=float))[np.asarray(steps, dtype=int)]
+
+
+def annealing_area(lr: np.ndarray, steps: np.ndarray, lam: float = 0.999) -> np.ndarray:
+    """Annealing area ``S2`` of the LR-annealing law (Tissue, Wang, Wang 2024, arXiv 2408.11029).
+
+    ``m_i = lam * m_{i-1} + (lr[i-1] - lr[i])`` and ``S2(t) = sum_{i<=t} m_i``, with LR changes
+    counted after warmup only (see module docstring).  Exact, O(N): ``m`` is the first-order
+    recursive filter of the changes (``scipy.signal.lfilter``), ``S2`` its cumulative sum.
+    """
+    lr = np.asarray(lr, dtype=float)
+    steps = np.asarray(steps, dtype=int)
+    d = np.zeros(lr.size)
+    k, delta = change_steps(lr)
+    d[k] = delta
+    from scipy.signal import lfilter  # lazy: scipy is only needed for fitting
+
+    m = lfilter([1.0], [1.0, -lam], d)
+    return np.cumsum(m)[steps]
+
+
+@dataclass(frozen=True)
+class LDPairs:
+    """Parameter-free part of the multi-power loss-drop term for one curve.
+
+    One entry per pair (change step ``k``, evaluation step ``t_m``) with ``k <= t_m``:
+    ``m`` (which evaluation step), ``delta`` (``lr[k-1]-lr[k]``), ``log_lr`` (``log lr[k]``) and
+    ``log_s`` (``log S_k(t_m)``, ``S_k(t) = sum_{tau=k}^{t} lr[tau]``).
+    """
+
+    n_eval: int
+    m: np.ndarray
+    delta: np.ndarray
+    log_lr: np.ndarray
+    log_s: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.m.size)
+
+
+def ld_pairs(lr: np.ndarray, steps: np.ndarray) -> LDPairs:
+    """Build :class:`LDPairs`: only steps where the LR changes and only the evaluation steps.
+
+    Cost is O(K * M) for K change steps and M evaluation steps instead of the naive O(N^2);
+    constant-LR stretches contribute nothing.
+    """
+    lr = np.asarray(lr, dtype=float)
+    steps = np.asarray(steps, dtype=int)
+    k, delta = change_steps(lr)
+    cum = np.concatenate([[0.0], np.cumsum(lr)])  # cum[i] = sum_{tau < i} lr[tau]
+    counts = np.searchsorted(k, steps, side="right")  # number of change steps k <= t_m
+    total = int(counts.sum())
+    m = np.repeat(np.arange(steps.size), counts)
+    starts = np.cumsum(counts) - counts
+    kidx = np.arange(total) - np.repeat(starts, counts)
+    kk = k[kidx]
+    s = cum[steps[m] + 1] - cum[kk]
+    floor = MIN_LR_FRACTION * max(float(lr.max(initial=0.0)), 1e-300)
+    s = np.maximum(s, floor)
+    log_lr = np.log(np.maximum(lr[kk], floor))
+    return LDPairs(steps.size, m, delta[kidx], log_lr, np.log(s))
+
+
+def ld_chunks(lr: np.ndarray, steps: np.ndarray, max_pairs: int = MAX_PAIRS) -> list[tuple[slice, LDPairs]]:
+    """Split evaluation steps into chunks whose :class:`LDPairs` stay below ``max_pairs``."""
+    steps = np.asarray(steps, dtype=int)
+    k, _ = change_steps(lr)
+    counts = np.searchsorted(k, steps, side="right")
+    out: list[tuple[slice, LDPairs]] = []
+    start, acc = 0, 0
+    for i, c in enumerate(counts):
+        if acc + c > max_pairs and i > start:
+            out.append((slice(start, i), ld_pairs(lr, steps[start:i])))
+            start, acc = i, 0
+        acc += int(c)
+    out.append((slice(start, steps.size), ld_pairs(lr, steps[start:])))
+    return out
+
+
+def loss_drop(pairs: LDPairs, C: float, beta: float, gamma: float) -> np.ndarray:
+    """``sum_k delta_k * G(lr_k^-gamma * S_k(t))`` with ``G(x) = 1 - (C x + 1)^-beta``, per step.
+
+    This is the multi-power law's LD(t) divided by ``B`` (Luo et al. 2025, arXiv 2503.12811).
+    """
+    u = np.exp(pairs.log_s - gamma * pairs.log_lr)
+    g = -np.expm1(-beta * np.log1p(C * u))
+    return np.bincount(pairs.m, weights=pairs.delta * g, minlength=pairs.n_eval)
+
+
+def loss_drop_jac(pairs: LDPairs, C: float, beta: float, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`loss_drop` and its derivatives with respect to ``(C, beta, gamma)``, shape (M, 3)."""
+    u = np.exp(pairs.log_s - gamma * pairs.log_lr)
+    lz = np.log1p(C * u)
+    q = np.exp(-beta * lz)  # (1 + C u)^-beta
+    dq = pairs.delta * beta * q / (1.0 + C * u) * u  # delta * dG/d(Cu) * u
+    n = pairs.n_eval
+    ld = np.bincount(pairs.m, weights=pairs.delta * (1.0 - q), minlength=n)
+    d_c = np.bincount(pairs.m, weights=dq, minlength=n)
+    d_beta = np.bincount(pairs.m, weights=pairs.delta * q * lz, minlength=n)
+    d_gamma = np.bincount(pairs.m, weights=-C * dq * pairs.log_lr, minlength=n)
+    return ld, np.stack([d_c, d_beta, d_gamma], axis=1)

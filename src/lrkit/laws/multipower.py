@@ -1,0 +1,83 @@
+"""The multi-power law (Luo, Wen, Hu, ..., Lyu, Chen 2025, "A Multi-Power Law for Loss Curve
+Prediction Across Learning Rate Schedules", ICLR 2025, arXiv 2503.12811).
+
+``L(t) = L0 + A * S1(t)^-alpha - LD(t)`` with
+``LD(t) = B * sum_{k<=t} (lr[k-1] - lr[k]) * G(lr[k]^-gamma * S_k(t))``,
+``G(x) = 1 - (C x + 1)^-beta`` and ``S_k(t) = sum_{tau=k}^{t} lr[tau]``.
+``S1`` includes the warmup area, as in the reference code; LR changes count from the first
+decrease on (see :mod:`lrkit.laws.areas`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .areas import LDPairs, forward_area, ld_chunks, loss_drop, loss_drop_jac
+from .base import Law, linear_start
+
+
+@dataclass(frozen=True)
+class MPLPrep:
+    s1: np.ndarray
+    chunks: list[tuple[slice, LDPairs]]
+
+    def ld(self, C: float, beta: float, gamma: float) -> np.ndarray:
+        out = np.zeros(self.s1.size)
+        for sl, pairs in self.chunks:
+            out[sl] = loss_drop(pairs, C, beta, gamma)
+        return out
+
+
+class MultiPowerLaw(Law):
+    """Multi-power law; parameters ``L0, A, alpha, B, C, beta, gamma``."""
+
+    name = "multipower"
+    title = "multi-power law (Luo et al. 2025)"
+    param_names = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
+
+    def prepare(self, lr: np.ndarray, steps: np.ndarray) -> MPLPrep:
+        return MPLPrep(forward_area(lr, steps), ld_chunks(lr, steps))
+
+    def evaluate(self, prep: MPLPrep, theta: np.ndarray, jac: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        L0, A, alpha, B, C, beta, gamma = (float(v) for v in theta)
+        pw = prep.s1 ** (-alpha)
+        if not jac:
+            return L0 + A * pw - B * prep.ld(C, beta, gamma), None
+        n = prep.s1.size
+        ld = np.zeros(n)
+        dld = np.zeros((n, 3))
+        for sl, pairs in prep.chunks:
+            ld[sl], dld[sl] = loss_drop_jac(pairs, C, beta, gamma)
+        J = np.empty((n, 7))
+        J[:, 0] = 1.0
+        J[:, 1] = pw
+        J[:, 2] = -A * pw * np.log(prep.s1)
+        J[:, 3] = -ld
+        J[:, 4:] = -B * dld
+        return L0 + A * pw - B * ld, J
+
+    def bounds(self, min_loss: float) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.array([0.0, 1e-8, 1e-3, 0.0, 1e-6, 1e-3, 0.0])
+        hi = np.array([min_loss * (1 - 1e-6), 1e4, 3.0, 1e7, 1e6, 5.0, 3.0])
+        return lo, hi
+
+    def starts(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
+        """Variable projection on a grid: for each (alpha, C, beta, gamma), solve L0, A, B linearly."""
+        loss = np.concatenate(list(losses))
+        lo, hi = self.bounds(float(loss.min()))
+        s1 = np.concatenate([p.s1 for p in preps])
+        log_s1 = np.log(s1)
+        cands: list[tuple[float, np.ndarray]] = []
+        for C, beta, gamma in itertools.product((0.5, 2.0, 8.0), (0.4, 0.7), (0.4, 0.65)):
+            ld = np.concatenate([p.ld(C, beta, gamma) for p in preps])
+            for alpha in (0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0):
+                X = np.stack([np.ones_like(s1), np.exp(-alpha * log_s1), -ld], axis=1)
+                coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
+                theta = np.array([coef[0], coef[1], alpha, coef[2], C, beta, gamma])
+                cands.append((sse, theta))
+        cands.sort(key=lambda c: c[0])
+        return [np.clip(t, lo, hi) for _, t in cands[:n]]

@@ -1,0 +1,71 @@
+"""``lint``: soft problems in a valid schedule (it evaluates, but probably not as meant).
+
+Hard errors raise :class:`~lrkit.SpecError` when the spec is parsed; lint reports what libraries
+accept silently and users later regret: LR 0 at the first step, jumps at phase boundaries, phases or
+milestones beyond the run, a warmup longer than the run, LR rising after the end, a floor above the peak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .schedules import Finding, Schedule, get_convention
+from .schedules import validate as v
+from .schedules.conventions import Convention
+from .spec import parse
+
+#: A jump between two consecutive steps larger than this fraction of the peak is reported.
+JUMP_THRESHOLD = 0.05
+
+
+def walk(schedule: Schedule) -> Iterator[Schedule]:
+    """The schedule and every schedule inside it, depth first."""
+    yield schedule
+    for child in schedule.children():
+        yield from walk(child)
+
+
+def lint(schedule: str | dict | Schedule, total: int, convention: str | Convention | None = None) -> list[Finding]:
+    """Findings for ``schedule`` in a run of ``total`` steps; an empty list means nothing to report."""
+    s = parse(schedule)
+    total = v.total_steps(total)
+    conv = get_convention(convention)
+    findings = list(s._lint(total, conv))
+    values = s.sample(total, conv)
+    peak = float(values.max()) if values.size else 0.0
+
+    if values[0] == 0.0:
+        findings.append(Finding("zero-first-step", "the LR is 0 at step 0, so the first optimizer step changes "
+                                                   "nothing; start the warmup above 0 (lrkit's default convention "
+                                                   "does) or set warmup_init"))
+    for phase in s.phases(total, conv)[1:]:
+        b = phase.start
+        if 0 < b < total and peak > 0:
+            jump = float(values[b] - values[b - 1])
+            if abs(jump) > JUMP_THRESHOLD * peak:
+                findings.append(Finding("jump", f"the LR jumps by {jump / peak:+.1%} of the peak at step {b}, "
+                                                f"where '{phase.label}' begins ({values[b - 1]:.4g} -> {values[b]:.4g})"))
+    after = s(np.arange(total, total + max(total // 4, 10)), total, convention=conv)
+    if after.size and float(after.max()) > float(values[-1]) * (1 + 1e-9) + 1e-12:
+        at = total + int(np.argmax(after > values[-1] * (1 + 1e-9) + 1e-12))
+        findings.append(Finding("rises-after-end", f"the LR rises again after the end of the run (from "
+                                                   f"{values[-1]:.4g} at step {total - 1} to {float(after.max()):.4g}, "
+                                                   f"first at step {at}); running longer than planned would "
+                                                   f"re-warm it"))
+    for node in walk(s):
+        floor = getattr(node, "floor", None)
+        if isinstance(floor, float) and floor > 1.0 and node.family != "clamp":
+            findings.append(Finding("floor-above-peak", f"{node.family}: floor={floor} is above the peak (1.0), "
+                                                        f"so the 'decay' raises the LR"))
+    return _unique(findings)
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for f in findings:
+        if f not in seen:
+            seen.add(f)
+            out.append(f)
+    return out

@@ -1,0 +1,19 @@
+"""The mathematics: every schedule family as an immutable, vectorised function of the step."""
+
+from .base import REGISTRY, Bound, Finding, Phase, Schedule
+from .budget import Infinite, Power, Rex, Uba, Wsd
+from .classic import Constant, Cosine, Exponential, InverseSqrt, Linear, MultiStep, Polynomial, Step
+from .compose import Clamp, Product, Repeat, Rewarm, Sequence
+from .conventions import PRESETS, Convention, get_convention
+from .cyclic import Cyclic, OneCycle, Sgdr
+from .piecewise import Piecewise
+from .scaling import linear_scaling, sqrt_scaling
+from .warmup import Warmup, radam_rectification, untuned_period
+
+__all__ = [
+    "REGISTRY", "Bound", "Finding", "Phase", "Schedule", "Convention", "PRESETS", "get_convention",
+    "Constant", "Linear", "Cosine", "Polynomial", "Exponential", "Step", "MultiStep", "InverseSqrt",
+    "Rex", "Uba", "Wsd", "Power", "Infinite", "OneCycle", "Cyclic", "Sgdr", "Piecewise", "Warmup",
+    "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "linear_scaling", "sqrt_scaling",
+    "radam_rectification", "untuned_period",
+]

@@ -1,0 +1,214 @@
+"""The :class:`Schedule` protocol: an immutable value that maps a step to an LR multiplier.
+
+A schedule is a frozen dataclass of its parameters (so equal specs are equal, hashable,
+picklable objects). ``bind(total)`` resolves fractions and conventions once and returns a
+:class:`Bound` whose call is a pure closed-form function of the step, for a Python int
+(a fast path on floats and the ``math`` module) or a numpy array (vectorised).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from .._math import ARRAY, SCALAR
+from ..errors import SpecError
+from . import validate as v
+from .conventions import Convention, get_convention
+
+#: A compiled formula: ``fn(t, m)`` with ``t`` a float or float array of steps, ``m`` a math back-end.
+Fn = Callable[[Any, Any], Any]
+
+REGISTRY: dict[str, type["Schedule"]] = {}
+
+
+class Phase(NamedTuple):
+    """A named stretch ``[start, end)`` of steps, for summaries, plots and lint."""
+
+    start: int
+    end: int | None
+    label: str
+
+
+class Finding(NamedTuple):
+    """A soft problem that ``lint`` reports (the spec is valid, but probably not what was meant)."""
+
+    code: str
+    message: str
+
+
+def family(name: str):
+    """Class decorator: make a frozen, keyword-only dataclass and register it under ``name``."""
+
+    def wrap(cls):
+        cls = dataclasses.dataclass(frozen=True, kw_only=True, repr=False, eq=True)(cls)
+        cls.family = name
+        REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+class Schedule:
+    """Base class of every schedule family and combinator.
+
+    Subclasses define dataclass fields (the spec's parameters), ``_check()`` (validation
+    that raises :class:`~lrkit.SpecError`) and ``_compile(total, conv)`` (the formula).
+    """
+
+    family: ClassVar[str] = ""
+    #: Fields that hold other schedules (a child or a tuple of children).
+    schedule_fields: ClassVar[tuple[str, ...]] = ()
+    #: Fields that are given positionally in the spec text, in this order.
+    positional: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    # ----- subclass hooks -------------------------------------------------------------------
+    def _check(self) -> None:
+        """Validate and normalise the parameters (use ``self._set`` to normalise)."""
+
+    def _compile(self, total: int | None, conv: Convention) -> Fn:
+        raise NotImplementedError
+
+    def _phases(self, total: int | None, conv: Convention) -> list[Phase]:
+        return [Phase(0, self._own_total(total), self.family)]
+
+    def _lint(self, total: int, conv: Convention) -> list[Finding]:
+        return []
+
+    def needs_total(self) -> bool:
+        """Whether this schedule can only be evaluated for a known total number of steps."""
+        return False
+
+    # ----- helpers for subclasses ----------------------------------------------------------
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _own_total(self, total: int | None) -> int | None:
+        own = getattr(self, "steps", None)
+        return own if own is not None else total
+
+    def _require_total(self, total: int | None) -> int:
+        total = self._own_total(total)
+        if total is None:
+            raise SpecError(f"{self.family} needs the total number of steps: pass total=N "
+                            f"(CLI: --steps N) or give steps= in the spec")
+        return total
+
+    # ----- public API -------------------------------------------------------------------------
+    def bind(self, total: int | None = None, convention: str | Convention | None = None) -> "Bound":
+        """Resolve fractions and the convention for a run of ``total`` steps."""
+        if total is not None:
+            total = v.total_steps(total)
+        return _bind(self, total, get_convention(convention))
+
+    def __call__(self, step, total: int | None = None, *, convention: str | Convention | None = None):
+        """The LR multiplier at ``step`` (an int, or a numpy array of steps) of a ``total``-step run."""
+        return self.bind(total, convention)(step)
+
+    def sample(self, total: int, convention: str | Convention | None = None) -> np.ndarray:
+        """Multipliers for every step ``0 .. total-1``."""
+        total = v.total_steps(total)
+        return self.bind(total, convention)(np.arange(total))
+
+    def phases(self, total: int | None = None, convention: str | Convention | None = None) -> list[Phase]:
+        """The named phases of this schedule in a run of ``total`` steps."""
+        if total is not None:
+            total = v.total_steps(total)
+        return self._phases(total, get_convention(convention))
+
+    def children(self) -> Iterator["Schedule"]:
+        for name in self.schedule_fields:
+            value = getattr(self, name)
+            yield from (value if isinstance(value, tuple) else (value,))
+
+    def params(self) -> dict[str, Any]:
+        """The parameters that differ from their defaults, in the spec's order."""
+        out = {}
+        for f in _ordered_fields(type(self)):
+            value = getattr(self, f.name)
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+            if f.name in self.positional or value != default or type(value) is not type(default):
+                out[f.name] = value
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able form: ``{"family": name, param: value, ...}``; parses back to an equal object."""
+        out: dict[str, Any] = {"family": self.family}
+        for name, value in self.params().items():
+            out[name] = _jsonable(value)
+        return out
+
+    def __str__(self) -> str:
+        from ..spec import format_spec
+
+        return format_spec(self)
+
+    def __repr__(self) -> str:
+        return f"lrkit.parse({str(self)!r})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _ordered_fields(cls) -> tuple[dataclasses.Field, ...]:
+    """Fields with the family's own parameters first, then the inherited common ones."""
+    fields = dataclasses.fields(cls)
+    own = [f for f in fields if f.name in cls.__dict__.get("__annotations__", {})]
+    inherited = [f for f in fields if f not in own]
+    positional = [f for name in cls.positional for f in fields if f.name == name]
+    rest = [f for f in own + inherited if f not in positional]
+    return tuple(positional + rest)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Schedule):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_jsonable(x) for x in value]
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+class Bound:
+    """A schedule bound to a total and a convention: ``bound(step)`` is the multiplier."""
+
+    __slots__ = ("schedule", "total", "convention", "fn")
+
+    def __init__(self, schedule: Schedule, total: int | None, convention: Convention, fn: Fn):
+        self.schedule, self.total, self.convention, self.fn = schedule, total, convention, fn
+
+    def __call__(self, step):
+        if isinstance(step, (int, float, np.integer, np.floating)) and not isinstance(step, bool):
+            if not step >= 0:  # also catches NaN
+                raise SpecError(f"step={step!r} is {'negative' if step < 0 else 'not a number'}; steps count from 0")
+            return float(self.fn(float(step), SCALAR))
+        steps = np.asarray(step, dtype=float)
+        if steps.size and not np.all(steps >= 0):
+            bad = steps[~(steps >= 0)][0]
+            raise SpecError(f"step={bad!r} is {'negative' if bad < 0 else 'not a number'}; steps count from 0")
+        with np.errstate(all="ignore"):
+            out = self.fn(steps, ARRAY)
+        return np.broadcast_to(np.asarray(out, dtype=float), steps.shape).copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _bind(schedule: Schedule, total: int | None, conv: Convention) -> Bound:
+    return Bound(schedule, total, conv, schedule._compile(total, conv))
+
+
+def check_child(owner: str, name: str, value: Any) -> Schedule:
+    if isinstance(value, str) or isinstance(value, dict):
+        from ..spec import parse
+
+        value = parse(value)
+    if not isinstance(value, Schedule):
+        raise SpecError(f"{owner}: {name}={value!r} is not a schedule; expected a spec such as cosine()")
+    return value

@@ -1,0 +1,103 @@
+"""Argument checks that raise :class:`~lrkit.SpecError` with one line naming the parameter.
+
+Modelled on scikit-learn's parameter validation: every message says which schedule, which
+parameter, the value given, and what would be valid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+
+from ..errors import SpecError
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else ``''``."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def number(owner: str, name: str, value: object, *, lo: float | None = None, hi: float | None = None,
+           lo_open: bool = False, hi_open: bool = False) -> float:
+    """A finite real number in the given range, returned as ``float``."""
+    if not is_real(value):
+        raise SpecError(f"{owner}: {name}={value!r} is not a number")
+    v = float(value)  # type: ignore[arg-type]
+    if math.isnan(v) or math.isinf(v):
+        raise SpecError(f"{owner}: {name}={value!r} is not finite; expected {_range_text(lo, hi, lo_open, hi_open)}")
+    if (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and (v > hi or (hi_open and v == hi))):
+        raise SpecError(f"{owner}: {name}={value!r} is out of range; expected {_range_text(lo, hi, lo_open, hi_open)}")
+    return v
+
+
+def _range_text(lo, hi, lo_open, hi_open) -> str:
+    if lo is not None and hi is not None:
+        return f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"a number {'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"a number {'<' if hi_open else '<='} {hi:g}"
+    return "a finite number"
+
+
+def integer(owner: str, name: str, value: object, *, lo: int = 0) -> int:
+    """An integer >= ``lo`` (floats are refused: they would be read as fractions elsewhere)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise SpecError(f"{owner}: {name}={value!r} is not an integer; expected an integer >= {lo}")
+    if value < lo:
+        raise SpecError(f"{owner}: {name}={value!r} is out of range; expected an integer >= {lo}")
+    return int(value)
+
+
+def duration(owner: str, name: str, value: object, *, positive: bool = False) -> int | float:
+    """A duration: an ``int`` number of steps, or a ``float`` fraction of the total in [0, 1]."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < (1 if positive else 0):
+            raise SpecError(f"{owner}: {name}={value!r} steps is {'not positive' if value >= 0 else 'negative'}; "
+                            f"expected an integer number of steps >= {1 if positive else 0} or a fraction in [0, 1]")
+        return int(value)
+    if is_real(value):
+        v = float(value)  # type: ignore[arg-type]
+        if math.isnan(v) or math.isinf(v):
+            raise SpecError(f"{owner}: {name}={value!r} is not finite; expected steps (an integer) or a fraction in [0, 1]")
+        if not 0.0 <= v <= 1.0 or (positive and v == 0.0):
+            hint = f" (write {int(v)} without the decimal point for steps)" if v > 1 and v == int(v) else ""
+            raise SpecError(f"{owner}: {name}={value!r} is a fraction outside {'(0' if positive else '[0'}, 1]{hint}; "
+                            f"a float is a fraction of the total, an integer is a number of steps")
+        return v
+    raise SpecError(f"{owner}: {name}={value!r} is not a duration; expected steps (an integer) or a fraction in [0, 1]")
+
+
+def choice(owner: str, name: str, value: object, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise SpecError(f"{owner}: {name}={value!r} is not one of {', '.join(map(repr, choices))}"
+                        f"{did_you_mean(str(value), choices)}")
+    return value
+
+
+def resolve(owner: str, name: str, value: int | float, total: int | None) -> int:
+    """Steps for a duration: an int as is, a fraction times the total (rounded to the nearest step)."""
+    if isinstance(value, int):
+        return value
+    if total is None:
+        raise SpecError(f"{owner}: {name}={value!r} is a fraction of the total, but no total number of steps was "
+                        f"given; pass total=N (CLI: --steps N) or give steps= in the spec")
+    return int(math.floor(value * total + 0.5))
+
+
+def total_steps(value: object, what: str = "total") -> int:
+    """The total number of steps of a run: a positive integer."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise SpecError(f"{what}={value!r} is not a whole number of steps; expected a positive integer")
+    if value <= 0:
+        raise SpecError(f"{what}={value!r} is {'zero' if value == 0 else 'negative'}; expected a positive number of steps")
+    return int(value)

@@ -1,0 +1,194 @@
+"""The schedule language: spec text and JSON dicts to :class:`Schedule` objects and back.
+
+Text is ``family(name=value, ...)`` with Python literal values, read with :mod:`ast` and never
+evaluated: only calls of registered families, numbers, strings, lists and tuples are accepted.
+Combinators take schedules positionally: ``sequence(linear(), cosine(), boundaries=[100])``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import math
+from typing import Any
+
+from .errors import SpecError
+from .schedules import REGISTRY, Schedule
+from .schedules.validate import did_you_mean
+
+_CONSTANT_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None}
+
+
+def parse(spec: str | dict | Schedule) -> Schedule:
+    """A :class:`Schedule` from spec text (``"cosine(warmup=0.05, floor=0.1)"``), a JSON string,
+    or a dict (``{"family": "cosine", "warmup": 0.05}``). Raises :class:`SpecError` on bad input."""
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, dict):
+        return _from_dict(spec, "spec")
+    if not isinstance(spec, str):
+        raise SpecError(f"spec={spec!r} is not a string or a dict; expected e.g. 'cosine(floor=0.1)'")
+    text = spec.strip()
+    if not text:
+        raise SpecError("the spec is empty; expected a schedule such as 'cosine(warmup=100)'")
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"spec is not valid JSON: {e.msg} at column {e.colno}") from None
+        return parse(data)
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        col = f" at column {e.offset}" if e.offset else ""
+        raise SpecError(f"syntax error in spec {text!r}{col}: {e.msg}") from None
+    node = tree.body
+    if not isinstance(node, (ast.Call, ast.Name)):
+        raise SpecError(f"spec {text!r} is not a schedule; expected family(name=value, ...), "
+                        f"e.g. cosine(floor=0.1)")
+    return _schedule_node(node)
+
+
+def _family(name: str) -> type[Schedule]:
+    if name not in REGISTRY:
+        raise SpecError(f"unknown schedule family {name!r}{did_you_mean(name, REGISTRY)} "
+                        f"(families: {', '.join(sorted(REGISTRY))})")
+    return REGISTRY[name]
+
+
+def _param_names(cls: type[Schedule]) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.init]
+
+
+def _check_params(cls: type[Schedule], names) -> None:
+    valid = _param_names(cls)
+    for name in names:
+        if name not in valid:
+            raise SpecError(f"{cls.family}: unknown parameter {name!r}{did_you_mean(name, valid)} "
+                            f"(valid: {', '.join(valid)})")
+
+
+def _schedule_node(node: ast.AST) -> Schedule:
+    if isinstance(node, ast.Name):
+        return _family(node.id)()
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise SpecError(f"{_source(node)!r} is not a schedule; expected family(name=value, ...)")
+    cls = _family(node.func.id)
+    kwargs: dict[str, Any] = {}
+    if node.args:
+        if not cls.positional:
+            raise SpecError(f"{cls.family}: positional argument {_source(node.args[0])!r} is not allowed; "
+                            f"write name=value (parameters: {', '.join(_param_names(cls))})")
+        field = cls.positional[0]
+        values = [_schedule_node(a) for a in node.args]
+        many = isinstance(getattr(cls, "__dataclass_fields__")[field].default, tuple)
+        if not many and len(values) > 1:
+            raise SpecError(f"{cls.family}: takes one schedule, got {len(values)}")
+        kwargs[field] = tuple(values) if many else values[0]
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise SpecError(f"{cls.family}: '**' is not allowed in a spec")
+        _check_params(cls, [kw.arg])
+        if kw.arg in kwargs:
+            raise SpecError(f"{cls.family}: {kw.arg} is given twice")
+        kwargs[kw.arg] = _value_node(kw.value, cls, kw.arg)
+    return _build(cls, kwargs)
+
+
+def _value_node(node: ast.AST, cls: type[Schedule], name: str) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) or (
+            isinstance(node, ast.Constant) and node.value is None):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _value_node(node.operand, cls, name)
+        if isinstance(inner, (int, float)) and not isinstance(inner, bool):
+            return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return tuple(_value_node(e, cls, name) for e in node.elts)
+    if isinstance(node, ast.Call):
+        return _schedule_node(node)
+    if isinstance(node, ast.Name):
+        if node.id in _CONSTANT_NAMES:
+            return _CONSTANT_NAMES[node.id]
+        if node.id in REGISTRY and name in cls.schedule_fields:
+            return _family(node.id)()
+        raise SpecError(f"{cls.family}: {name}={node.id} is not a value; strings need quotes "
+                        f"({name}={node.id!r})")
+    raise SpecError(f"{cls.family}: {name}={_source(node)} is not a literal value; only numbers, quoted "
+                    f"strings, lists and schedules are allowed (nothing is evaluated)")
+
+
+def _source(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)
+    except Exception:  # pragma: no cover - unparse handles every node ast.parse makes
+        return type(node).__name__
+
+
+def _build(cls: type[Schedule], kwargs: dict[str, Any]) -> Schedule:
+    try:
+        return cls(**kwargs)
+    except SpecError:
+        raise
+    except TypeError as e:  # defensive: a parameter check that slipped through
+        raise SpecError(f"{cls.family}: {e}") from None
+
+
+def _from_dict(data: dict, where: str) -> Schedule:
+    if "family" not in data:
+        raise SpecError(f"{where}: a schedule dict needs a 'family' key, e.g. {{'family': 'cosine'}}; "
+                        f"got keys {sorted(data)}")
+    cls = _family(data["family"])
+    params = {k: x for k, x in data.items() if k != "family"}
+    _check_params(cls, params)
+    kwargs = {}
+    for k, x in params.items():
+        if k in cls.schedule_fields:
+            kwargs[k] = tuple(_child(c, f"{cls.family}.{k}") for c in x) if isinstance(x, list) else _child(x, k)
+        else:
+            kwargs[k] = _tuples(x)
+    return _build(cls, kwargs)
+
+
+def _child(x: Any, where: str) -> Any:
+    if isinstance(x, dict):
+        return _from_dict(x, where)
+    if isinstance(x, str):
+        return parse(x)
+    return x
+
+
+def _tuples(x: Any) -> Any:
+    if isinstance(x, list):
+        return tuple(_tuples(e) for e in x)
+    if x == "inf":
+        return math.inf
+    return x
+
+
+def format_value(value: Any, top: bool = True) -> str:
+    """A parameter value in spec text: floats in shortest round-trip form, strings double-quoted."""
+    if isinstance(value, Schedule):
+        return format_spec(value)
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, float):
+        return "inf" if value == math.inf else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(format_value(x, top=False) for x in value)
+        return f"[{inner}]" if top else f"({inner})"
+    return repr(value)
+
+
+def format_spec(schedule: Schedule) -> str:
+    """The spec text of a schedule; ``parse(format_spec(s)) == s``."""
+    parts = []
+    for name, value in schedule.params().items():
+        if name in schedule.positional:
+            parts.extend(format_value(x) for x in (value if isinstance(value, tuple) else (value,)))
+        else:
+            parts.append(f"{name}={format_value(value)}")
+    return f"{schedule.family}({', '.join(parts)})"
