@@ -1,0 +1,1 @@
+"""Figures and reports (matplotlib); imported only by the CLI and by users who ask for a picture."""

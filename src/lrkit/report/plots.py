@@ -1,0 +1,79 @@
+"""Schedule figures: one or several specs on one labelled plot, phase boundaries shaded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..schedules import Schedule
+from ..schedules.conventions import Convention
+from ..spec import parse
+from . import style
+
+_PHASE_SHADES = ["#f4f4f4", "#ffffff"]
+
+
+def plot_schedules(specs: Sequence[str | Schedule] | str | Schedule, total: int, *, lr: float | None = None,
+                   convention: str | Convention | None = None, ax=None, out: str | Path | None = None,
+                   title: str | None = None, labels: Sequence[str] | None = None, log: bool = False):
+    """Plot schedules over ``total`` steps; returns the matplotlib ``Figure``.
+
+    ``lr`` turns multipliers into absolute LRs; ``out`` saves the figure (PNG, SVG or PDF by suffix).
+    With a single schedule its phases are shaded and named.
+    """
+    style.use_agg()
+    import matplotlib.pyplot as plt
+
+    if isinstance(specs, (str, Schedule)):
+        specs = [specs]
+    schedules = [parse(s) for s in specs]
+    labels = list(labels) if labels is not None else [str(s) for s in schedules]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110, layout="constrained")
+    else:
+        fig = ax.figure
+    style.apply(ax)
+    steps = np.arange(total)
+    scale = 1.0 if lr is None else float(lr)
+    for i, (s, label) in enumerate(zip(schedules, labels)):
+        ax.plot(steps, s.sample(total, convention) * scale, color=style.PALETTE[i % len(style.PALETTE)],
+                linewidth=2.0, label=_short(label), zorder=3)
+    if len(schedules) == 1:
+        _shade_phases(ax, schedules[0], total, convention)
+    ax.set_xlim(0, max(total - 1, 1))
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, ax.get_ylim()[1] * (1.08 if len(schedules) == 1 else 1.0))
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate" if lr is not None else "LR multiplier (× base LR)")
+    if title:
+        ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    if len(schedules) > 1 or title is None:
+        ax.legend(frameon=False, fontsize=8.5, loc="best")
+    if out is not None:
+        fig.savefig(out, bbox_inches="tight")
+    return fig
+
+
+def _shade_phases(ax, schedule: Schedule, total: int, convention) -> None:
+    phases = [p for p in schedule.phases(total, convention) if p.end is None or p.end > p.start]
+    if len(phases) < 2:
+        return
+    top = ax.get_ylim()[1]
+    for i, p in enumerate(phases):
+        end = total if p.end is None else min(p.end, total)
+        if p.start >= total:
+            continue
+        ax.axvspan(p.start, end, color=_PHASE_SHADES[i % 2], zorder=0, linewidth=0)
+        if (end - p.start) / total > 0.07:
+            ax.text((p.start + end) / 2, top * 0.985, p.label, ha="center", va="top", fontsize=8, color="#666666",
+                    zorder=4, clip_on=True)
+        if i:
+            ax.axvline(p.start, color="#bbbbbb", linewidth=0.8, linestyle="--", zorder=1)
+
+
+def _short(label: str, width: int = 70) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
