@@ -8,13 +8,13 @@ Combinators take schedules positionally: ``sequence(linear(), cosine(), boundari
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import math
 from typing import Any
 
 from .errors import SpecError
 from .schedules import REGISTRY, Schedule
+from .schedules.base import _ordered_fields
 from .schedules.validate import did_you_mean
 
 _CONSTANT_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None}
@@ -58,7 +58,7 @@ def _family(name: str) -> type[Schedule]:
 
 
 def _param_names(cls: type[Schedule]) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls) if f.init]
+    return [f.name for f in _ordered_fields(cls) if f.init]
 
 
 def _check_params(cls: type[Schedule], names) -> None:
@@ -106,7 +106,8 @@ def _value_node(node: ast.AST, cls: type[Schedule], name: str) -> Any:
             return -inner if isinstance(node.op, ast.USub) else inner
     if isinstance(node, (ast.List, ast.Tuple)):
         return tuple(_value_node(e, cls, name) for e in node.elts)
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and (name in cls.schedule_fields or (
+            isinstance(node.func, ast.Name) and node.func.id in REGISTRY)):
         return _schedule_node(node)
     if isinstance(node, ast.Name):
         if node.id in _CONSTANT_NAMES:

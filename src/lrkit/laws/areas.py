@@ -69,20 +69,29 @@ def annealing_area(lr: np.ndarray, steps: np.ndarray, lam: float = 0.999) -> np.
 class LDPairs:
     """Parameter-free part of the multi-power loss-drop term for one curve.
 
-    One entry per pair (change step ``k``, evaluation step ``t_m``) with ``k <= t_m``:
-    ``m`` (which evaluation step), ``delta`` (``lr[k-1]-lr[k]``), ``log_lr`` (``log lr[k]``) and
-    ``log_s`` (``log S_k(t_m)``, ``S_k(t) = sum_{tau=k}^{t} lr[tau]``).
+    One entry per pair (change step ``k``, evaluation step ``t_m``) with ``k <= t_m``, grouped by
+    ``m`` in contiguous segments: ``delta`` (``lr[k-1]-lr[k]``), ``log_lr`` (``log lr[k]``) and
+    ``log_s`` (``log S_k(t_m)``, ``S_k(t) = sum_{tau=k}^{t} lr[tau]``).  ``seg_start[j]`` is where
+    the segment of evaluation step ``seg_m[j]`` begins (empty segments are left out).
     """
 
     n_eval: int
-    m: np.ndarray
+    seg_m: np.ndarray
+    seg_start: np.ndarray
     delta: np.ndarray
     log_lr: np.ndarray
     log_s: np.ndarray
 
     @property
     def size(self) -> int:
-        return int(self.m.size)
+        return int(self.delta.size)
+
+    def segment_sum(self, w: np.ndarray) -> np.ndarray:
+        """Sum of ``w`` over the pairs of each evaluation step (zeros where there are none)."""
+        out = np.zeros(self.n_eval)
+        if self.seg_start.size:
+            out[self.seg_m] = np.add.reduceat(w, self.seg_start)
+        return out
 
 
 def ld_pairs(lr: np.ndarray, steps: np.ndarray) -> LDPairs:
@@ -105,7 +114,8 @@ def ld_pairs(lr: np.ndarray, steps: np.ndarray) -> LDPairs:
     floor = MIN_LR_FRACTION * max(float(lr.max(initial=0.0)), 1e-300)
     s = np.maximum(s, floor)
     log_lr = np.log(np.maximum(lr[kk], floor))
-    return LDPairs(steps.size, m, delta[kidx], log_lr, np.log(s))
+    nonempty = counts > 0
+    return LDPairs(steps.size, np.nonzero(nonempty)[0], starts[nonempty], delta[kidx], log_lr, np.log(s))
 
 
 def ld_chunks(lr: np.ndarray, steps: np.ndarray, max_pairs: int = MAX_PAIRS) -> list[tuple[slice, LDPairs]]:
@@ -129,20 +139,34 @@ def loss_drop(pairs: LDPairs, C: float, beta: float, gamma: float) -> np.ndarray
 
     This is the multi-power law's LD(t) divided by ``B`` (Luo et al. 2025, arXiv 2503.12811).
     """
-    u = np.exp(pairs.log_s - gamma * pairs.log_lr)
-    g = -np.expm1(-beta * np.log1p(C * u))
-    return np.bincount(pairs.m, weights=pairs.delta * g, minlength=pairs.n_eval)
+    x = pairs.log_lr * gamma
+    np.subtract(pairs.log_s, x, out=x)
+    np.exp(x, out=x)  # u = lr_k^-gamma S_k(t)
+    x *= C
+    np.log1p(x, out=x)
+    x *= -beta
+    np.expm1(x, out=x)  # -G
+    x *= pairs.delta
+    return -pairs.segment_sum(x)
 
 
 def loss_drop_jac(pairs: LDPairs, C: float, beta: float, gamma: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`loss_drop` and its derivatives with respect to ``(C, beta, gamma)``, shape (M, 3)."""
-    u = np.exp(pairs.log_s - gamma * pairs.log_lr)
-    lz = np.log1p(C * u)
-    q = np.exp(-beta * lz)  # (1 + C u)^-beta
-    dq = pairs.delta * beta * q / (1.0 + C * u) * u  # delta * dG/d(Cu) * u
-    n = pairs.n_eval
-    ld = np.bincount(pairs.m, weights=pairs.delta * (1.0 - q), minlength=n)
-    d_c = np.bincount(pairs.m, weights=dq, minlength=n)
-    d_beta = np.bincount(pairs.m, weights=pairs.delta * q * lz, minlength=n)
-    d_gamma = np.bincount(pairs.m, weights=-C * dq * pairs.log_lr, minlength=n)
+    u = pairs.log_lr * gamma
+    np.subtract(pairs.log_s, u, out=u)
+    np.exp(u, out=u)
+    cu = u * C
+    lz = np.log1p(cu)
+    dq = lz * -beta
+    np.exp(dq, out=dq)  # q = (1 + C u)^-beta
+    dq *= pairs.delta  # delta * q
+    ld = pairs.segment_sum(pairs.delta) - pairs.segment_sum(dq)
+    lz *= dq
+    d_beta = pairs.segment_sum(lz)  # sum delta q log(1 + C u)
+    cu += 1.0
+    np.divide(u, cu, out=u)
+    u *= dq  # delta q u / (1 + C u)
+    d_c = beta * pairs.segment_sum(u)
+    u *= pairs.log_lr
+    d_gamma = -C * beta * pairs.segment_sum(u)
     return ld, np.stack([d_c, d_beta, d_gamma], axis=1)

@@ -41,7 +41,7 @@ class Linear(Decaying):
 
     def _core(self, D, W, total, conv) -> Fn:
         end, D = self.end, float(D)
-        return lambda u, m: 1.0 + (end - 1.0) * progress(u, D, m, conv)
+        return lambda u, m: end + (1.0 - end) * (D - m.clip(u, 0.0, D)) / D
 
 
 @family("cosine")

@@ -1,0 +1,76 @@
+"""The ``lrkit`` command line: thin wrappers that parse arguments, call the library and print with rich.
+
+Built on click. Any invalid input ends with one line on stderr naming the problem and exit code 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import SpecError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="lrkit", prog_name="lrkit")
+def cli() -> None:
+    """lrkit: learning-rate schedules you can write in one line, see, lint, predict and plan.
+
+    \b
+    Examples:
+      lrkit show 'cosine(warmup=0.05, floor=0.1)' --steps 10000 --lr 3e-4
+      lrkit show 'wsd(decay=0.2)' 'cosine()' --steps 10000 --format png --out cmp.png
+      lrkit lint 'sequence(linear(), cosine(), boundaries=[500])' --steps 1000
+    """
+
+
+def _register() -> None:
+    from . import demo, show
+
+    show.register(cli)
+    demo.register(cli)
+    try:
+        from . import laws
+    except ImportError as e:  # the prediction commands need scipy; say so when they are used
+        _missing = str(e)
+
+        @cli.command("fit", context_settings={"ignore_unknown_options": True})
+        @click.argument("args", nargs=-1)
+        def fit(args):  # pragma: no cover - only without the optional dependencies
+            raise click.UsageError(f"the prediction commands are unavailable: {_missing}")
+    else:
+        laws.register(cli)
+
+
+_register()
+
+
+def error(message: str, code: int = 2) -> None:
+    """Print one line on stderr and exit."""
+    click.echo(f"lrkit: error: {' '.join(str(message).split())}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``lrkit`` script."""
+    try:
+        rc = cli.main(args=argv, prog_name="lrkit", standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        hint = f" (see: lrkit {e.ctx.command.name} --help)" if e.ctx is not None and e.ctx.command is not cli else \
+            " (see: lrkit --help)"
+        error(e.format_message() + hint)
+    except click.exceptions.Abort:
+        error("aborted", 130)
+    except click.ClickException as e:
+        error(e.format_message())
+    except SpecError as e:
+        error(str(e))
+    except ValueError as e:  # RunError, LawError and other input problems raised by the library
+        error(str(e))
+    except OSError as e:
+        error(f"{e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else str(e))
+    except KeyboardInterrupt:
+        error("interrupted", 130)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,115 @@
+"""``lrkit show`` and ``lrkit lint``: see a schedule, and find its soft problems, before training."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..lint import lint
+from ..schedules import PRESETS
+from ..spec import parse
+from ..summary import summarize
+
+FORMATS = ("table", "csv", "json", "png", "svg")
+
+
+def steps_option(f):
+    return click.option("--steps", "-n", type=int, required=True, metavar="N",
+                        help="Total number of steps of the run (steps 0..N-1 are shown).")(f)
+
+
+def convention_option(f):
+    return click.option("--convention", "-c", type=click.Choice(list(PRESETS)), default="lrkit", show_default=True,
+                        help="How edges are counted: lrkit's default or a library's (torch, hf, timm, optax).")(f)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(show)
+    group.add_command(lint_command)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@steps_option
+@click.option("--lr", type=float, default=None, metavar="BASE", help="Base (peak) LR: show absolute values.")
+@convention_option
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="table: summary and terminal plot; csv: step,lr rows; json; png/svg: a figure.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of stdout (png/svg default: schedule.<format>).")
+@click.option("--title", default=None, help="Figure title (png/svg).")
+def show(specs, steps, lr, convention, fmt, out, title):
+    """Show one or more schedules over a run of N steps.
+
+    SPEC is a schedule in lrkit's language, e.g. 'cosine(warmup=0.05, floor=0.1)'; give several to
+    compare them on one plot.
+    """
+    from ..schedules import validate
+
+    schedules = [parse(s) for s in specs]
+    steps = validate.total_steps(steps, "--steps")
+    values = [s.sample(steps, convention) for s in schedules]
+    summaries = [summarize(s, steps, lr, convention, values=y) for s, y in zip(schedules, values)]
+    scale = 1.0 if lr is None else lr
+
+    if fmt in ("png", "svg"):
+        from ..report.plots import plot_schedules
+
+        path = Path(out or f"schedule.{fmt}")
+        plot_schedules(schedules, steps, lr=lr, convention=convention, out=path, title=title)
+        click.echo(f"wrote {path}")
+        return
+    stream = open(out, "w", newline="") if out else sys.stdout
+    try:
+        if fmt == "csv":
+            writer = csv.writer(stream, lineterminator="\n")
+            writer.writerow(["step", "lr"] if len(schedules) == 1 else ["step"] + [str(s) for s in schedules])
+            columns = [y * scale for y in values]
+            for t in range(steps):
+                writer.writerow([t] + [repr(float(c[t])) for c in columns])
+        elif fmt == "json":
+            docs = []
+            for s, y in zip(summaries, values):
+                d = s.to_dict()
+                d["values"] = (y * scale).tolist()
+                docs.append(d)
+            json.dump(docs[0] if len(docs) == 1 else docs, stream, indent=1)
+            stream.write("\n")
+        else:
+            from rich.console import Console
+
+            from . import terminal
+
+            console = Console(file=stream, width=None if not out else 100)
+            terminal.show(console, summaries, [y * scale for y in values])
+    finally:
+        if out:
+            stream.close()
+    if out:
+        click.echo(f"wrote {out}", err=True)
+
+
+@click.command("lint")
+@click.argument("spec", metavar="SPEC")
+@steps_option
+@convention_option
+@click.option("--strict", is_flag=True, help="Exit with code 1 when there are findings.")
+def lint_command(spec, steps, convention, strict):
+    """Report soft problems of a valid schedule: LR 0 at the first step, jumps at phase boundaries,
+    phases or milestones beyond the run, warmup longer than the run, LR rising after the end, a floor
+    above the peak. Exit code 0 when the spec is valid (1 with --strict and findings)."""
+    from rich.console import Console
+
+    from ..schedules import validate
+    from . import terminal
+
+    schedule = parse(spec)
+    steps = validate.total_steps(steps, "--steps")
+    items = lint(schedule, steps, convention)
+    terminal.findings(Console(), str(schedule), steps, items)
+    if strict and items:
+        sys.exit(1)

@@ -1,0 +1,102 @@
+"""What the terminal shows: summary panels (rich) and a braille line plot (plotext)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ..summary import Summary
+
+#: plotext colour names matched to the rich styles used for the same series.
+SERIES = [("blue", "bold blue"), ("orange", "bold dark_orange"), ("green", "bold green"),
+          ("magenta", "bold magenta"), ("cyan", "bold cyan"), ("red", "bold red")]
+
+
+def fmt(x: float | None) -> str:
+    """A number in the fewest characters that still reads clearly."""
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    return f"{x:.4g}"
+
+
+def phase_text(s: Summary) -> Text:
+    out = Text()
+    for i, p in enumerate(s.phases):
+        if i:
+            out.append("  ·  ", style="dim")
+        end = "∞" if p.end is None else f"{p.end:,}"
+        out.append(p.label, style="bold")
+        out.append(f" {p.start:,}–{end}", style="dim")
+    return out
+
+
+def summary_panel(s: Summary, style: str = "bold blue") -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", justify="right")
+    grid.add_column()
+    unit = "" if s.lr is not None else "×"
+    grid.add_row("peak", Text(f"{fmt(s.peak)}{unit}", style="bold") + Text(f"  at step {s.peak_step:,}", style="dim"))
+    grid.add_row("first / final", f"{fmt(s.first)}{unit} / {fmt(s.final)}{unit}")
+    grid.add_row("mean", f"{fmt(s.mean)}{unit}" + (f"  ({s.mean / s.peak:.0%} of peak)" if s.peak else ""))
+    grid.add_row("area Σ lr", fmt(s.area) + ("" if s.lr is not None else " (multiplier × steps)"))
+    grid.add_row("phases", phase_text(s))
+    title = Text(s.spec, style=style)
+    sub = f"{s.total:,} steps · " + (f"base LR {fmt(s.lr)}" if s.lr is not None else "multiplier of base LR") \
+        + f" · convention {s.convention}"
+    return Panel(grid, title=title, title_align="left", subtitle=sub, subtitle_align="right", border_style="dim",
+                 expand=False)
+
+
+def line_plot(series: Sequence[np.ndarray], labels: Sequence[str], width: int = 76, height: int = 15,
+              ylabel: str = "") -> Text:
+    """A braille line plot of one or more curves over the same steps."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plot_size(width, height)
+    plt.theme("clear")
+    n = len(series[0])
+    stride = max(1, n // (width * 4))
+    x = list(range(0, n, stride))
+    for i, y in enumerate(series):
+        plt.plot(x, [float(v) for v in y[::stride]], marker="braille", color=SERIES[i % len(SERIES)][0])
+    ticks = [int(round(t)) for t in np.linspace(0, n - 1, 5)]
+    plt.xticks(ticks, [f"{t:,}" for t in ticks])
+    plt.xlabel("step")
+    if ylabel:
+        plt.ylabel(ylabel)
+    text = Text.from_ansi(plt.build())
+    if len(series) > 1:
+        legend = Text("  ")
+        for i, label in enumerate(labels):
+            legend.append("━━ ", style=SERIES[i % len(SERIES)][1])
+            legend.append(label + "   ")
+        text = Text("\n").join([text, legend])
+    return text
+
+
+def show(console: Console, summaries: Sequence[Summary], values: Sequence[np.ndarray], plot: bool = True) -> None:
+    for i, s in enumerate(summaries):
+        console.print(summary_panel(s, SERIES[i % len(SERIES)][1]))
+    if plot:
+        width = max(40, min(console.width - 2, 100))
+        ylabel = "learning rate" if summaries[0].lr is not None else "multiplier"
+        console.print(line_plot(values, [s.spec for s in summaries], width=width, ylabel=ylabel))
+
+
+def findings(console: Console, spec: str, total: int, items) -> None:
+    if not items:
+        console.print(Group(Text.assemble(("✓ ", "bold green"), (spec, "bold"),
+                                          (f": no problems found over {total:,} steps", ""))))
+        return
+    console.print(Text.assemble((f"{len(items)} finding{'s' if len(items) > 1 else ''} ", "bold yellow"),
+                                (f"for {spec} over {total:,} steps", "")))
+    for f in items:
+        console.print(Text.assemble(("  ⚠ ", "yellow"), (f"{f.code}", "bold"), (": ", ""), (f.message, "")))

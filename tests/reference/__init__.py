@@ -1,0 +1,1 @@
+"""Reference tests: every schedule family against the library or paper that defines it."""

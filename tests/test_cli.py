@@ -1,0 +1,113 @@
+"""The command line end to end, in a subprocess as users run it: formats, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+import lrkit
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lrkit", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_show_table_has_summary_and_plot():
+    r = run("show", "wsd(warmup=0.05, decay=0.2)", "--steps", "1000", "--lr", "3e-4")
+    assert r.returncode == 0, r.stderr
+    assert "peak" in r.stdout and "0.0003" in r.stdout
+    assert "stable 50–800" in r.stdout and "decay (1-sqrt) 800–1,000" in r.stdout
+    assert "⡇" in r.stdout or "⠉" in r.stdout  # the braille plot
+
+
+def test_show_csv_is_step_lr_for_every_step():
+    r = run("show", "cosine(warmup=10, floor=0.1)", "--steps", "100", "--lr", "0.5", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == ["step", "lr"]
+    assert [int(x[0]) for x in rows[1:]] == list(range(100))
+    expected = lrkit.parse("cosine(warmup=10, floor=0.1)").sample(100) * 0.5
+    assert [float(x[1]) for x in rows[1:]] == pytest.approx(list(expected), rel=1e-15)
+
+
+def test_show_csv_several_specs_has_one_column_each():
+    r = run("show", "linear()", "constant()", "-n", "4", "-f", "csv")
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == ["step", "linear()", "constant()"]
+    assert rows[2] == ["1", "0.75", "1.0"]
+
+
+def test_show_json_has_summary_and_values():
+    r = run("show", "linear(end=0.5)", "-n", "10", "-f", "json")
+    doc = json.loads(r.stdout)
+    assert doc["spec"] == "linear(end=0.5)" and doc["total"] == 10 and len(doc["values"]) == 10
+    assert doc["peak"] == 1.0 and doc["final"] == pytest.approx(0.55)
+    assert doc["area"] == pytest.approx(sum(doc["values"]))
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_show_figure(tmp_path, fmt):
+    out = tmp_path / f"fig.{fmt}"
+    r = run("show", "cosine(warmup=100)", "wsd(warmup=100)", "-n", "1000", "-f", fmt, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    head = out.read_bytes()[:200]
+    assert head.startswith(b"\x89PNG") if fmt == "png" else b"<svg" in out.read_bytes()
+
+
+def test_show_convention_torch_matches_torch_after_the_end():
+    r = run("show", "cosine()", "-n", "4", "-f", "json", "-c", "torch")
+    assert json.loads(r.stdout)["convention"] == "torch"
+
+
+def test_lint_reports_and_exits_zero():
+    r = run("lint", "cosine(warmup=100)", "--steps", "1000", "--convention", "hf")
+    assert r.returncode == 0
+    assert "zero-first-step" in r.stdout
+    clean = run("lint", "cosine(warmup=100)", "--steps", "1000")
+    assert clean.returncode == 0 and "no problems" in clean.stdout
+
+
+def test_lint_strict_exits_one_with_findings():
+    assert run("lint", "cosine(warmup=2000)", "--steps", "1000", "--strict").returncode == 1
+
+
+BAD = [
+    (["show", "cosin", "-n", "10"], "did you mean 'cosine'"),
+    (["show", "cosine(flor=0.1)", "-n", "10"], "did you mean 'floor'"),
+    (["show", "cosine(", "-n", "10"], "syntax error"),
+    (["show", "cosine", "-n", "0"], "--steps=0"),
+    (["show", "cosine", "-n", "-5"], "negative"),
+    (["show", "cosine"], "Missing option"),
+    (["show", "cosine", "-n", "abc"], "not a valid integer"),
+    (["show", "cosine", "-n", "10", "-c", "keras"], "--convention"),
+    (["show", "cosine", "-n", "10", "--lr", "-1"], "lr=-1"),
+    (["show", "cosine", "-n", "10", "--lr", "nan"], "lr=nan"),
+    (["show", "cosine(warmup=1.5)", "-n", "10"], "warmup=1.5"),
+    (["show", "multistep(milestones=[60, 30])", "-n", "100"], "not strictly increasing"),
+    (["show", "__import__('os').system('echo hacked')", "-n", "3"], "not a schedule"),
+    (["show", "cosine(floor=float('nan'))", "-n", "3"], "not a literal"),
+    (["show", "cosine", "-n", "3", "-f", "png", "-o", "/nonexistent-dir/x.png"], "nonexistent-dir"),
+    (["lint", "wsd(form='lin')", "-n", "10"], "did you mean 'linear'"),
+    (["nosuchcommand"], "No such command"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    r = run(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("lrkit: error: ") and needle in lines[0]
+    assert "Traceback" not in r.stderr and "hacked" not in r.stdout
+
+
+def test_demo_writes_a_figure(tmp_path):
+    r = run("demo", "--out", str(tmp_path), "--steps", "500")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "schedules.png").read_bytes().startswith(b"\x89PNG")
