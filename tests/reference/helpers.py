@@ -34,15 +34,16 @@ def lrkit_lrs(spec: str, n: int, base_lr: float, convention: str | lrkit.Convent
     return s(np.arange(n), total=total, convention=convention) * base_lr
 
 
-def torch_lrs(make_scheduler, n: int, base_lr: float = 0.1, *, optimizer: str = "sgd", warmup=None):
+def torch_lrs(make_scheduler, n: int, base_lr: float = 0.1, *, betas=None, warmup=None):
     """The LR a torch optimizer uses at each of ``n`` steps under ``make_scheduler(optimizer)``.
 
-    Reads ``param_groups[0]["lr"]`` before each ``optimizer.step()``, then steps the scheduler
+    SGD, or AdamW with ``betas`` (pytorch-warmup reads beta2 from it). Reads
+    ``param_groups[0]["lr"]`` before each ``optimizer.step()``, then steps the scheduler
     (inside ``warmup(optimizer).dampening()`` when a pytorch-warmup factory is given).
     """
     torch = pytest.importorskip("torch")
     p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    opt = torch.optim.AdamW([p], lr=base_lr) if optimizer == "adamw" else torch.optim.SGD([p], lr=base_lr)
+    opt = torch.optim.AdamW([p], lr=base_lr, betas=betas) if betas else torch.optim.SGD([p], lr=base_lr)
     sched = make_scheduler(opt) if make_scheduler is not None else None
     w = warmup(opt) if warmup is not None else None
     out = []

@@ -48,6 +48,9 @@ class Law:
     name: str = ""
     title: str = ""
     param_names: tuple[str, ...] = ()
+    #: weak log-normal prior on shape parameters (name -> centre) and its default weight
+    prior: dict[str, float] = {}
+    prior_weight: float = 0.0
 
     def prepare(self, lr: np.ndarray, steps: np.ndarray) -> Any:
         raise NotImplementedError

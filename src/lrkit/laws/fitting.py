@@ -132,10 +132,13 @@ def fit(
     band_level: float = 0.9,
     seed: int = 0,
     law_options: dict[str, Any] | None = None,
+    prior_weight: float | None = None,
 ) -> FitResult:
     """Fit ``law`` to ``runs`` (``lrkit.runs.Run`` or :class:`Curve`); returns a :class:`FitResult`.
 
     ``totals[i]``: number of steps of run ``i`` (default: last logged step + 1).
+    ``prior_weight``: strength of the law's weak log-normal prior on its shape parameters
+    (``Law.prior``; default ``Law.prior_weight``; 0 turns it off).
     """
     from scipy.optimize import least_squares  # lazy
 
@@ -167,13 +170,20 @@ def fit(
         J = np.concatenate([o[1] for o in outs]) if jac else None
         return pred, J
 
+    pw = law_obj.prior_weight if prior_weight is None else float(prior_weight)
+    pidx = np.array([law_obj.param_names.index(n) for n in law_obj.prior], dtype=int) if pw > 0 else np.zeros(0, int)
+    pcenter = np.log(np.array([law_obj.prior[n] for n in law_obj.prior])) if pw > 0 else np.zeros(0)
+
     def resid(theta: np.ndarray) -> np.ndarray:
         pred, _ = model(theta, False)
-        return np.log(np.maximum(pred, 1e-8)) - log_loss
+        r = np.log(np.maximum(pred, 1e-8)) - log_loss
+        return np.concatenate([r, pw * (np.log(theta[pidx]) - pcenter)])
 
     def jacobian(theta: np.ndarray) -> np.ndarray:
         pred, J = model(theta, True)
-        return J / np.maximum(pred, 1e-8)[:, None]
+        Jp = np.zeros((pidx.size, theta.size))
+        Jp[np.arange(pidx.size), pidx] = pw / theta[pidx]
+        return np.concatenate([J / np.maximum(pred, 1e-8)[:, None], Jp])
 
     best = None
     for x0 in law_obj.starts(preps, losses, n_starts):
@@ -193,6 +203,7 @@ def fit(
 
     # linearised moving-block bootstrap of the residuals (per run)
     w = np.minimum(1.0, huber_delta / np.maximum(np.abs(r), 1e-300))
+    r = r[:npts]  # residual bootstrap over the data rows; prior rows stay fixed
     scale = np.linalg.norm(Jr, axis=0)
     scale[scale == 0] = 1.0
     Js = Jr / scale * np.sqrt(w)[:, None]
@@ -204,7 +215,7 @@ def fit(
     for b in range(n_boot):
         e = np.concatenate([
             _block_resample(r[bounds_idx[i]:bounds_idx[i + 1]], block, rng) for i in range(len(losses))
-        ])
+        ] + [np.zeros(pidx.size)])
         step = pinv @ (np.sqrt(w) * e) / scale
         samples[b] = np.clip(theta + step, lo, hi)
 

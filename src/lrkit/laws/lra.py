@@ -47,6 +47,23 @@ class LRALaw(Law):
         J = np.stack([np.ones_like(pw), pw, -A * pw * np.log(prep.s1), -prep.s2], axis=1)
         return pred, J
 
+    def final_loss_grad(self, lr: np.ndarray, theta: np.ndarray, warmup: int) -> tuple[float, np.ndarray]:
+        """Loss at the last step and its gradient with respect to every step's LR (changes from ``warmup`` on)."""
+        L0, A, alpha, C = (float(v) for v in theta)
+        lr = np.asarray(lr, dtype=float)
+        n = lr.size
+        pT = float(lr.sum())
+        w = max(int(warmup), 1)
+        c = np.zeros(n + 1)  # c[k] = dS2(T)/d delta_k
+        k = np.arange(w, n)
+        lam = self.lam
+        c[k] = (1.0 - lam ** (n - k)) / (1.0 - lam) if lam > 0 else 1.0
+        delta = lr[k - 1] - lr[k]
+        s2 = float(np.sum(delta * c[k]))
+        ds2 = c[1:] - c[:-1]  # d S2 / d lr[j] = c[j+1] - c[j]
+        loss = L0 + A * pT ** (-alpha) - C * s2
+        return loss, -alpha * A * pT ** (-alpha - 1.0) - C * ds2
+
     def bounds(self, min_loss: float) -> tuple[np.ndarray, np.ndarray]:
         return np.array([0.0, 1e-8, 1e-3, 0.0]), np.array([min_loss * (1 - 1e-6), 1e4, 3.0, 1e6])
 

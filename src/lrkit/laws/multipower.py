@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .areas import LDPairs, forward_area, ld_chunks, loss_drop, loss_drop_jac
+from .areas import MIN_LR_FRACTION, LDPairs, forward_area, ld_chunks, loss_drop, loss_drop_jac
 from .base import Law, linear_start
 
 
@@ -60,8 +60,44 @@ class MultiPowerLaw(Law):
         J[:, 4:] = -B * dld
         return L0 + A * pw - B * ld, J
 
+    def final_loss_grad(self, lr: np.ndarray, theta: np.ndarray, warmup: int) -> tuple[float, np.ndarray]:
+        """Loss at the last step and its gradient with respect to every step's LR, in O(N).
+
+        LR changes are counted from step ``warmup`` on (the planner fixes the warmup).
+        """
+        L0, A, alpha, B, C, beta, gamma = (float(v) for v in theta)
+        lr = np.asarray(lr, dtype=float)
+        n = lr.size
+        floor = MIN_LR_FRACTION * float(lr.max())
+        cum = np.concatenate([[0.0], np.cumsum(lr)])
+        pT = cum[n]
+        w = max(int(warmup), 1)
+        k = np.arange(w, n)
+        delta = lr[k - 1] - lr[k]
+        eta = np.maximum(lr[k], floor)
+        ek = eta ** (-gamma)
+        x = ek * np.maximum(pT - cum[k], floor)
+        z = 1.0 + C * x
+        g = 1.0 - z ** (-beta)
+        gp = beta * C * z ** (-beta - 1.0)  # G'(x)
+        F = float(np.sum(delta * g))
+        h = delta * gp * ek  # d/dP terms
+        grad_f = np.zeros(n)
+        grad_f[k] -= g  # via delta_k
+        grad_f[k - 1] += g  # via delta_k = lr[k-1] - lr[k]
+        grad_f[k] += delta * gp * (-gamma) * x / eta
+        grad_f += h.sum()  # via P_T
+        # via -P_{k-1}: lr[j] is in P_{k-1} for k >= j + 1
+        tail = np.concatenate([np.cumsum(h[::-1])[::-1], [0.0]])  # tail[i] = sum_{k index >= i} h
+        j = np.arange(n)
+        first = np.maximum(j + 1, w) - w  # index into k of the first k >= j+1
+        grad_f -= np.where(first < k.size, tail[np.minimum(first, k.size)], 0.0)
+        loss = L0 + A * pT ** (-alpha) - B * F
+        grad = -alpha * A * pT ** (-alpha - 1.0) - B * grad_f
+        return loss, grad
+
     def bounds(self, min_loss: float) -> tuple[np.ndarray, np.ndarray]:
-        lo = np.array([0.0, 1e-8, 1e-3, 0.0, 1e-6, 1e-3, 0.0])
+        lo = np.array([0.0, 1e-8, 1e-3, 0.0, 1e-6, 1e-3, 1e-3])
         hi = np.array([min_loss * (1 - 1e-6), 1e4, 3.0, 1e7, 1e6, 5.0, 3.0])
         return lo, hi
 

@@ -111,7 +111,14 @@ class Schedule:
 
     def __call__(self, step, total: int | None = None, *, convention: str | Convention | None = None):
         """The LR multiplier at ``step`` (an int, or a numpy array of steps) of a ``total``-step run."""
-        return self.bind(total, convention)(step)
+        global _LAST_BOUND
+        last = _LAST_BOUND  # a one-entry cache: a loop calling s(t, N) binds once, not on every step
+        if last is not None and last[0] is self and last[1] == total and last[2] is convention \
+                and type(total) is type(last[1]):
+            return last[3](step)
+        bound = self.bind(total, convention)
+        _LAST_BOUND = (self, total, convention, bound)
+        return bound(step)
 
     def sample(self, total: int, convention: str | Convention | None = None) -> np.ndarray:
         """Multipliers for every step ``0 .. total-1``."""
@@ -186,17 +193,30 @@ class Bound:
         self.schedule, self.total, self.convention, self.fn = schedule, total, convention, fn
 
     def __call__(self, step):
-        if isinstance(step, (int, float, np.integer, np.floating)) and not isinstance(step, bool):
+        if type(step) is int and step >= 0:  # the fast path of a training loop
+            return float(self.fn(float(step), SCALAR))
+        if isinstance(step, (bool, np.bool_)):
+            raise SpecError(f"step={step!r} is not a number of steps; expected an integer >= 0")
+        if isinstance(step, (int, float, np.integer, np.floating)):
             if not step >= 0:  # also catches NaN
                 raise SpecError(f"step={step!r} is {'negative' if step < 0 else 'not a number'}; steps count from 0")
             return float(self.fn(float(step), SCALAR))
-        steps = np.asarray(step, dtype=float)
+        try:
+            if step is None or isinstance(step, (str, bytes)):
+                raise TypeError
+            steps = np.asarray(step, dtype=float)
+        except (TypeError, ValueError):
+            raise SpecError(f"step={step!r} is not a step number or an array of them; expected integers >= 0") from None
         if steps.size and not np.all(steps >= 0):
-            bad = steps[~(steps >= 0)][0]
+            bad = float(steps[~(steps >= 0)][0])
             raise SpecError(f"step={bad!r} is {'negative' if bad < 0 else 'not a number'}; steps count from 0")
         with np.errstate(all="ignore"):
             out = self.fn(steps, ARRAY)
         return np.broadcast_to(np.asarray(out, dtype=float), steps.shape).copy()
+
+
+#: ``(schedule, total, convention, bound)`` of the last ``schedule(step, total)`` call.
+_LAST_BOUND: tuple | None = None
 
 
 @functools.lru_cache(maxsize=1024)

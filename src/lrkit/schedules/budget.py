@@ -123,7 +123,7 @@ class Wsd(Decaying):
 
             def fn(u, m):
                 x = m.clip(u - start, 0.0, length)
-                return m.where(u < start, 1.0, m.maximum(0.5 ** (x / hl), floor))
+                return m.where(u < start, 1.0, m.maximum(m.power(0.5, x / hl), floor))
 
             return fn
         shape = cooldown_shape(self.form, floor)

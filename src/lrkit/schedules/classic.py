@@ -96,8 +96,8 @@ class Exponential(Decaying):
     def _core(self, D, W, total, conv) -> Fn:
         gamma, floor = self.gamma, self.floor
         if floor == 0.0:
-            return lambda u, m: gamma ** u
-        return lambda u, m: m.maximum(gamma ** u, floor)
+            return lambda u, m: m.power(gamma, u)
+        return lambda u, m: m.maximum(m.power(gamma, u), floor)
 
     def _lint(self, total, conv):
         out = super()._lint(total, conv)
@@ -124,7 +124,7 @@ class Step(Decaying):
     def _core(self, D, W, total, conv) -> Fn:
         every = float(v.resolve("step", "every", self.every, total))
         gamma, W = self.gamma, float(W)
-        return lambda u, m: gamma ** m.floor((u + W) / every)
+        return lambda u, m: m.power(gamma, m.floor((u + W) / every))
 
 
 @family("multistep")

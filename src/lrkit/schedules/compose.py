@@ -277,3 +277,58 @@ class Rewarm(Decaying):
 
     def _decay_phases(self, start, end, total):
         return [Phase(start, end, f"{self.then.family}")]
+
+
+@family("cooldown")
+class Cooldown(Schedule):
+    """Any schedule until step ``at``, then a cooldown over ``decay`` steps from the LR it had at ``at``
+    down to ``floor`` with a WSD ``form`` (Hägele et al. 2024's cooldown decided during training)."""
+
+    schedule: Schedule | None = None
+    at: int = 0
+    decay: int = 1
+    form: str = "1-sqrt"
+    floor: float = 0.0
+    schedule_fields = ("schedule",)
+    positional = ("schedule",)
+
+    def _check(self) -> None:
+        from .budget import DECAY_FORMS
+
+        if self.schedule is None:
+            raise SpecError("cooldown: missing the schedule to cool down, e.g. cooldown(constant(), at=9000, "
+                            "decay=1000)")
+        self._set("schedule", check_child("cooldown", "schedule", self.schedule))
+        self._set("at", v.integer("cooldown", "at", self.at, lo=0))
+        self._set("decay", v.integer("cooldown", "decay", self.decay, lo=1))
+        v.choice("cooldown", "form", self.form, DECAY_FORMS)
+        self._set("floor", v.number("cooldown", "floor", self.floor, lo=0.0))
+        if self.form == "exp" and self.floor == 0.0:
+            raise SpecError("cooldown: form='exp' decays geometrically to the floor and needs floor > 0")
+
+    def needs_total(self) -> bool:
+        return self.schedule.needs_total()
+
+    def _compile(self, total, conv):
+        from .._math import SCALAR
+        from .budget import cooldown_shape
+
+        inner = self.schedule._compile(total, conv)
+        at, length = float(self.at), float(self.decay)
+        start = float(inner(at, SCALAR))
+        if start <= self.floor:
+            return lambda t, m: m.where(t < at, inner(t, m), m.minimum(start, inner(t, m)) * 0.0 + start)
+        shape = cooldown_shape(self.form, self.floor / start)
+
+        def fn(t, m):
+            x = m.clip((t - at) / length, 0.0, 1.0)
+            if m.scalar:
+                return inner(t, m) if t < at else start * shape(x, m)
+            return m.where(t < at, inner(t, m), start * shape(x, m))
+
+        return fn
+
+    def _phases(self, total, conv):
+        before = [p for p in self.schedule._phases(total, conv) if p.start < self.at]
+        before = [Phase(p.start, self.at if p.end is None or p.end > self.at else p.end, p.label) for p in before]
+        return before + [Phase(self.at, self.at + self.decay, f"cooldown ({self.form})")]

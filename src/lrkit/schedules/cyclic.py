@@ -148,9 +148,9 @@ class Cyclic(Schedule):
             scale = m.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
             amp = height * scale
             if mode == "triangular2":
-                amp = amp / (2.0 ** (cycle - 1.0))
+                amp = amp * m.power(0.5, cycle - 1.0)
             elif mode == "exp_range":
-                amp = amp * gamma ** t
+                amp = amp * m.power(gamma, t)
             return base + amp
 
         return fn
@@ -206,7 +206,7 @@ class Sgdr(Decaying):
 
         def fn(u, m):
             k, cur, length = cycle_of(u, m)
-            peak = decay ** k if decay != 1.0 else 1.0
+            peak = m.power(decay, k) if decay != 1.0 else 1.0
             return floor + (peak - floor) * 0.5 * (1.0 + m.cos(m.pi * cur / length))
 
         return fn

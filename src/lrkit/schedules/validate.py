@@ -94,6 +94,8 @@ def resolve(owner: str, name: str, value: int | float, total: int | None) -> int
 
 def total_steps(value: object, what: str = "total") -> int:
     """The total number of steps of a run: a positive integer."""
+    if type(value) is int and value > 0:  # the common case, without the slower ABC checks below
+        return value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):

@@ -10,8 +10,9 @@ Two ways to warm up, both from the literature:
 * ``warmup(period=..., form=...)``, a factor to multiply onto any schedule with ``product``, as
   pytorch-warmup's dampening does: ``linear`` ``min(1, (t+1)/period)``; ``exponential``
   ``1 - exp(-(t+1)/period)``; ``untuned``/``untuned_exponential`` with the period from ``beta2``
-  (``2/(1-beta2)`` and ``1/(1-beta2)``); ``radam``: RAdam's rectification term (Liu et al. 2020)
-  as an LR factor, 0 while the variance is intractable.
+  (``2/(1-beta2)`` and ``1/(1-beta2)``); ``radam``: RAdam's rectification term ``r`` (Liu et al. 2020)
+  as an LR factor, as pytorch-warmup's ``RAdamWarmup``: step ``t`` takes ``r`` at ``t + delta``, with
+  ``delta`` the first step at which the variance is tractable, so no step is wasted at LR 0.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ SIGMOID_STEEPNESS = 10.0
 
 
 def untuned_period(beta2: float, exponential: bool = False) -> int:
-    """Ma & Yarats' rule of thumb: ``2/(1-beta2)`` steps for linear, ``1/(1-beta2)`` for exponential."""
-    return int((1.0 if exponential else 2.0) / (1.0 - beta2))
+    """Ma & Yarats' rule of thumb: ``2/(1-beta2)`` steps for linear, ``1/(1-beta2)`` for exponential.
+
+    Whole steps, rounded down, but not lost to float error: 2000 for ``beta2=0.999`` as the paper says
+    (pytorch-warmup's ``int(2.0 / (1 - 0.999))`` is 1999, because ``2/(1-0.999)`` is 1999.99999...).
+    """
+    return int(math.floor((1.0 if exponential else 2.0) / (1.0 - beta2) + 1e-6))
 
 
 def ramp(form: str, warmup: int, offset: int, start: float, target: float) -> Fn:
@@ -61,11 +66,20 @@ def ramp(form: str, warmup: int, offset: int, start: float, target: float) -> Fn
     return fn
 
 
+def radam_offset(beta2: float) -> int:
+    """The first step ``t >= 1`` at which RAdam's variance is tractable (``rho_t > 4``); 5 for beta2 >= 0.8."""
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    t = 1
+    while rho_inf - 2.0 * t * beta2 ** t / (1.0 - beta2 ** t) <= 4.0:
+        t += 1
+    return t
+
+
 def radam_rectification(t, m, beta2: float, offset: int):
     """RAdam's variance rectification ``r_t`` (Liu et al. 2020) at step ``t + offset``, 0 while rho_t <= 4."""
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
     k = m.maximum(t + offset, 1.0)
-    b = beta2 ** k
+    b = m.power(beta2, k)
     rho = rho_inf - 2.0 * k * b / (1.0 - b)
     ok = rho > 4.0
     safe = m.where(ok, rho, 5.0)
@@ -89,6 +103,9 @@ class Warmup(Schedule):
     def _check(self) -> None:
         v.choice("warmup", "form", self.form, self.FORMS)
         self._set("beta2", v.number("warmup", "beta2", self.beta2, lo=0.0, hi=1.0, lo_open=True, hi_open=True))
+        if self.form == "radam" and self.beta2 <= 0.6:
+            raise SpecError(f"warmup: beta2={self.beta2} with form='radam' never makes RAdam's variance tractable "
+                            f"(rho_inf <= 4); expected beta2 > 0.6")
         if self.form in ("linear", "exponential"):
             if self.period is None:
                 raise SpecError(f"warmup: form={self.form!r} needs period= (steps); "
@@ -105,9 +122,9 @@ class Warmup(Schedule):
 
     def _compile(self, total: int | None, conv: Convention) -> Fn:
         off = conv.warmup_offset
-        if self.form == "radam":
-            beta2 = self.beta2
-            return lambda t, m: radam_rectification(t, m, beta2, off)
+        if self.form == "radam":  # the same under every convention: delta already skips the void steps
+            beta2, delta = self.beta2, radam_offset(self.beta2)
+            return lambda t, m: radam_rectification(t, m, beta2, delta)
         tau = float(self.effective_period())
         if self.form in ("linear", "untuned"):
             return lambda t, m: m.minimum((t + off) / tau, 1.0)
