@@ -1,0 +1,145 @@
+"""Benchmark the loss-curve laws on the real multi-power-law curves (Luo et al. 2025).
+
+Data: ../shared/data/curves/multipowerlaw (25M, 100M, 400M models, nine schedules each).  Each run is
+written as a run file with one row per step (LR from the README's schedule definitions, loss on the
+logged rows), loaded with ``lrkit.runs.load_run`` and fitted with ``lrkit.laws.fit``.
+
+Protocols:
+  published -- fit cosine_24000, constant_24000, wsdcon_9; predict the other six (the anchor:
+               PredE/WorstE of the reference code, printed beside ours as ratios ours/published);
+  two-run   -- fit cosine_24000 and constant_24000 only; predict the other seven, including the
+               72000-step runs.
+PredE: mean over predicted curves of the mean relative error; WorstE: mean over curves of the
+largest relative error.  Also printed: fit time and how often the observed loss lies in the band.
+
+    python benchmarks/bench_laws.py [--data DIR] [--sizes 25 100 400] [--no-prior]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lrkit.laws import fit, predict
+from lrkit.runs import load_run
+
+WARMUP, PEAK, END = 2160, 3e-4, 3e-5
+PUBLISHED = {25: (0.110, 0.409), 100: (0.142, 0.583), 400: (0.168, 0.995)}
+TRAIN = ["cosine_24000", "constant_24000", "wsdcon_9"]
+TEST = ["constant_72000", "cosine_72000", "wsd_20000_24000", "wsdld_20000_24000", "wsdcon_3", "wsdcon_18"]
+ALL = TRAIN + TEST
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "curves" / "multipowerlaw"
+
+
+def readme_lr(name: str) -> np.ndarray:
+    """Absolute LR of every step for the README's schedule ``name`` (warmup: linspace(0, peak, 2160))."""
+    warm = np.linspace(0.0, PEAK, WARMUP)
+    family, arg = name.split("_", 1)
+    if family in ("cosine", "constant"):
+        T = int(arg)
+        t = np.arange(WARMUP, T)
+        post = END + 0.5 * (PEAK - END) * (1 + np.cos(np.pi * (t - WARMUP) / (T - WARMUP))) if family == "cosine" else np.full(t.size, PEAK)
+    elif family == "wsdcon":
+        T, lr_b = 16000, int(arg) * 1e-5
+        post = np.r_[np.full(8000 - WARMUP, PEAK), np.full(T - 8000, lr_b)]
+    elif family in ("wsd", "wsdld"):
+        T, D = 24000, 20000
+        t = np.arange(D, T)
+        x = (t - D) / (T - D)
+        decay = PEAK ** (1 - x) * END ** x if family == "wsd" else PEAK * (1 - x) + END * x
+        post = np.r_[np.full(D - WARMUP, PEAK), decay]
+    else:
+        raise ValueError(f"unknown schedule {name}")
+    return np.r_[warm, post]
+
+
+def write_run(src: Path, name: str, out_dir: Path) -> Path:
+    """One row per step: ``step,lr,loss`` with the loss only on the logged steps (< total)."""
+    lr = readme_lr(name)
+    logged = {}
+    with src.open() as fh:
+        for row in csv.DictReader(fh):
+            s = int(row["step"])
+            if s < lr.size:  # drops the step-24000 row of 24000-step runs, as the reference does
+                logged[s] = row["loss"]
+    path = out_dir / f"{name}.csv"
+    with path.open("w") as fh:
+        fh.write("step,lr,loss\n")
+        for s in range(lr.size):
+            fh.write(f"{s},{float(lr[s])!r},{logged.get(s, '')}\n")
+    return path
+
+
+def evaluate(result, runs) -> dict:
+    pe, we, cover = [], [], []
+    for run in runs:
+        lr = run.lr_per_step()
+        steps, loss = run.logged("loss")
+        p = predict(result, lr, steps)
+        rel = np.abs(p.loss - loss) / loss
+        pe.append(rel.mean())
+        we.append(rel.max())
+        cover.append(np.mean((loss >= p.lower) & (loss <= p.upper)))
+    return {"prede": 100 * float(np.mean(pe)), "worste": 100 * float(np.mean(we)), "cover": float(np.mean(cover))}
+
+
+def figures(out: Path, size: int, proto: str, result, runs: dict, train: list[str]) -> None:
+    """Observed vs predicted curves (and, for the two-run fit, a planned schedule)."""
+    from lrkit.laws import Curve, plan
+    from lrkit.laws.plots import plot_curves, plot_plan
+
+    out.mkdir(parents=True, exist_ok=True)
+    tag = "published" if proto == "published" else "tworun"
+    names = train + [n for n in ALL if n not in train and not n.endswith("72000")]
+    curves = [Curve(n, runs[n].lr_per_step(), *runs[n].logged("loss")) for n in names]
+    plot_curves(result, curves, out / f"predict_{tag}_{size}M.png", fitted=train,
+                title=f"{size}M: fitted on {', '.join(train)} (solid); others predicted (dashed)")
+    long = [Curve(n, runs[n].lr_per_step(), *runs[n].logged("loss")) for n in ("constant_72000", "cosine_72000")]
+    plot_curves(result, long, out / f"predict_{tag}_long_{size}M.png",
+                title=f"{size}M: 72000-step runs predicted from {', '.join(train)}")
+    if proto == "two-run":
+        plot_plan(result, plan(result, 24000, PEAK, family="free", warmup=WARMUP), out / f"predict_plan_{size}M.png")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[25, 100, 400])
+    ap.add_argument("--laws", nargs="+", default=["multipower", "lra"])
+    ap.add_argument("--no-prior", action="store_true", help="fit the multi-power law without its shape prior")
+    ap.add_argument("--figures", type=Path, default=None, help="write docs figures (predict_*.png) for the largest size here")
+    args = ap.parse_args()
+    if not args.data.is_dir():
+        raise SystemExit(f"data folder not found: {args.data}")
+    kw = {"prior_weight": 0.0} if args.no_prior else {}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            d = Path(tmp) / str(size)
+            d.mkdir()
+            runs = {n: load_run(write_run(args.data / f"csv_{size}" / f"{n}.csv", n, d)) for n in ALL}
+            for law in args.laws:
+                for proto, train in (("published", TRAIN), ("two-run", TRAIN[:2])):
+                    t0 = time.perf_counter()
+                    result = fit([runs[n] for n in train], law, **(kw if law == "multipower" else {}))
+                    secs = time.perf_counter() - t0
+                    ev = evaluate(result, [runs[n] for n in ALL if n not in train])
+                    rows.append((size, law, proto, ev, secs))
+                    if args.figures and size == max(args.sizes) and law == "multipower":
+                        figures(args.figures, size, proto, result, runs, train)
+                    pub = PUBLISHED[size]
+                    ratio = f"  ratio {ev['prede'] / pub[0]:.2f} / {ev['worste'] / pub[1]:.2f}" if proto == "published" else ""
+                    print(f"{size:>4}M {law:<10} {proto:<9}  PredE {ev['prede']:.3f}%  WorstE {ev['worste']:.3f}%"
+                          f"{ratio}  band coverage {100 * ev['cover']:.0f}%  fit {secs:.2f} s", flush=True)
+    print("\npublished (reference code, multi-power law): " + ", ".join(
+        f"{s}M {p[0]:.3f}%/{p[1]:.3f}%" for s, p in PUBLISHED.items()))
+    print("ratio = ours / published (PredE / WorstE); < 1 beats the published number.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Fitting recovers known parameters; prediction, bands, JSON round-trip, planning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit.laws import Curve, FitResult, LawError, fit, get_law, plan, predict
+from lrkit.runs import Run
+
+N, W, PEAK = 3000, 200, 3e-4
+STEPS = np.arange(W, N, 25)
+
+
+def lrs(spec: str) -> np.ndarray:
+    return lrkit.parse(spec).sample(N) * PEAK
+
+
+def synthetic(law_name: str, theta: np.ndarray, specs: list[str]) -> list[Curve]:
+    law = get_law(law_name)
+    return [Curve(s, lrs(s), STEPS, law.predict(lrs(s), STEPS, theta)[0]) for s in specs]
+
+
+SPECS = [f"cosine(floor=0.1, warmup={W})", f"constant(warmup={W})", f'wsd(decay=0.3, form="linear", floor=0.05, warmup={W})']
+
+
+def test_multipower_recovers_known_parameters():
+    theta = np.array([2.5, 0.6, 0.45, 500.0, 1.5, 0.55, 0.6])
+    res = fit(synthetic("multipower", theta, SPECS), "multipower", prior_weight=0.0, n_boot=20)
+    got = res.theta
+    np.testing.assert_allclose(got[:3], theta[:3], rtol=0.03)
+    for c in synthetic("multipower", theta, [f'wsd(decay=0.1, form="1-sqrt", warmup={W})']):
+        p = predict(res, c.lr, c.steps)
+        assert np.max(np.abs(p.loss - c.loss) / c.loss) < 2e-4
+    assert max(m["max_rel_error"] for m in res.metrics.values()) < 1e-4
+
+
+def test_lra_recovers_known_parameters():
+    theta = np.array([2.5, 0.6, 0.45, 1.2])
+    res = fit(synthetic("lra", theta, SPECS[:2]), "lra", n_boot=20)
+    np.testing.assert_allclose(res.theta, theta, rtol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> FitResult:
+    theta = np.array([2.5, 0.6, 0.45, 500.0, 1.0, 0.5, 0.5])
+    rng = np.random.default_rng(0)
+    curves = [Curve(c.name, c.lr, c.steps, c.loss * (1 + 1e-3 * rng.standard_normal(c.loss.size)))
+              for c in synthetic("multipower", theta, SPECS[:2])]
+    return fit(curves, "multipower", n_boot=50)
+
+
+def test_band_contains_prediction_and_json_round_trip(fitted, tmp_path):
+    lr = lrs(SPECS[2])
+    p = predict(fitted, lr, STEPS)
+    assert np.all(p.lower <= p.loss) and np.all(p.loss <= p.upper) and np.any(p.upper > p.lower)
+    path = tmp_path / "fit.json"
+    fitted.to_json(path)
+    back = FitResult.from_json(path)
+    assert back.runs == fitted.runs and back.params == fitted.params and back.law == "multipower"
+    np.testing.assert_allclose(predict(back, lr, STEPS).upper, p.upper)
+    with pytest.raises(LawError, match="not a JSON fit file"):
+        FitResult.from_json("{nope")
+    (tmp_path / "x.json").write_text('{"a": 1}')
+    with pytest.raises(LawError, match="not an lrkit fit file"):
+        FitResult.from_json(tmp_path / "x.json")
+
+
+def test_predict_rejects_bad_input(fitted):
+    lr = lrs(SPECS[0])
+    with pytest.raises(LawError, match="must lie in"):
+        predict(fitted, lr, np.array([N + 5]))
+    with pytest.raises(LawError, match="strictly increasing"):
+        predict(fitted, lr, np.array([500, 400]))
+    with pytest.raises(LawError, match="non-negative"):
+        predict(fitted, -lr)
+    with pytest.raises(LawError, match="unknown law"):
+        fit([], "chinchilla")
+    with pytest.raises(LawError, match="at least one run"):
+        fit([], "lra")
+
+
+def test_fit_accepts_runs_with_schedule_lrs():
+    theta = np.array([2.5, 0.6, 0.45, 1.2])
+    c = synthetic("lra", theta, SPECS[:2])
+    runs = [Run.from_arrays(np.arange(N), np.where(np.isin(np.arange(N), STEPS), np.interp(np.arange(N), x.steps, x.loss), np.nan),
+                            x.lr, name=x.name) for x in c]
+    res = fit(runs, "lra", n_boot=0)
+    np.testing.assert_allclose(res.theta, theta, rtol=1e-3)
+
+
+@pytest.mark.parametrize("family", ["wsd", "cosine", "free"])
+def test_plan_beats_or_matches_standard_schedules(fitted, family):
+    p = plan(fitted, N, PEAK, family=family, warmup=W, knots=16)
+    best_standard = min(c.final_loss for c in p.standard)
+    if family != "cosine":
+        assert p.best.final_loss <= best_standard + 1e-9
+    # the spec string is exactly the scored schedule
+    lr = lrkit.parse(p.best.spec).sample(N) * PEAK
+    np.testing.assert_allclose(lr, p.best.lr)
+    if family == "free":
+        assert p.best.spec.startswith(("piecewise(", "wsd("))
+        assert np.all(np.diff(lr[W:]) <= 1e-15)
