@@ -14,6 +14,13 @@ Mappings (timm -> lrkit; ``lr_min`` and ``warmup_lr_init`` are absolute in timm,
   ``Convention(placement="before", warmup_offset=0)``.
 * ``StepLRScheduler(decay_t, decay_rate)`` -> ``step(every=decay_t, gamma=decay_rate)``
 * ``PolyLRScheduler(t_initial=T, power, lr_min)`` -> ``polynomial(power=power, floor=lr_min/lr)``
+* ``MultiStepLRScheduler(decay_t=[m, ...])`` -> ``multistep(milestones=[m - 1, ...])``: timm compares
+  milestones with ``t + 1`` (its docstring: "a milestone of 10 applies at schedule index 9"), one step
+  earlier than torch's MultiStepLR, which lrkit's ``multistep`` follows.
+* ``WSDLRScheduler(t_initial=T, decay_t=D, decay_fn, lr_min, warmup_t=W)`` -> ``wsd(decay=D, form=...,
+  floor=lr_min/lr, warmup=W)``, total ``T``, warmup placed before (timm's WSD warmup is always a prefix);
+  timm's ``power`` decay with ``decay_power=2`` is lrkit's ``square``. timm's ``exp`` decay is normalised
+  to reach ``lr_min`` (``(r^x - r)/(1 - r)``), a different curve from lrkit's ``floor^x``: not compared.
 """
 
 from __future__ import annotations
@@ -78,3 +85,27 @@ def test_poly(timm, T, power, lr_min, W):
     ref = timm_lrs(make, n)
     spec = f"polynomial(power={power}, floor={lr_min / BASE!r}, warmup={W})"
     assert_steps(lrkit_lrs(spec, n, BASE, "timm", total=T), ref, what=spec)
+
+
+@pytest.mark.parametrize("milestones, W, prefix", [([30, 60, 90], 0, True), ([10, 25], 5, False), ([10, 25], 5, True)])
+def test_multistep(timm, milestones, W, prefix):
+    n = 120
+    make = lambda o: timm.MultiStepLRScheduler(o, decay_t=milestones, decay_rate=0.3, warmup_t=W,  # noqa: E731
+                                               warmup_lr_init=0.0, warmup_prefix=prefix, t_in_epochs=False)
+    ref = timm_lrs(make, n)
+    spec = f"multistep(milestones={[m - 1 for m in milestones]}, gamma=0.3, warmup={W})"
+    assert_steps(lrkit_lrs(spec, n, BASE, PREFIX if prefix else "timm"), ref, what=f"{spec} warmup_prefix={prefix}")
+
+
+@pytest.mark.parametrize("decay_fn, form", [("linear", "linear"), ("1-sqrt", "1-sqrt"), ("cosine", "cosine"),
+                                            ("power", "square")])
+@pytest.mark.parametrize("T, D, W, lr_min", [(100, 20, 10, 0.0), (200, 200, 0, 1e-3), (80, 30, 25, 5e-4)])
+def test_wsd(timm, decay_fn, form, T, D, W, lr_min):
+    if not hasattr(timm, "WSDLRScheduler"):
+        pytest.skip("this timm has no WSDLRScheduler (added in timm 1.0.2x)")
+    n = W + T + 10
+    make = lambda o: timm.WSDLRScheduler(o, t_initial=T, decay_t=D, decay_fn=decay_fn, decay_power=2.0,  # noqa: E731
+                                         lr_min=lr_min, warmup_t=W, warmup_lr_init=1e-4, t_in_epochs=False)
+    ref = timm_lrs(make, n)
+    spec = f"wsd(decay={D}, form={form!r}, floor={lr_min / BASE!r}, warmup={W}, warmup_init={1e-4 / BASE!r})"
+    assert_steps(lrkit_lrs(spec, n, BASE, PREFIX, total=T), ref, what=spec)

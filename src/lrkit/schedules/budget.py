@@ -8,7 +8,7 @@ from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, Phase, family
 from .conventions import Convention
-from .decaying import Decaying, progress
+from .decaying import Decaying, progress, run_steps_before
 
 DECAY_FORMS = ("linear", "cosine", "1-sqrt", "square", "exp")
 
@@ -115,7 +115,10 @@ class Wsd(Decaying):
 
     def _core(self, D, W, total, conv) -> Fn:
         T = self._require_total(total)
-        start = float(self.decay_start(total, W) - W)  # in u (steps since warmup)
+        if conv.placement == "before":  # the warmup comes before the T steps: decay over their last steps
+            start = float(max(0, T - v.resolve("wsd", "decay", self.decay, T)))
+        else:  # in u: steps since the warmup (inside) or since step 0 (replace)
+            start = float(self.decay_start(total, W)) - run_steps_before(W, conv)
         length = max(float(D) - start, 1.0)
         floor = self.floor
         if self.half_life is not None:
@@ -285,9 +288,10 @@ class Infinite(Decaying):
         T = self._own_total(total)
         out = [Phase(0, W, "warmup")] if W else []
         out.append(Phase(W, c_end, f"cooldown ({self.cooldown_form})"))
-        out.append(Phase(c_end, a_start if a_start is not None else T, "constant"))
+        end = None if T is None else max(T, c_end)  # a cooldown longer than the run leaves empty phases after it
+        out.append(Phase(c_end, a_start if a_start is not None else end, "constant"))
         if a_start is not None:
-            out.append(Phase(a_start, T, "anneal (exp)"))
+            out.append(Phase(a_start, max(end, a_start), "anneal (exp)"))
         return out
 
 

@@ -12,7 +12,7 @@ from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, family
 from .conventions import Convention
-from .decaying import Decaying, progress
+from .decaying import Decaying, progress, run_steps_before
 
 
 @family("constant")
@@ -108,7 +108,10 @@ class Exponential(Decaying):
 
 @family("step")
 class Step(Decaying):
-    """Multiply by ``gamma`` every ``every`` steps, counted from step 0 of the run (torch StepLR)."""
+    """Multiply by ``gamma`` every ``every`` steps, counted from step 0 of the run (torch StepLR).
+
+    With the warmup placed before the schedule (timm's ``warmup_prefix``), counted from the warmup's end.
+    """
 
     every: int | float = 0.3
     gamma: float = 0.1
@@ -123,7 +126,9 @@ class Step(Decaying):
 
     def _core(self, D, W, total, conv) -> Fn:
         every = float(v.resolve("step", "every", self.every, total))
-        gamma, W = self.gamma, float(W)
+        if every < 1:
+            raise SpecError(f"step: every={self.every!r} is less than one step for a total of {total}")
+        gamma, W = self.gamma, run_steps_before(W, conv)
         return lambda u, m: m.power(gamma, m.floor((u + W) / every))
 
 
@@ -159,7 +164,7 @@ class MultiStep(Decaying):
 
     def _core(self, D, W, total, conv) -> Fn:
         ms = self.resolved(total)
-        gamma, W = self.gamma, float(W)
+        gamma, W = self.gamma, run_steps_before(W, conv)
         ms_arr = __import__("numpy").asarray(ms, dtype=float)
 
         def fn(u, m):

@@ -100,9 +100,14 @@ class Sequence(Schedule):
         ends = starts[1:] + [total]
         out = []
         for child, a, b in zip(self.schedules, starts, ends):
-            for p in child._phases(None if b is None else b - a, conv):
-                end = None if p.end is None else min(a + p.end, b) if b is not None else a + p.end
-                out.append(Phase(a + p.start, end, p.label))
+            if b is None:
+                out.extend(Phase(a + p.start, None if p.end is None else a + p.end, p.label)
+                           for p in child._phases(None, conv))
+                continue
+            b = max(b, a)  # a boundary beyond the run leaves an empty phase, not one that ends before it starts
+            for p in child._phases(max(b - a, 1), conv):
+                end = None if p.end is None else min(a + p.end, b)
+                out.append(Phase(min(a + p.start, b), end, p.label))
         return out
 
     def _lint(self, total, conv):

@@ -75,7 +75,7 @@ class OneCycle(Schedule):
         def piece(i, t, m):
             end, a, b = layout[i]
             pct = (t - starts[i]) / max(end - starts[i], 1e-12)
-            if clamp:
+            if clamp or not cos:  # torch's linear anneal would go negative past the end (torch raises there)
                 pct = m.clip(pct, 0.0, 1.0)
             if cos:
                 return b + (a - b) / 2.0 * (m.cos(m.pi * pct) + 1.0)
@@ -138,6 +138,9 @@ class Cyclic(Schedule):
         T = self._own_total(total)
         up = float(v.resolve("cyclic", "up", self.up, T))
         down = float(v.resolve("cyclic", "down", self.down, T)) if self.down is not None else up
+        for name, steps in (("up", up), ("down", down)):
+            if steps < 1:
+                raise SpecError(f"cyclic: {name}={getattr(self, name)!r} is less than one step for a total of {T}")
         size = up + down
         ratio = up / size
         base, height, mode, gamma = self.base, self.max - self.base, self.mode, self.gamma

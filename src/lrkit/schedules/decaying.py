@@ -38,7 +38,8 @@ class Decaying(Schedule):
             self._set("warmup", v.duration(name, "warmup", self.warmup))
         v.choice(name, "warmup_form", self.warmup_form, RAMP_FORMS)
         init = v.number(name, "warmup_init", self.warmup_init, lo=0.0)
-        if self.warmup_form == "exponential" and init == 0.0:
+        if self.warmup_form == "exponential" and init == 0.0 and type(self)._ramp_start is Decaying._ramp_start:
+            # (a family that starts its ramp elsewhere, rewarm's from_lr, checks that start itself)
             raise SpecError(f"{name}: warmup_form='exponential' grows geometrically and needs warmup_init > 0 "
                             f"(e.g. warmup_init=0.01); got warmup_init=0")
         self._set("beta2", v.number(name, "beta2", self.beta2, lo=0.0, hi=1.0, lo_open=True, hi_open=True))
@@ -101,7 +102,7 @@ class Decaying(Schedule):
 
     def _phases(self, total: int | None, conv: Convention) -> list[Phase]:
         W, D, T = self._span(total, conv)
-        end = None if T is None else (T + W if conv.placement == "before" else T)
+        end = None if T is None else max(T + W if conv.placement == "before" else T, W)  # W > T: an empty decay
         out = [Phase(0, W, "warmup")] if W else []
         return out + self._decay_phases(W, end, T)
 
@@ -122,6 +123,14 @@ def _scalar():
     from .._math import SCALAR
 
     return SCALAR
+
+
+def run_steps_before(W: int, conv: Convention) -> float:
+    """Steps of the run before ``u = 0`` that count on the clock of a family positioned in the run
+    (step, multistep, piecewise): ``W`` when the warmup is inside the total (the decay starts at step
+    ``W``); 0 when the warmup is placed before the schedule (its clock starts after the warmup) or
+    replaces its first values (``u`` already counts from step 0)."""
+    return float(W) if conv.placement == "inside" else 0.0
 
 
 def progress(u, D: float, m, conv: Convention, periodic: bool = False):

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import SpecError
 from . import validate as v
 from .base import Fn, family
-from .decaying import Decaying
+from .decaying import Decaying, run_steps_before
 
 
 @family("piecewise")
@@ -56,7 +56,7 @@ class Piecewise(Decaying):
     def _core(self, D, W, total, conv) -> Fn:
         xs, ys = self.resolved(total)
         xa, ya = np.asarray(xs), np.asarray(ys)
-        n, Wf = len(xs), float(W)
+        n, Wf = len(xs), run_steps_before(W, conv)
         slopes = [(ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i]) if xs[i + 1] > xs[i] else 0.0 for i in range(n - 1)]
         sa = np.asarray(slopes + [0.0])
 

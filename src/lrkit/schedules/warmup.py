@@ -79,8 +79,10 @@ def radam_rectification(t, m, beta2: float, offset: int):
     """RAdam's variance rectification ``r_t`` (Liu et al. 2020) at step ``t + offset``, 0 while rho_t <= 4."""
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
     k = m.maximum(t + offset, 1.0)
-    b = m.power(beta2, k)
-    rho = rho_inf - 2.0 * k * b / (1.0 - b)
+    # 1 - beta2^k with expm1: rho_t cancels ~2k/(1-beta2) terms, so a 1-ulp error in beta2^k (numpy's and
+    # libm's pow differ there) became a 1e-11 difference between the scalar and the vectorised value
+    one_minus_b = -m.expm1(k * math.log(beta2))
+    rho = rho_inf - 2.0 * k * (1.0 - one_minus_b) / one_minus_b
     ok = rho > 4.0
     safe = m.where(ok, rho, 5.0)
     r = m.sqrt((safe - 4.0) * (safe - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * safe))
