@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	# timm's scheduler module needs only torch; its torchvision dependency does not import with this torch.
+	$(BIN)/pip install --quiet --no-deps timm
 	touch $(STAMP)
 
 test: install
