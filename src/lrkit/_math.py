@@ -55,6 +55,7 @@ class _Scalar:
     sin = staticmethod(math.sin)
     sqrt = staticmethod(math.sqrt)
     exp = staticmethod(math.exp)
+    expm1 = staticmethod(math.expm1)
     log = staticmethod(math.log)
     floor = staticmethod(math.floor)
     power = staticmethod(_scalar_power)
@@ -77,6 +78,7 @@ class _Array:
     sin = staticmethod(np.sin)
     sqrt = staticmethod(np.sqrt)
     exp = staticmethod(np.exp)
+    expm1 = staticmethod(np.expm1)
     log = staticmethod(np.log)
     floor = staticmethod(np.floor)
     power = staticmethod(_array_power)
@@ -88,3 +90,24 @@ class _Array:
 
 SCALAR = _Scalar()
 ARRAY = _Array()
+
+
+# Lookups shared by the array back-ends (numpy here, jax.numpy in :func:`jax_backend`).
+_Array.searchsorted = staticmethod(lambda a, v: np.searchsorted(a, v, side="right"))
+_Array.mod = staticmethod(np.mod)
+_Array.asarray = staticmethod(np.asarray)
+
+
+def jax_backend():
+    """A back-end on ``jax.numpy``, so every schedule formula traces under ``jax.jit`` (for optax)."""
+    import jax.numpy as jnp
+
+    class _Jax:
+        scalar = False
+        pi = math.pi
+        searchsorted = staticmethod(lambda a, v: jnp.searchsorted(jnp.asarray(a), v, side="right"))
+
+    for name in ("cos", "sin", "sqrt", "exp", "expm1", "log", "floor", "minimum", "maximum", "clip", "where",
+                 "mod", "asarray", "power"):
+        setattr(_Jax, name, staticmethod(getattr(jnp, name)))
+    return _Jax()

@@ -125,6 +125,13 @@ class Schedule:
         total = v.total_steps(total)
         return self.bind(total, convention)(np.arange(total))
 
+    def to_optax(self, total_steps: int | None = None, lr: float = 1.0,
+                 convention: str | Convention | None = None):
+        """This schedule as an optax schedule (``count -> lr * multiplier``), traceable by ``jax.jit``."""
+        from ..integrations.optax import to_optax
+
+        return to_optax(self, total_steps, lr, convention)
+
     def phases(self, total: int | None = None, convention: str | Convention | None = None) -> list[Phase]:
         """The named phases of this schedule in a run of ``total`` steps."""
         if total is not None:

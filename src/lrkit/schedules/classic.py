@@ -170,7 +170,7 @@ class MultiStep(Decaying):
         def fn(u, m):
             if m.scalar:
                 return gamma ** bisect.bisect_right(ms, u + W)
-            return gamma ** __import__("numpy").searchsorted(ms_arr, u + W, side="right")
+            return gamma ** m.searchsorted(ms_arr, u + W)
 
         return fn
 

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .._math import ARRAY
 from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, Phase, Schedule, check_child, family
@@ -85,7 +86,12 @@ class Sequence(Schedule):
             if m.scalar:
                 i = bisect.bisect_right(sf, t) - 1
                 return fns[i](t - sf[i], m)
-            idx = np.searchsorted(sa, t, side="right") - 1
+            idx = m.searchsorted(sa, t) - 1
+            if m is not ARRAY:  # traced back-ends (jax) cannot assign through a mask
+                out = fns[0](t, m)
+                for i, f in enumerate(fns[1:], 1):
+                    out = m.where(idx == i, f(m.maximum(t - sf[i], 0.0), m), out)
+                return out
             out = np.empty_like(t)
             for i, f in enumerate(fns):
                 mask = idx == i
@@ -234,7 +240,7 @@ class Repeat(Schedule):
         def fn(t, m):
             if m.scalar:
                 return end_value if t >= stop else inner(t % Lf, m)
-            return np.where(t >= stop, end_value, inner(np.mod(t, Lf), m))
+            return m.where(t >= stop, end_value, inner(m.mod(t, Lf), m))
 
         return fn
 

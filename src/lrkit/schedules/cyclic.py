@@ -90,7 +90,7 @@ class OneCycle(Schedule):
                         return piece(i, t, m)
             out = piece(len(ends) - 1, t, m)
             for i in range(len(ends) - 2, -1, -1):
-                out = np.where(t <= ends[i], piece(i, t, m), out)
+                out = m.where(t <= ends[i], piece(i, t, m), out)
             return out
 
         return fn
@@ -204,8 +204,8 @@ class Sgdr(Decaying):
                 if m.scalar:
                     k = bisect.bisect_right(starts, u) - 1
                     return k, u - starts[k], float(lengths[k])
-                k = np.searchsorted(st, u, side="right") - 1
-                return k, u - st[k], lengths[k]
+                k = m.searchsorted(st, u) - 1
+                return k, u - m.asarray(st)[k], m.asarray(lengths)[k]
 
         def fn(u, m):
             k, cur, length = cycle_of(u, m)

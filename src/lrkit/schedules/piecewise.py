@@ -69,9 +69,9 @@ class Piecewise(Decaying):
                 if i >= n - 1:
                     return ys[-1]
                 return ys[i] + slopes[i] * (t - xs[i])
-            i = np.searchsorted(xa, t, side="right") - 1
-            inside = np.clip(i, 0, n - 1)
-            out = ya[inside] + sa[inside] * (t - xa[inside])
-            return np.where(i < 0, ya[0], np.where(i >= n - 1, ya[-1], out))
+            i = m.searchsorted(xa, t) - 1
+            inside = m.clip(i, 0, n - 1)
+            out = m.asarray(ya)[inside] + m.asarray(sa)[inside] * (t - m.asarray(xa)[inside])
+            return m.where(i < 0, ys[0], m.where(i >= n - 1, ys[-1], out))
 
         return fn
