@@ -140,7 +140,7 @@ class Wsd(Decaying):
     def _decay_phases(self, start, end, total):
         if end is None:
             return [Phase(start, None, "stable")]
-        d = self.decay_start(total, start)
+        d = max(start, end - v.resolve("wsd", "decay", self.decay, self._own_total(total)))
         return [Phase(start, d, "stable"), Phase(d, end, f"decay ({self.form})")]
 
     def _lint(self, total, conv):
