@@ -52,7 +52,7 @@ def test_areas_match_naive(seed):
     lr = random_schedule(rng, n)
     steps = np.unique(rng.integers(1, n, size=6))
     C, beta, gamma = rng.uniform(0.2, 3), rng.uniform(0.2, 1.0), rng.uniform(0.2, 0.9)
-    fast = loss_drop(ld_pairs(lr, steps), C, beta, gamma)
+    fast = loss_drop(ld_pairs(lr, steps, rel_width=0), C, beta, gamma)
     slow = [naive_ld(lr, int(t), C, beta, gamma) for t in steps]
     np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-16)
     np.testing.assert_allclose(annealing_area(lr, steps, 0.9), [naive_s2(lr, int(t), 0.9) for t in steps], rtol=1e-9, atol=1e-15)
@@ -94,3 +94,16 @@ def test_jacobian_and_final_gradient_match_finite_differences(law, theta):
     num = [(law.final_loss_grad(lr + e, theta, 10)[0] - law.final_loss_grad(lr - e, theta, 10)[0]) / (2 * eps)
            for e in np.eye(lr.size) * eps]
     np.testing.assert_allclose(g, num, rtol=1e-4, atol=1e-6 * np.abs(g).max())
+
+
+def test_compressed_loss_drop_matches_exact_on_long_schedules():
+    n = 30000
+    t = np.arange(n)
+    lr = np.where(t < 2000, t / 2000, 0.1 + 0.45 * (1 + np.cos(np.pi * (t - 2000) / (n - 2000)))) * 3e-4
+    lr = np.r_[lr[:20000], lr[20000:] * 0.5]  # a smooth decay with a step in it
+    steps = np.arange(2100, n, 97)
+    exact = ld_pairs(lr, steps, rel_width=0)
+    fast = ld_pairs(lr, steps)
+    assert fast.size < exact.size / 20
+    for C, beta, gamma in [(2.0, 0.6, 0.6), (0.05, 2.0, 0.7), (1.0, 0.3, 0.4)]:
+        np.testing.assert_allclose(loss_drop(fast, C, beta, gamma), loss_drop(exact, C, beta, gamma), rtol=5e-5, atol=1e-12)

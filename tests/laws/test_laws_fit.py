@@ -102,3 +102,17 @@ def test_plan_beats_or_matches_standard_schedules(fitted, family):
     if family == "free":
         assert p.best.spec.startswith(("piecewise(", "wsd("))
         assert np.all(np.diff(lr[W:]) <= 1e-15)
+
+
+def test_band_includes_model_error_growing_beyond_the_fitted_horizon(fitted):
+    me = fitted.model_error
+    assert me and me["a"] > 0 and me["b"] > 0 and me["horizon"] == STEPS[-1]
+    n = 3 * N
+    lr = lrkit.parse(f"constant(warmup={W})").sample(n) * PEAK
+    steps = np.array([N // 2, N - 1, 2 * N, n - 1])
+    p = predict(fitted, lr, steps)
+    rel = (p.upper - p.lower) / p.loss
+    assert rel[0] > 2 * me["a"] and np.all(np.diff(rel[1:]) > 0)
+    no_model = FitResult(**{**fitted.__dict__, "model_error": {}})
+    q = predict(no_model, lr, steps)
+    assert np.all(q.upper - q.lower <= p.upper - p.lower + 1e-15)

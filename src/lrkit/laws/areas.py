@@ -94,43 +94,103 @@ class LDPairs:
         return out
 
 
-def ld_pairs(lr: np.ndarray, steps: np.ndarray) -> LDPairs:
+#: Default relative block width of the compressed loss-drop sum (see :func:`ld_pairs`).
+REL_WIDTH = 0.02
+
+
+def _block_edges(n: int, rel_width: float) -> np.ndarray:
+    """Distance edges ``0 = e_0 < e_1 < ...`` (last >= n) with ``e_{j+1} - e_j = max(1, floor(rel_width e_j))``."""
+    edges = [0]
+    while edges[-1] < n:
+        edges.append(edges[-1] + max(1, int(rel_width * edges[-1])))
+    return np.asarray(edges, dtype=np.int64)
+
+
+def _pairs_from(m: np.ndarray, delta: np.ndarray, lr_k: np.ndarray, s: np.ndarray, n_eval: int, floor: float) -> LDPairs:
+    counts = np.bincount(m, minlength=n_eval)
+    starts = np.cumsum(counts) - counts
+    nonempty = counts > 0
+    return LDPairs(n_eval, np.nonzero(nonempty)[0], starts[nonempty], delta,
+                   np.log(np.maximum(lr_k, floor)), np.log(np.maximum(s, floor)))
+
+
+def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None) -> LDPairs:
     """Build :class:`LDPairs`: only steps where the LR changes and only the evaluation steps.
 
-    Cost is O(K * M) for K change steps and M evaluation steps instead of the naive O(N^2);
-    constant-LR stretches contribute nothing.
+    ``rel_width = 0``: exact, one pair per (change step ``k <= t``, evaluation step ``t``), O(K*M)
+    for K change steps and M evaluation steps instead of the naive O(N^2).
+
+    ``rel_width > 0`` (default :data:`REL_WIDTH`): the changes ``k <= t`` are grouped by their distance
+    ``d = t - k`` into blocks of width ``max(1, floor(rel_width * d))`` (one step wide for
+    ``d < 1/rel_width``, geometric further away), and each block's increases and decreases become one
+    node each: their summed change, with the change-weighted means of ``log lr_k`` and of ``S_k(t)``.  The summand is smooth in ``k`` on the scale of ``d``, so the relative error per block is
+    about ``rel_width^2 / 24``: below 1e-5 of the loss drop for the default, with O(M log N) pairs
+    instead of O(K*M) (about 60x fewer for a 24000-step cosine).  A block holding one change (a
+    step schedule, a plateau's edge) is exact.
     """
     lr = np.asarray(lr, dtype=float)
     steps = np.asarray(steps, dtype=int)
+    rel_width = REL_WIDTH if rel_width is None else float(rel_width)
     k, delta = change_steps(lr)
     cum = np.concatenate([[0.0], np.cumsum(lr)])  # cum[i] = sum_{tau < i} lr[tau]
-    counts = np.searchsorted(k, steps, side="right")  # number of change steps k <= t_m
-    total = int(counts.sum())
-    m = np.repeat(np.arange(steps.size), counts)
-    starts = np.cumsum(counts) - counts
-    kidx = np.arange(total) - np.repeat(starts, counts)
-    kk = k[kidx]
-    s = cum[steps[m] + 1] - cum[kk]
     floor = MIN_LR_FRACTION * max(float(lr.max(initial=0.0)), 1e-300)
-    s = np.maximum(s, floor)
-    log_lr = np.log(np.maximum(lr[kk], floor))
+    if rel_width <= 0 or k.size == 0:
+        counts = np.searchsorted(k, steps, side="right")  # number of change steps k <= t_m
+        total = int(counts.sum())
+        m = np.repeat(np.arange(steps.size), counts)
+        starts = np.cumsum(counts) - counts
+        kk = k[np.arange(total) - np.repeat(starts, counts)]
+        s = cum[steps[m] + 1] - cum[kk]
+        return _pairs_from(m, delta[np.arange(total) - np.repeat(starts, counts)] if total else delta[:0],
+                           lr[kk], s, steps.size, floor)
+    edges = _block_edges(int(steps.max(initial=0)) + 1, rel_width)
+    ms, ds, lk, ck = [], [], [], []
+    log_lr = np.log(np.maximum(lr, floor))
+    for sign in (delta > 0, delta < 0):
+        ks, dk = k[sign], delta[sign]
+        if ks.size == 0:
+            continue
+        pre = [np.concatenate([[0.0], np.cumsum(v)]) for v in (dk, dk * log_lr[ks], dk * cum[ks])]
+        # block j of evaluation step t: k in [t - e_{j+1} + 1, t - e_j]
+        hi = np.searchsorted(ks, steps[:, None] - edges[None, :-1], side="right")
+        lo = np.searchsorted(ks, steps[:, None] - edges[None, 1:] + 1, side="left")
+        nz = hi > lo
+        hi, lo = hi[nz], lo[nz]
+        d = pre[0][hi] - pre[0][lo]
+        ms.append(np.broadcast_to(np.arange(steps.size)[:, None], nz.shape)[nz])
+        ds.append(d)
+        lk.append((pre[1][hi] - pre[1][lo]) / d)  # change-weighted mean of log lr_k
+        ck.append((pre[2][hi] - pre[2][lo]) / d)  # ... and of cum[k]
+    m = np.concatenate(ms)
+    order = np.argsort(m, kind="stable")
+    m = m[order]
+    s = cum[steps[m] + 1] - np.concatenate(ck)[order]
+    counts = np.bincount(m, minlength=steps.size)
+    starts = np.cumsum(counts) - counts
     nonempty = counts > 0
-    return LDPairs(steps.size, np.nonzero(nonempty)[0], starts[nonempty], delta[kidx], log_lr, np.log(s))
+    return LDPairs(steps.size, np.nonzero(nonempty)[0], starts[nonempty], np.concatenate(ds)[order],
+                   np.concatenate(lk)[order], np.log(np.maximum(s, floor)))
 
 
-def ld_chunks(lr: np.ndarray, steps: np.ndarray, max_pairs: int = MAX_PAIRS) -> list[tuple[slice, LDPairs]]:
+def ld_chunks(lr: np.ndarray, steps: np.ndarray, max_pairs: int = MAX_PAIRS,
+              rel_width: float | None = None) -> list[tuple[slice, LDPairs]]:
     """Split evaluation steps into chunks whose :class:`LDPairs` stay below ``max_pairs``."""
     steps = np.asarray(steps, dtype=int)
+    rel_width = REL_WIDTH if rel_width is None else float(rel_width)
     k, _ = change_steps(lr)
-    counts = np.searchsorted(k, steps, side="right")
+    if rel_width > 0 and steps.size:
+        per = 2 * _block_edges(int(steps.max()) + 1, rel_width).size  # bound on pairs per step
+        counts = np.minimum(np.searchsorted(k, steps, side="right"), per)
+    else:
+        counts = np.searchsorted(k, steps, side="right")
     out: list[tuple[slice, LDPairs]] = []
     start, acc = 0, 0
     for i, c in enumerate(counts):
         if acc + c > max_pairs and i > start:
-            out.append((slice(start, i), ld_pairs(lr, steps[start:i])))
+            out.append((slice(start, i), ld_pairs(lr, steps[start:i], rel_width)))
             start, acc = i, 0
         acc += int(c)
-    out.append((slice(start, steps.size), ld_pairs(lr, steps[start:])))
+    out.append((slice(start, steps.size), ld_pairs(lr, steps[start:], rel_width)))
     return out
 
 

@@ -6,7 +6,11 @@ Objective (as in both papers' reference fits): Huber loss (``delta = 1e-3``) on 
 starts found by variable projection (linear parameters solved exactly on a grid of the nonlinear
 ones).  Parameter uncertainty: a moving-block bootstrap of the residuals of each run, each resample
 refitted by one Gauss-Newton step from the optimum (linearised bootstrap); the spread of the
-resampled parameters gives the prediction band (:func:`lrkit.laws.predict`).
+resampled parameters gives the parameter part of the prediction band (:func:`lrkit.laws.predict`).
+Model (extrapolation) error: a forward hold-out -- the same fit on the first ``holdout`` fraction of
+every run predicts the rest; the relative errors there, regressed on the log-horizon
+``log(t / last fitted step)``, give an error scale ``a + b * horizon`` that widens the band (see
+:func:`model_error`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class FitResult:
     peak_lr: float = 0.0
     totals: list[int] = field(default_factory=list)
     rank: int = 0
+    #: model-error scale from the forward hold-out: relative error ``a + b * log(t / horizon)``
+    #: (``log`` term only beyond ``horizon``, the last fitted step); empty: no model error in bands
+    model_error: dict[str, float] = field(default_factory=dict)
     cost: float = 0.0
     seconds: float = 0.0
 
@@ -133,12 +140,15 @@ def fit(
     seed: int = 0,
     law_options: dict[str, Any] | None = None,
     prior_weight: float | None = None,
+    holdout: float = 0.6,
 ) -> FitResult:
     """Fit ``law`` to ``runs`` (``lrkit.runs.Run`` or :class:`Curve`); returns a :class:`FitResult`.
 
     ``totals[i]``: number of steps of run ``i`` (default: last logged step + 1).
     ``prior_weight``: strength of the law's weak log-normal prior on its shape parameters
     (``Law.prior``; default ``Law.prior_weight``; 0 turns it off).
+    ``holdout``: fraction of each run used by the forward hold-out fit that calibrates the model-error
+    part of the band (:func:`model_error`); 0 leaves it out (parameter uncertainty only).
     """
     from scipy.optimize import least_squares  # lazy
 
@@ -236,6 +246,10 @@ def fit(
     first = curves[0].lr
     peak_at = int(np.argmax(first))
     warm = peak_at + 1 if peak_at > 0 else 0  # steps 0..peak_at ramp up
+    merr: dict[str, float] = {}
+    if 0 < holdout < 1 and n_boot > 0:
+        merr = model_error(curves, law_obj, holdout, huber_delta=huber_delta, n_starts=n_starts,
+                           prior_weight=prior_weight, law_options=law_options)
     return FitResult(
         law=law_obj.name,
         params={n: float(v) for n, v in zip(law_obj.param_names, theta)},
@@ -249,7 +263,46 @@ def fit(
         peak_lr=float(max(c.lr.max() for c in curves)),
         totals=[int(c.lr.size) for c in curves],
         rank=rank,
+        model_error=merr,
         cost=float(best.cost),
         seconds=time.perf_counter() - t0,
     )
 
+
+
+def model_error(curves: Sequence[Curve], law: Law, holdout: float = 0.6, **fit_options: Any) -> dict[str, float]:
+    """Calibrate the law's own (extrapolation) error on the fitted runs only: a forward hold-out.
+
+    The law is fitted to the part of every run before ``holdout`` of its length and predicts the rest.
+    Each held-out point ``i`` has a relative error ``e_i`` and a log-horizon ``h_i = log(t_i / T_c)``
+    (``T_c``: the last step the hold-out fit saw).  The mean absolute error ``a = mean |e|`` is taken
+    as the error of any prediction (another schedule within the fitted horizon included), growing in
+    proportion to the log-horizon beyond the last fitted step ``T``: ``a + b h`` with
+    ``b = a / mean(h)`` and ``h = log(t / T)`` (0 before ``T``).  :func:`lrkit.laws.predict` turns it
+    into a normal-theory band, ``sigma = sqrt(pi/2) * (a + b h)``.  Returns ``{}`` if too few points
+    are held out.
+    """
+    heads, tails = [], []
+    for c in curves:
+        cut = holdout * c.lr.size
+        keep = c.steps < cut
+        if keep.sum() >= 5:
+            heads.append(Curve(c.name, c.lr, c.steps[keep], c.loss[keep]))
+            if (~keep).any():
+                tails.append(Curve(c.name, c.lr, c.steps[~keep], c.loss[~keep]))
+    if not tails or sum(h.steps.size for h in heads) < len(law.param_names) + 1:
+        return {}
+    try:
+        sub = fit(heads, law, n_boot=0, holdout=0.0, **fit_options)
+    except LawError:
+        return {}
+    t_cut = float(max(h.steps.max() for h in heads))
+    e, h = [], []
+    for c in tails:
+        pred, _ = law.predict(c.lr, c.steps, sub.theta)
+        e.append(np.abs(pred - c.loss) / c.loss)
+        h.append(np.log(c.steps / t_cut))
+    e, h = np.concatenate(e), np.maximum(np.concatenate(h), 0.0)
+    a = float(e.mean())  # error of a prediction over the hold-out horizon, applied everywhere
+    b = a / max(float(h.mean()), 1e-12)  # and growing in proportion to the log-horizon beyond it
+    return {"a": float(a), "b": float(b), "horizon": float(max(c.steps.max() for c in curves)), "points": int(e.size)}

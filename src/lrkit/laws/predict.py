@@ -56,8 +56,11 @@ def predict(fit: FitResult, lr_per_step: np.ndarray, steps: np.ndarray | None = 
     """Predict the loss at ``steps`` (default: every step) for absolute LRs ``lr_per_step``.
 
     The band is the ``fit.band_level`` interval of the predictions under the bootstrap parameter
-    samples, propagated linearly (Jacobian at the fitted parameters).  It reflects parameter
-    uncertainty only, not the law's own bias when extrapolating (see docs/predict.md).
+    samples, propagated linearly (Jacobian at the fitted parameters), widened by the law's own
+    error calibrated on the fitted runs (``fit.model_error``, a forward hold-out; see
+    :func:`lrkit.laws.fitting.model_error`): the two half-widths add in quadrature, the model part
+    being ``z * sqrt(pi/2) * (a + b * log(t / T)) * loss`` (``T``: last fitted step; the log term is
+    0 before it).
     """
     lr, steps = _check(lr_per_step, steps)
     law = fit.law_obj
@@ -68,8 +71,16 @@ def predict(fit: FitResult, lr_per_step: np.ndarray, steps: np.ndarray | None = 
         assert J is not None
         d = J @ (np.asarray(fit.param_samples) - theta).T
         q = (1 - fit.band_level) / 2
-        lower = pred + np.quantile(d, q, axis=1)
-        upper = pred + np.quantile(d, 1 - q, axis=1)
+        lo_p = np.minimum(np.quantile(d, q, axis=1), 0.0)
+        hi_p = np.maximum(np.quantile(d, 1 - q, axis=1), 0.0)
+        me = fit.model_error
+        if me:
+            from scipy.stats import norm
+
+            h = np.maximum(np.log(np.maximum(steps, 1) / me["horizon"]), 0.0)
+            m = norm.ppf(1 - q) * np.sqrt(np.pi / 2) * (me["a"] + me["b"] * h) * np.abs(pred)
+            lo_p, hi_p = -np.hypot(lo_p, m), np.hypot(hi_p, m)
+        lower, upper = pred + lo_p, pred + hi_p
     else:
         lower = upper = pred
     return Prediction(steps, pred, np.minimum(lower, pred), np.maximum(upper, pred), fit.band_level)
