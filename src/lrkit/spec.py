@@ -51,7 +51,7 @@ def parse(spec: str | dict | Schedule) -> Schedule:
 
 
 def _family(name: str) -> type[Schedule]:
-    if name not in REGISTRY:
+    if not isinstance(name, str) or name not in REGISTRY:  # (a list from JSON is unhashable)
         raise SpecError(f"unknown schedule family {name!r}{did_you_mean(name, REGISTRY)} "
                         f"(families: {', '.join(sorted(REGISTRY))})")
     return REGISTRY[name]
@@ -81,6 +81,10 @@ def _schedule_node(node: ast.AST) -> Schedule:
             raise SpecError(f"{cls.family}: positional argument {_source(node.args[0])!r} is not allowed; "
                             f"write name=value (parameters: {', '.join(_param_names(cls))})")
         field = cls.positional[0]
+        for a in node.args:
+            if not isinstance(a, (ast.Call, ast.Name)):
+                raise SpecError(f"{cls.family}: {_source(a)} is not a schedule; expected schedules such as cosine() "
+                                f"before the name=value parameters")
         values = [_schedule_node(a) for a in node.args]
         many = isinstance(getattr(cls, "__dataclass_fields__")[field].default, tuple)
         if not many and len(values) > 1:
