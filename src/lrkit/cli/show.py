@@ -33,7 +33,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command()
-@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.argument("specs", nargs=-1, required=False, metavar="SPEC...")
 @steps_option
 @click.option("--lr", type=float, default=None, metavar="BASE", help="Base (peak) LR: show absolute values.")
 @convention_option
@@ -42,13 +42,28 @@ def register(group: click.Group) -> None:
 @click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of stdout (png/svg default: schedule.<format>).")
 @click.option("--title", default=None, help="Figure title (png/svg).")
-def show(specs, steps, lr, convention, fmt, out, title):
+# --- begin --groups (lrkit/cli/groups.py) ---
+@click.option("--groups", "groups_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="JSON (or YAML) config of parameter groups, each with a name, an lr and optionally its own "
+                   "schedule: show each group's absolute LR (csv columns step,<group>,...). A SPEC is then the "
+                   "default schedule.")
+# --- end --groups ---
+def show(specs, steps, lr, convention, fmt, out, title, groups_file):
     """Show one or more schedules over a run of N steps.
 
     SPEC is a schedule in lrkit's language, e.g. 'cosine(warmup=0.05, floor=0.1)'; give several to
     compare them on one plot.
     """
     from ..schedules import validate
+
+    # --- begin --groups (lrkit/cli/groups.py) ---
+    if groups_file is not None:
+        from .groups import run_show
+
+        return run_show(groups_file, specs, steps, lr, convention, fmt, out, title)
+    if not specs:
+        raise click.UsageError("Missing argument 'SPEC...' (or give --groups FILE).")
+    # --- end --groups ---
 
     schedules = [parse(s) for s in specs]
     steps = validate.total_steps(steps, "--steps")

@@ -2,35 +2,50 @@
 
 The LR is never accumulated: at every step it is recomputed in closed form from the step count, the
 schedule spec and each group's base value, so a new process that loads the state continues with
-bit-identical values. The step counts optimizer steps actually applied, so gradient-accumulation
-micro-steps and steps that AMP's GradScaler skips do not advance the schedule.
+bit-identical values. The step counts optimizer steps actually applied (an optimizer
+``register_step_post_hook``), so gradient-accumulation micro-steps and steps that AMP's GradScaler skips
+do not advance the schedule, and there is no step-order warning to silence.
+
+Everything the LR depends on is data in :meth:`Scheduler.state_dict`: the step, the specs, the base
+values, the convention, and the decisions taken during the run (anytime cooldowns, re-planned totals).
+A decision driven by a metric (a plateau phase) fits the same mould: record the step and the decision,
+recompute the LR from them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
+from .._math import SCALAR
 from ..errors import SpecError
 from ..schedules import Schedule
 from ..schedules import validate as v
-from .._math import SCALAR
 from ..schedules.budget import DECAY_FORMS, cooldown_shape
 from ..schedules.conventions import Convention, get_convention
 from ..spec import parse
 
-#: Hyperparameters other than the LR that can be scheduled, and where they live in a param group.
+#: Hyperparameters that can be scheduled, and where they live in a param group (field, index in a tuple).
 HYPERPARAMS = {"lr": ("lr", None), "weight_decay": ("weight_decay", None), "momentum": ("momentum", None),
                "beta1": ("betas", 0), "beta2": ("betas", 1)}
-STATE_VERSION = 1
+STATE_VERSION = 2
+COOLDOWN_FORMS = tuple(f for f in DECAY_FORMS if f != "exp")
+_Tensor = torch.Tensor
 
 
 class StateMismatchError(SpecError):
-    """The state being loaded was saved under a different schedule or total number of steps."""
+    """The state being loaded was saved under a different schedule, base LR or total number of steps."""
+
+
+def _group_label(groups: list[dict], i: int) -> str:
+    name = groups[i].get("name")
+    return f"{i} ({name!r})" if name is not None else str(i)
 
 
 def _per_group(value: Any, groups: list[dict], what: str) -> list[Schedule]:
@@ -39,96 +54,160 @@ def _per_group(value: Any, groups: list[dict], what: str) -> list[Schedule]:
     if isinstance(value, (str, Schedule)) or (isinstance(value, Mapping) and "family" in value):
         s = parse(value)
         return [s] * n
-    if isinstance(value, Sequence):
+    if isinstance(value, Mapping):
+        names: dict[Any, int] = {}
+        for i, g in enumerate(groups):
+            name = g.get("name")
+            if name is not None:
+                if name in names:
+                    raise SpecError(f"{what}: parameter groups {names[name]} and {i} are both named {name!r}; "
+                                    f"group names must be unique to select schedules by name")
+                names[name] = i
+        out: list[Schedule | None] = [None] * n
+        given: dict[int, Any] = {}
+        for key, spec in value.items():
+            if isinstance(key, int) and not isinstance(key, bool) and 0 <= key < n:
+                i = key
+            elif key in names:
+                i = names[key]
+            elif isinstance(key, str) and key.isdigit() and int(key) < n:  # JSON keys are strings
+                i = int(key)
+            else:
+                valid = ", ".join([*map(str, range(n)), *map(repr, names)])
+                raise SpecError(f"{what}: no parameter group {key!r}; groups are {valid} (an index, or the 'name' "
+                                f"key of a group){v.did_you_mean(str(key), [str(k) for k in names])}")
+            if i in given:
+                raise SpecError(f"{what}: parameter group {_group_label(groups, i)} is given twice ({given[i]!r} and "
+                                f"{key!r})")
+            given[i] = key
+            out[i] = parse(spec)
+        missing = [_group_label(groups, i) for i, s in enumerate(out) if s is None]
+        if missing:
+            raise SpecError(f"{what}: no schedule for parameter group(s) {', '.join(missing)}; give one for every "
+                            f"group")
+        return out  # type: ignore[return-value]
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         if len(value) != n:
             raise SpecError(f"{what}: got {len(value)} schedules for {n} parameter groups; give one per group, "
                             f"one for all, or a dict by group name or index")
         return [parse(x) for x in value]
-    if isinstance(value, Mapping):
-        names = {g.get("name"): i for i, g in enumerate(groups) if g.get("name") is not None}
-        out: list[Schedule | None] = [None] * n
-        for key, spec in value.items():
-            if isinstance(key, int) and 0 <= key < n:
-                i = key
-            elif key in names:
-                i = names[key]
-            else:
-                valid = [*range(n), *names]
-                raise SpecError(f"{what}: no parameter group {key!r}; groups are {valid} (indices, or the 'name' "
-                                f"key of a group)")
-            out[i] = parse(spec)
-        missing = [g.get("name", i) for i, (g, s) in enumerate(zip(groups, out)) if s is None]
-        if missing:
-            raise SpecError(f"{what}: no schedule for parameter groups {missing}; give one for every group")
-        return out  # type: ignore[return-value]
     raise SpecError(f"{what}={value!r} is not a schedule spec, a list or a dict of them")
+
+
+def _to_float(value: Any) -> float:
+    return float(value.item()) if isinstance(value, _Tensor) else float(value)
 
 
 class Scheduler(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` driven by lrkit schedules.
 
     Args:
-        optimizer: any torch optimizer.
-        schedule: a spec string, a :class:`~lrkit.Schedule`, a dict form, or one per group (a list by
-            index, or a dict by index or by the group's ``name`` key). Each group's own base LR is the
-            reference of its multiplier, so floors stay right per group.
+        optimizer: any torch optimizer (SGD, AdamW, Adafactor ...). Its groups may hold a tensor LR
+            (``lr=torch.tensor(1e-3)``, for ``torch.compile``): it is updated in place with ``fill_``.
+        schedule_or_spec: a spec string, a :class:`~lrkit.Schedule`, a dict form, or one per group (a
+            list by index, or a dict by index or by the group's ``name`` key). A schedule gives
+            multipliers; each group's own base LR is their reference, so floors stay right per group.
         total_steps: the run's length in optimizer steps (needed by schedules that decay over the run).
         hyperparams: other hyperparameters to schedule the same way, e.g.
             ``{"weight_decay": "cosine(floor=0.1)", "beta2": "constant()"}`` (keys: weight_decay,
-            momentum, beta1, beta2), as multipliers of each group's initial value.
+            momentum, beta1, beta2), as multipliers of each group's initial value; one spec for all
+            groups or one per group, as for the LR.
         convention: lrkit's default or a library preset (``torch``, ``hf``, ``timm``, ``optax``).
         count: ``"optimizer"`` (default): the step is the number of optimizer steps actually applied,
-            so extra ``step()`` calls without an optimizer step (gradient accumulation, AMP-skipped
-            steps) change nothing. ``"calls"``: every ``step()`` call advances, as in torch.
+            so ``step()`` calls without an optimizer step in between (gradient accumulation,
+            AMP-skipped steps) change nothing. ``"calls"``: every ``step()`` call advances, as in torch
+            (use it to step once per epoch).
+
+    Call ``scheduler.step()`` after ``optimizer.step()`` (or ``scaler.step(optimizer)``), as with any
+    torch scheduler. ``get_last_lr()`` returns Python floats: the exact scheduled values (a tensor LR
+    holds them rounded to its dtype).
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, schedule: Any, total_steps: int | None = None, *,
+    def __init__(self, optimizer: torch.optim.Optimizer, schedule_or_spec: Any, total_steps: int | None = None, *,
                  hyperparams: Mapping[str, Any] | None = None, convention: str | Convention | None = None,
                  count: str = "optimizer") -> None:
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"lrkit.torch.Scheduler: {type(optimizer).__name__} is not a torch.optim.Optimizer")
         groups = optimizer.param_groups
         self.total_steps = None if total_steps is None else v.total_steps(total_steps, "total_steps")
         self._convention = get_convention(convention)
         self.count = v.choice("Scheduler", "count", count, ("optimizer", "calls"))
-        specs = {"lr": _per_group(schedule, groups, "schedule")}
+        schedules = {"lr": _per_group(schedule_or_spec, groups, "schedule")}
+        if hyperparams is not None and not isinstance(hyperparams, Mapping):
+            raise SpecError(f"hyperparams={hyperparams!r} is not a dict; expected e.g. "
+                            f"{{'weight_decay': 'cosine(floor=0.1)'}}")
         for key, value in (hyperparams or {}).items():
             if key not in HYPERPARAMS or key == "lr":
-                raise SpecError(f"hyperparams: {key!r} cannot be scheduled; expected one of "
-                                f"{', '.join(k for k in HYPERPARAMS if k != 'lr')}{v.did_you_mean(key, HYPERPARAMS)}")
-            field, _ = HYPERPARAMS[key]
+                others = [k for k in HYPERPARAMS if k != "lr"]
+                raise SpecError(f"hyperparams: {key!r} cannot be scheduled; expected one of {', '.join(others)}"
+                                f"{v.did_you_mean(key, others)}")
+            field, index = HYPERPARAMS[key]
             for i, g in enumerate(groups):
-                if field not in g:
-                    raise SpecError(f"hyperparams: {key!r} is scheduled but parameter group {i} of "
-                                    f"{type(optimizer).__name__} has no {field!r}")
-            specs[key] = _per_group(value, groups, f"hyperparams[{key!r}]")
-        self._schedules: dict[str, list[Schedule]] = specs
-        for key in specs:
-            if key == "lr":
-                continue
-            for g in groups:
-                g.setdefault(f"initial_{key}", _read(g, key))
-        for key, scheds in specs.items():
-            for s in scheds:
+                if field not in g or (index is not None and not isinstance(g[field], (tuple, list, _Tensor))):
+                    raise SpecError(f"hyperparams: {key!r} is scheduled but parameter group {_group_label(groups, i)} "
+                                    f"of {type(optimizer).__name__} has no {field!r}"
+                                    f"{'' if index is None else ' tuple'}")
+            schedules[key] = _per_group(value, groups, f"hyperparams[{key!r}]")
+        for key, scheds in schedules.items():
+            for i, s in enumerate(scheds):
                 if s.needs_total() and self.total_steps is None:
-                    raise SpecError(f"{s} decays over the run and needs total_steps=")
+                    raise SpecError(f"{s} decays over the run and needs total_steps= (the number of optimizer steps)")
+        self._schedules: dict[str, list[Schedule]] = schedules
+        # The reference value of each scheduled hyperparameter, kept in the group like torch's initial_lr
+        # (so a scheduler built after optimizer.load_state_dict finds the original values).
+        for key in schedules:
+            if key != "lr":
+                for g in groups:
+                    g.setdefault(f"initial_{key}", _read(g, key))
         self._eval_total = self.total_steps
         self.cooldowns: list[dict] = []
         self.stretches: list[tuple[int, int, int]] = []
         self._optimizer_steps = 0
         self._last_counted = 0
-        self._hook = optimizer.register_step_post_hook(self._on_optimizer_step)
-        self._bound: dict | None = None
+        self._plan: tuple | None = None
+        self._last_lr: list[float] = []
+        self._register_hook(optimizer)
+        had_step = "step" in optimizer.__dict__
         super().__init__(optimizer, last_epoch=-1)
+        # torch's base class wraps optimizer.step to warn about the call order; this scheduler counts
+        # applied steps with a hook instead, and the wrapper stops torch.compile from tracing the step.
+        wrapped = optimizer.__dict__.get("step")
+        if not had_step and getattr(wrapped, "_wrapped_by_lr_sched", False):
+            del optimizer.step
+        self.base_lrs = [_to_float(b) for b in self.base_lrs]
+        self._bases = {key: (list(self.base_lrs) if key == "lr" else
+                             [_to_float(g[f"initial_{key}"]) for g in groups]) for key in schedules}
+        self._build_plan()
+        self._apply()
+
+    # ----- counting applied optimizer steps ------------------------------------------------------
+    def _register_hook(self, optimizer) -> None:
+        ref = weakref.ref(self)
+
+        def hook(opt, args, kwargs, ref=ref):  # a weak reference: a discarded scheduler stops counting
+            me = ref()
+            if me is not None:
+                me._optimizer_steps += 1
+
+        self._hook = optimizer.register_step_post_hook(hook)
 
     # ----- the mathematics -------------------------------------------------------------------------
-    def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
-        self._optimizer_steps += 1
-
-    def _bindings(self) -> dict:
-        if self._bound is None:
-            self._bound = {key: [s.bind(self._eval_total, self._convention) for s in scheds]
-                           for key, scheds in self._schedules.items()}
-            self._shapes = [cooldown_shape(c["form"], 0.0) for c in self.cooldowns]
-        return self._bound
+    def _build_plan(self) -> None:
+        """Bind each distinct schedule once; a step then evaluates each distinct schedule once."""
+        plan = []
+        for key, scheds in self._schedules.items():
+            fns: list = []
+            index: dict[Schedule, int] = {}
+            slots = []
+            for s in scheds:
+                if s not in index:
+                    index[s] = len(fns)
+                    fns.append(s.bind(self._eval_total, self._convention).fn)
+                slots.append(index[s])
+            plan.append((key, HYPERPARAMS[key], fns, slots, self._bases[key]))
+        self._plan = tuple(plan)
+        self._shapes = [cooldown_shape(c["form"], 0.0) for c in self.cooldowns]
+        self._simple = not self.cooldowns and not self.stretches
 
     def position(self, step: int) -> float:
         """The schedule position of an optimizer step: the step itself, unless the run was stretched."""
@@ -138,96 +217,129 @@ class Scheduler(LRScheduler):
                 t = at + (t - at) * (old - at) / (new - at)
         return t
 
+    @staticmethod
+    def _values(key: str, fns, slots, t: float) -> list[float]:
+        """The multipliers of every group at position ``t``, each distinct schedule evaluated once."""
+        if len(fns) == 1:
+            m = float(fns[0](t, SCALAR))
+            if not -math.inf < m < math.inf:
+                raise FloatingPointError(f"the scheduled {key} multiplier at position {t} is not finite ({m})")
+            return [m] * len(slots)
+        ms = [float(f(t, SCALAR)) for f in fns]
+        for m in ms:
+            if not -math.inf < m < math.inf:
+                raise FloatingPointError(f"the scheduled {key} multiplier at position {t} is not finite ({m})")
+        return [ms[j] for j in slots]
+
     def multipliers(self, key: str = "lr", step: int | None = None) -> list[float]:
         """Each group's multiplier of ``key`` at optimizer step ``step`` (default: the current step)."""
-        step = self.last_epoch if step is None else step
-        bound = self._bindings()[key]
-        t = self.position(step)
+        if key not in self._schedules:
+            raise SpecError(f"multipliers: {key!r} is not scheduled here; scheduled: {', '.join(self._schedules)}")
+        step = self.last_epoch if step is None else v.integer("multipliers", "step", step, lo=0)
+        if self._plan is None:
+            self._build_plan()
         if key == "lr":
             for c, shape in zip(reversed(self.cooldowns), reversed(self._shapes)):
                 if step >= c["at"]:
                     x = min((step - c["at"]) / c["decay"], 1.0)
-                    return [c["floor"] + (start - c["floor"]) * shape(x, SCALAR) if start > c["floor"] else start
-                            for start in c["start"]]
-        return [b(t) for b in bound]
+                    lo = c["floor"]
+                    return [lo + (start - lo) * shape(x, SCALAR) if start > lo else start for start in c["start"]]
+        for k, _, fns, slots, _ in self._plan:  # type: ignore[union-attr]
+            if k == key:
+                return self._values(key, fns, slots, self.position(step))
+        raise AssertionError(key)  # pragma: no cover
 
     def get_lr(self) -> list[float]:
-        return [float(base) * m for base, m in zip(self.base_lrs, self.multipliers("lr"))]
+        """The LR of each group at the current step (what ``step()`` writes)."""
+        return [base * m for base, m in zip(self.base_lrs, self.multipliers("lr"))]
 
     def _get_closed_form_lr(self) -> list[float]:
         return self.get_lr()
 
     def step(self, epoch: int | None = None) -> None:  # noqa: D102 - see class docstring
         if epoch is not None:
-            raise TypeError("lrkit.torch.Scheduler.step() takes no epoch; the LR is a function of the step count, "
-                            "set it with load_state_dict or by stepping")
+            raise TypeError("lrkit.torch.Scheduler.step() takes no epoch; the LR is a function of the step count "
+                            "(restore a step with load_state_dict)")
         if self._is_initial:
             self.last_epoch = 0
         elif self.count == "calls":
             self.last_epoch += 1
-        elif self._optimizer_steps > self._last_counted:
-            self.last_epoch += self._optimizer_steps - self._last_counted
         else:
-            return  # no optimizer step since the last call: accumulation or an AMP-skipped step
-        self._last_counted = self._optimizer_steps
-        self._step_count = getattr(self, "_step_count", 0) + 1
-        self._apply()
+            n = self._optimizer_steps
+            if n == self._last_counted:
+                return  # no optimizer step since the last call: accumulation or an AMP-skipped step
+            self.last_epoch += n - self._last_counted
+            self._last_counted = n
+        self._step_count += 1
+        if self._plan is not None:
+            self._apply()
 
     def _apply(self) -> None:
+        """Write every scheduled value of the current step into the optimizer's groups."""
         groups = self.optimizer.param_groups
-        for key in self._schedules:
-            bases = self.base_lrs if key == "lr" else [g[f"initial_{key}"] for g in groups]
-            for group, base, m in zip(groups, bases, self.multipliers(key)):
-                _write(group, key, float(base) * m)
-        self._last_lr = [_read(g, "lr") for g in groups]
+        if len(groups) != len(self.base_lrs):
+            raise RuntimeError(f"lrkit.torch.Scheduler: the optimizer has {len(groups)} parameter groups, the "
+                               f"scheduler was built for {len(self.base_lrs)}; build a new scheduler after "
+                               f"add_param_group")
+        step = self.last_epoch
+        if self._simple:
+            t = float(step)
+            for key, (field, index), fns, slots, bases in self._plan:  # type: ignore[union-attr]
+                values = [b * m for b, m in zip(bases, self._values(key, fns, slots, t))]
+                _write_all(groups, field, index, values)
+                if key == "lr":
+                    self._last_lr = values
+            return
+        for key, (field, index), _, _, bases in self._plan:  # type: ignore[union-attr]
+            values = [b * m for b, m in zip(bases, self.multipliers(key, step))]
+            _write_all(groups, field, index, values)
+            if key == "lr":
+                self._last_lr = values
+
+    def get_last_lr(self) -> list[float]:
+        """The LR of each group written by the last ``step()`` (Python floats)."""
+        return list(self._last_lr)
 
     # ----- anytime cooldown and re-planning ------------------------------------------------------------
     def cooldown(self, steps: int, form: str = "1-sqrt", floor: float = 0.0, at: int | None = None) -> None:
-        """Start a cooldown now (or at step ``at``): over ``steps`` optimizer steps the LR goes from its
-        current value down to ``floor`` (a multiplier of the base LR) with the given WSD ``form``.
+        """Start a cooldown now (or at a later step ``at``): over ``steps`` optimizer steps each group's
+        LR goes from its value at ``at`` down to ``floor`` times its base LR, with the given WSD ``form``
+        (``linear``, ``cosine``, ``1-sqrt``, ``square``; Hägele et al. 2024).
 
-        It is recorded in the state, so a checkpoint taken before the call can be branched into
-        several cooldowns (Hägele et al. 2024), and a resumed run continues it exactly.
+        It is recorded in the state, so a checkpoint taken before the call can be branched into several
+        cooldowns, and a resumed run continues it exactly. A later cooldown replaces an earlier one from
+        its own ``at`` on.
         """
-        at = self.last_epoch if at is None else v.integer("cooldown", "at", at, lo=self.last_epoch)
+        at = self.last_epoch if at is None else v.integer("cooldown", "at", at, lo=max(self.last_epoch, 0))
         steps = v.integer("cooldown", "steps", steps, lo=1)
-        v.choice("cooldown", "form", form, DECAY_FORMS)
         if form == "exp":
-            raise SpecError("cooldown: form='exp' is not available for an anytime cooldown; use linear, cosine, "
-                            "1-sqrt or square")
+            raise SpecError("cooldown: form='exp' is not available for an anytime cooldown; expected one of "
+                            f"{', '.join(COOLDOWN_FORMS)}")
+        v.choice("cooldown", "form", form, COOLDOWN_FORMS)
         floor = v.number("cooldown", "floor", floor, lo=0.0)
         start = self.multipliers("lr", at)
         self.cooldowns.append({"at": at, "decay": steps, "form": form, "floor": floor, "start": start})
-        self._bound = None
+        self._build_plan()
         self._apply()
-
-    def _stretch(self, old: int | None, new: int | None) -> None:
-        """Map the rest of the schedule, planned to end at ``old``, onto a run that ends at ``new``."""
-        at = self.last_epoch
-        if old is None or new is None:
-            raise StateMismatchError("total_change='stretch' needs a total_steps both in the saved state and in "
-                                     "this scheduler")
-        if new <= at or old <= at:
-            raise StateMismatchError(f"cannot stretch the schedule from step {at}: total_steps={new} (saved "
-                                     f"{old}) leaves nothing after it")
-        self.stretches.append((at, old, new))
 
     # ----- state ------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The step, the specs, the total, the convention, cooldowns and stretches: all a resume needs."""
+        """The step, the specs, the bases, the total, the convention, cooldowns and stretches: all a resume
+        needs. Plain Python values only (``torch.save`` / ``json`` friendly)."""
         return {
             "version": STATE_VERSION,
             "last_epoch": self.last_epoch,
             "optimizer_steps": self._optimizer_steps,
             "last_counted": self._last_counted,
-            "step_count": getattr(self, "_step_count", 0),
+            "step_count": self._step_count,
             "total_steps": self.total_steps,
             "eval_total": self._eval_total,
-            "convention": self._convention.name,
+            "convention": dataclasses.asdict(self._convention),
             "count": self.count,
             "schedules": {key: [str(s) for s in scheds] for key, scheds in self._schedules.items()},
-            "base_lrs": [float(b) for b in self.base_lrs],
-            "cooldowns": [dict(c) for c in self.cooldowns],
+            "bases": {key: list(b) for key, b in self._bases.items()},
+            "base_lrs": list(self.base_lrs),
+            "cooldowns": [dict(c, start=list(c["start"])) for c in self.cooldowns],
             "stretches": [list(s) for s in self.stretches],
         }
 
@@ -235,80 +347,132 @@ class Scheduler(LRScheduler):
                         total_change: str = "error") -> None:
         """Restore a saved state and write the resumed values into the optimizer.
 
-        ``replan=True`` accepts a state saved under a different schedule (from the saved step on, this
-        scheduler's schedule is followed). When ``total_steps`` differs from the saved one,
-        ``total_change`` says what to do: ``"keep"`` the saved total (the decay ends where it was
-        planned), ``"stretch"`` the remaining schedule over the new total (the LR stays continuous),
-        or ``"error"`` (default).
+        The state must have been saved by a scheduler with the same schedules, base values, convention
+        and number of groups, else :class:`StateMismatchError` (one line naming both). ``replan=True``
+        accepts a different schedule or base LR: from the saved step on, this scheduler's are followed.
+        When ``total_steps`` differs from the saved one, ``total_change`` says what to do: ``"keep"``
+        the saved plan (the decay ends where it was planned; the LR then holds its end value),
+        ``"stretch"`` the rest of the schedule, from the saved step, over the new total (the LR is
+        continuous at the resume step), or ``"error"`` (the default).
         """
         s = dict(state_dict)
-        if s.get("version") != STATE_VERSION:
-            raise StateMismatchError(f"this state (version {s.get('version')!r}) was not saved by "
-                                     f"lrkit.torch.Scheduler version {STATE_VERSION}")
+        version = s.get("version")
+        if version not in (1, STATE_VERSION):
+            raise StateMismatchError(f"this state (version {version!r}) was not saved by lrkit.torch.Scheduler "
+                                     f"(state version {STATE_VERSION})")
         v.choice("load_state_dict", "total_change", total_change, ("error", "keep", "stretch"))
-        saved = s["schedules"]
+        # --- validate everything first: a failed load leaves the scheduler untouched ---
+        saved = {k: list(x) for k, x in s["schedules"].items()}
         mine = {key: [str(x) for x in scheds] for key, scheds in self._schedules.items()}
+        n_saved, n_mine = len(s["base_lrs"]), len(self.base_lrs)
+        if n_saved != n_mine:
+            raise StateMismatchError(f"the state was saved for {n_saved} parameter groups, this optimizer has "
+                                     f"{n_mine}")
         if saved != mine and not replan:
-            key = next((k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k)), "lr")
-            raise StateMismatchError(f"the state was saved for {key} schedules {saved.get(key)} but this scheduler "
-                                     f"has {mine.get(key)}; build it with the saved spec, or pass replan=True to "
-                                     f"switch schedules from step {s['last_epoch']}")
-        if s["convention"] != self._convention.name and not replan:
-            raise StateMismatchError(f"the state was saved with convention {s['convention']!r}, this scheduler uses "
-                                     f"{self._convention.name!r}")
-        new_total = self.total_steps
-        self.last_epoch = int(s["last_epoch"])
-        self._optimizer_steps = int(s["optimizer_steps"])
-        self._last_counted = int(s["last_counted"])
-        self._step_count = int(s["step_count"])
-        self.count = s["count"]
-        self.base_lrs = list(s["base_lrs"])
-        self.cooldowns = [dict(c) for c in s["cooldowns"]]
-        self.stretches = [tuple(x) for x in s["stretches"]]
-        self._eval_total = s["eval_total"]
-        saved_total = s["total_steps"]
+            key = next(k for k in [*mine, *saved] if saved.get(k) != mine.get(k))
+            raise StateMismatchError(f"the state was saved with {key} schedule {_show(saved.get(key))} but this "
+                                     f"scheduler has {_show(mine.get(key))}; build it with the saved spec, or pass "
+                                     f"replan=True to switch schedules from step {s['last_epoch']}")
+        conv = s["convention"]
+        saved_conv = conv["name"] if isinstance(conv, Mapping) else conv
+        same_conv = (conv == dataclasses.asdict(self._convention)) if isinstance(conv, Mapping) \
+            else conv == self._convention.name
+        if not same_conv and not replan:
+            raise StateMismatchError(f"the state was saved with convention {saved_conv!r}, this scheduler uses "
+                                     f"{self._convention.name!r}; build it with convention={saved_conv!r} or pass "
+                                     f"replan=True")
+        saved_bases = s.get("bases") or {"lr": list(s["base_lrs"])}
+        if not replan:
+            for key, b in saved_bases.items():
+                if key in self._bases and [float(x) for x in b] != self._bases[key]:
+                    raise StateMismatchError(f"the state was saved with base {key} {[float(x) for x in b]} but this "
+                                             f"optimizer's are {self._bases[key]}; build the optimizer with the saved "
+                                             f"values, or pass replan=True to use the new ones")
+        if s["count"] != self.count and not replan:
+            raise StateMismatchError(f"the state was saved with count={s['count']!r}, this scheduler counts "
+                                     f"{self.count!r}")
+        new_total, saved_total = self.total_steps, s["total_steps"]
+        last = int(s["last_epoch"])
+        stretches = [tuple(x) for x in s["stretches"]]
         if new_total != saved_total:
             if total_change == "error":
                 raise StateMismatchError(f"the state was saved for total_steps={saved_total}, this scheduler has "
                                          f"total_steps={new_total}; pass total_change='keep' (decay where it was "
-                                         f"planned) or 'stretch' (stretch the remaining schedule)")
+                                         f"planned) or 'stretch' (stretch the remaining schedule over the new total)")
             if total_change == "stretch":
-                self._stretch(saved_total, new_total)
-        self._bound = None
+                if saved_total is None or new_total is None:
+                    raise StateMismatchError("total_change='stretch' needs total_steps both in the saved state and "
+                                             "in this scheduler")
+                if new_total <= last or saved_total <= last:
+                    raise StateMismatchError(f"cannot stretch the schedule from step {last}: total_steps={new_total} "
+                                             f"(saved {saved_total}) leaves nothing after it")
+                stretches.append((last, saved_total, new_total))
+        if replan:
+            for key, scheds in self._schedules.items():
+                for sch in scheds:
+                    if sch.needs_total() and s["eval_total"] is None and self.total_steps is None:
+                        raise StateMismatchError(f"{sch} needs a total number of steps, and neither the state nor "
+                                                 f"this scheduler has one")
+        # --- then restore ---
+        self.last_epoch = last
+        self._optimizer_steps = int(s["optimizer_steps"])
+        self._last_counted = int(s["last_counted"])
+        self._step_count = int(s["step_count"])
+        if not replan:
+            self._bases = {key: [float(x) for x in saved_bases.get(key, self._bases[key])] for key in self._bases}
+            self.base_lrs = list(self._bases["lr"])
+        self.cooldowns = [dict(c, start=[float(x) for x in c["start"]]) for c in s["cooldowns"]]
+        self.stretches = stretches
+        self._eval_total = s["eval_total"] if s["eval_total"] is not None else self.total_steps
+        self._build_plan()
         self._apply()
 
     def __getstate__(self):  # the hook handle and compiled closures are rebuilt, not pickled
         state = self.__dict__.copy()
-        state.pop("_hook", None)
-        state["_bound"] = None
+        for key in ("_hook", "_plan", "_shapes"):
+            state.pop(key, None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._hook = self.optimizer.register_step_post_hook(self._on_optimizer_step)
+        self._register_hook(self.optimizer)
+        self._build_plan()
+
+
+def _show(specs: list[str] | None) -> str:
+    if specs is None:
+        return "(none)"
+    if len(set(specs)) == 1:
+        return repr(specs[0]) + (f" for all {len(specs)} groups" if len(specs) > 1 else "")
+    return "[" + ", ".join(repr(x) for x in specs) + "]"
 
 
 def _read(group: dict, key: str) -> float:
     field, index = HYPERPARAMS[key]
     value = group[field] if index is None else group[field][index]
-    return value.item() if isinstance(value, torch.Tensor) else float(value)
+    return _to_float(value)
 
 
-def _write(group: dict, key: str, value: float) -> None:
-    field, index = HYPERPARAMS[key]
-    if not math.isfinite(value):
-        raise FloatingPointError(f"the scheduled {key} is not finite ({value})")
+def _write_all(groups: list[dict], field: str, index: int | None, values: list[float]) -> None:
     if index is None:
-        if isinstance(group[field], torch.Tensor):
-            group[field].fill_(value)
-        else:
-            group[field] = value
+        for g, x in zip(groups, values):
+            current = g[field]
+            if current.__class__ is float:
+                g[field] = x
+            elif isinstance(current, _Tensor):
+                current.fill_(x)
+            else:
+                g[field] = x
         return
-    current = group[field]
-    if isinstance(current, torch.Tensor) or isinstance(current[index], torch.Tensor):
-        current[index].fill_(value) if isinstance(current[index], torch.Tensor) else None
-        return
-    items = list(current)
-    items[index] = value
-    group[field] = type(current)(items)
-
+    for g, x in zip(groups, values):
+        current = g[field]
+        if isinstance(current, _Tensor):
+            current[index].fill_(x)
+            continue
+        item = current[index]
+        if isinstance(item, _Tensor):
+            item.fill_(x)
+            continue
+        items = list(current)
+        items[index] = x
+        g[field] = type(current)(items)
