@@ -452,3 +452,43 @@ def test_pickle_and_deepcopy_continue_identically(how):
     assert run(clone.optimizer, clone, 30) == run(opt, sched, 30)
     assert [g["momentum"] for g in clone.optimizer.param_groups] == [g["momentum"] for g in opt.param_groups]
     assert clone.state_dict() == sched.state_dict()
+
+
+def test_accelerate_wrapped_optimizer_counts_applied_steps():
+    """accelerate's AcceleratedOptimizer never runs Optimizer.__init__; the hook goes on the real optimizer,
+    and accumulation micro-steps (where the wrapper skips the inner step) do not advance the schedule."""
+    accelerate = pytest.importorskip("accelerate")
+    from lrkit.torch import Scheduler
+
+    model = torch.nn.Linear(2, 1)
+    acc = accelerate.Accelerator(cpu=True, gradient_accumulation_steps=2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model, opt = acc.prepare(model, opt)
+    sched = Scheduler(opt, "linear()", total_steps=4)
+    seen = []
+    for _ in range(8):
+        with acc.accumulate(model):
+            model(torch.ones(1, 2)).sum().backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+        seen.append(sched.last_epoch)
+    assert seen == [0, 1, 1, 2, 2, 3, 3, 4]
+
+
+def test_total_steps_absent_without_an_end_and_default_total_change():
+    from lrkit.torch import Scheduler
+
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+    assert not hasattr(Scheduler(opt, "inverse_sqrt(warmup=10)"), "total_steps")
+    s = Scheduler(opt, "cosine()", total_steps=100)
+    assert s.total_steps == 100
+    for _ in range(10):
+        opt.step()
+        s.step()
+    state = s.state_dict()
+    longer = Scheduler(opt, "cosine()", total_steps=200, total_change="stretch")
+    longer.load_state_dict(state)  # no keyword: the default chosen at construction applies
+    assert longer.get_last_lr() == s.get_last_lr()
+    with pytest.raises(lrkit.SpecError, match="total_change"):
+        Scheduler(opt, "cosine()", total_steps=200).load_state_dict(state)

@@ -117,6 +117,9 @@ class Scheduler(LRScheduler):
             so ``step()`` calls without an optimizer step in between (gradient accumulation,
             AMP-skipped steps) change nothing. ``"calls"``: every ``step()`` call advances, as in torch
             (use it to step once per epoch).
+        total_change: what ``load_state_dict`` does when ``total_steps`` differs from the saved state's
+            (``"error"``, ``"keep"``, ``"stretch"``); frameworks that call ``load_state_dict(state)``
+            themselves (the HF Trainer, Lightning) resume a longer or shorter run this way.
 
     Call ``scheduler.step()`` after ``optimizer.step()`` (or ``scaler.step(optimizer)``), as with any
     torch scheduler. ``get_last_lr()`` returns Python floats: the exact scheduled values (a tensor LR
@@ -125,13 +128,14 @@ class Scheduler(LRScheduler):
 
     def __init__(self, optimizer: torch.optim.Optimizer, schedule_or_spec: Any, total_steps: int | None = None, *,
                  hyperparams: Mapping[str, Any] | None = None, convention: str | Convention | None = None,
-                 count: str = "optimizer") -> None:
+                 count: str = "optimizer", total_change: str = "error") -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"lrkit.torch.Scheduler: {type(optimizer).__name__} is not a torch.optim.Optimizer")
         groups = optimizer.param_groups
-        self.total_steps = None if total_steps is None else v.total_steps(total_steps, "total_steps")
+        self._total_steps = None if total_steps is None else v.total_steps(total_steps, "total_steps")
         self._convention = get_convention(convention)
         self.count = v.choice("Scheduler", "count", count, ("optimizer", "calls"))
+        self.total_change = v.choice("Scheduler", "total_change", total_change, ("error", "keep", "stretch"))
         schedules = {"lr": _per_group(schedule_or_spec, groups, "schedule")}
         if hyperparams is not None and not isinstance(hyperparams, Mapping):
             raise SpecError(f"hyperparams={hyperparams!r} is not a dict; expected e.g. "
@@ -150,7 +154,7 @@ class Scheduler(LRScheduler):
             schedules[key] = _per_group(value, groups, f"hyperparams[{key!r}]")
         for key, scheds in schedules.items():
             for i, s in enumerate(scheds):
-                if s.needs_total() and self.total_steps is None:
+                if s.needs_total() and self._total_steps is None:
                     raise SpecError(f"{s} decays over the run and needs total_steps= (the number of optimizer steps)")
         self._schedules: dict[str, list[Schedule]] = schedules
         # The reference value of each scheduled hyperparameter, kept in the group like torch's initial_lr
@@ -159,7 +163,7 @@ class Scheduler(LRScheduler):
             if key != "lr":
                 for g in groups:
                     g.setdefault(f"initial_{key}", _read(g, key))
-        self._eval_total = self.total_steps
+        self._eval_total = self._total_steps
         self.cooldowns: list[dict] = []
         self.stretches: list[tuple[int, int, int]] = []
         self._optimizer_steps = 0
@@ -180,6 +184,14 @@ class Scheduler(LRScheduler):
         self._build_plan()
         self._apply()
 
+    @property
+    def total_steps(self) -> int:
+        """The run's length in optimizer steps; absent (``AttributeError``) for a schedule without an end,
+        so that code probing ``hasattr(scheduler, "total_steps")`` (accelerate does) skips it."""
+        if self._total_steps is None:
+            raise AttributeError("this scheduler was built without total_steps")
+        return self._total_steps
+
     # ----- counting applied optimizer steps ------------------------------------------------------
     def _register_hook(self, optimizer) -> None:
         ref = weakref.ref(self)
@@ -189,7 +201,7 @@ class Scheduler(LRScheduler):
             if me is not None:
                 me._optimizer_steps += 1
 
-        self._hook = optimizer.register_step_post_hook(hook)
+        self._hook = _innermost(optimizer).register_step_post_hook(hook)
 
     # ----- the mathematics -------------------------------------------------------------------------
     def _build_plan(self) -> None:
@@ -332,7 +344,7 @@ class Scheduler(LRScheduler):
             "optimizer_steps": self._optimizer_steps,
             "last_counted": self._last_counted,
             "step_count": self._step_count,
-            "total_steps": self.total_steps,
+            "total_steps": self._total_steps,
             "eval_total": self._eval_total,
             "convention": dataclasses.asdict(self._convention),
             "count": self.count,
@@ -344,7 +356,7 @@ class Scheduler(LRScheduler):
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any], *, replan: bool = False,
-                        total_change: str = "error") -> None:
+                        total_change: str | None = None) -> None:
         """Restore a saved state and write the resumed values into the optimizer.
 
         The state must have been saved by a scheduler with the same schedules, base values, convention
@@ -360,6 +372,7 @@ class Scheduler(LRScheduler):
         if version not in (1, STATE_VERSION):
             raise StateMismatchError(f"this state (version {version!r}) was not saved by lrkit.torch.Scheduler "
                                      f"(state version {STATE_VERSION})")
+        total_change = self.total_change if total_change is None else total_change
         v.choice("load_state_dict", "total_change", total_change, ("error", "keep", "stretch"))
         # --- validate everything first: a failed load leaves the scheduler untouched ---
         saved = {k: list(x) for k, x in s["schedules"].items()}
@@ -391,7 +404,7 @@ class Scheduler(LRScheduler):
         if s["count"] != self.count and not replan:
             raise StateMismatchError(f"the state was saved with count={s['count']!r}, this scheduler counts "
                                      f"{self.count!r}")
-        new_total, saved_total = self.total_steps, s["total_steps"]
+        new_total, saved_total = self._total_steps, s["total_steps"]
         last = int(s["last_epoch"])
         stretches = [tuple(x) for x in s["stretches"]]
         if new_total != saved_total:
@@ -410,7 +423,7 @@ class Scheduler(LRScheduler):
         if replan:
             for key, scheds in self._schedules.items():
                 for sch in scheds:
-                    if sch.needs_total() and s["eval_total"] is None and self.total_steps is None:
+                    if sch.needs_total() and s["eval_total"] is None and self._total_steps is None:
                         raise StateMismatchError(f"{sch} needs a total number of steps, and neither the state nor "
                                                  f"this scheduler has one")
         # --- then restore ---
@@ -423,7 +436,7 @@ class Scheduler(LRScheduler):
             self.base_lrs = list(self._bases["lr"])
         self.cooldowns = [dict(c, start=[float(x) for x in c["start"]]) for c in s["cooldowns"]]
         self.stretches = stretches
-        self._eval_total = s["eval_total"] if s["eval_total"] is not None else self.total_steps
+        self._eval_total = s["eval_total"] if s["eval_total"] is not None else self._total_steps
         self._build_plan()
         self._apply()
 
@@ -445,6 +458,15 @@ def _show(specs: list[str] | None) -> str:
     if len(set(specs)) == 1:
         return repr(specs[0]) + (f" for all {len(specs)} groups" if len(specs) > 1 else "")
     return "[" + ", ".join(repr(x) for x in specs) + "]"
+
+
+def _innermost(optimizer):
+    """The optimizer that really steps: wrappers such as accelerate's ``AcceleratedOptimizer`` hold it in
+    ``.optimizer`` and call its ``step`` only for steps actually applied (not accumulation micro-steps)."""
+    while not hasattr(optimizer, "_optimizer_step_post_hooks") and isinstance(
+            getattr(optimizer, "optimizer", None), torch.optim.Optimizer):
+        optimizer = optimizer.optimizer
+    return optimizer
 
 
 def _read(group: dict, key: str) -> float:
