@@ -112,11 +112,15 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[25, 100, 400])
     ap.add_argument("--laws", nargs="+", default=["multipower", "lra"])
     ap.add_argument("--no-prior", action="store_true", help="fit the multi-power law without its shape prior")
+    ap.add_argument("--no-select", action="store_true",
+                    help="fit the multi-power law's default configuration (no forward-chaining selection)")
     ap.add_argument("--figures", type=Path, default=None, help="write docs figures (predict_*.png) for the largest size here")
     args = ap.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"data folder not found: {args.data}")
     kw = {"prior_weight": 0.0} if args.no_prior else {}
+    if args.no_select:
+        kw["select"] = False
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
@@ -134,8 +138,12 @@ def main() -> None:
                         figures(args.figures, size, proto, result, runs, train)
                     pub = PUBLISHED[size]
                     ratio = f"  ratio {ev['prede'] / pub[0]:.2f} / {ev['worste'] / pub[1]:.2f}" if proto == "published" else ""
+                    chosen = ""
+                    if result.selection:
+                        cfg = result.selection["config"]
+                        chosen = f"  chosen: warmup={cfg['law_options'].get('warmup', 'skip')} shrink={cfg['shrink']:g}"
                     print(f"{size:>4}M {law:<10} {proto:<9}  PredE {ev['prede']:.3f}%  WorstE {ev['worste']:.3f}%"
-                          f"{ratio}  band coverage {100 * ev['cover']:.0f}%  fit {secs:.2f} s", flush=True)
+                          f"{ratio}  band coverage {100 * ev['cover']:.0f}%  fit {secs:.2f} s{chosen}", flush=True)
     print("\npublished (reference code, multi-power law): " + ", ".join(
         f"{s}M {p[0]:.3f}%/{p[1]:.3f}%" for s, p in PUBLISHED.items()))
     print("ratio = ours / published (PredE / WorstE); < 1 beats the published number.")

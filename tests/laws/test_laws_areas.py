@@ -74,6 +74,7 @@ def test_constant_stretches_contribute_nothing():
 
 @pytest.mark.parametrize("law, theta", [
     (MultiPowerLaw(), np.array([3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6])),
+    (MultiPowerLaw(warmup="ld"), np.array([3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6])),
     (LRALaw(0.99), np.array([3.0, 0.5, 0.5, 1.0])),
 ])
 def test_jacobian_and_final_gradient_match_finite_differences(law, theta):
@@ -107,3 +108,18 @@ def test_compressed_loss_drop_matches_exact_on_long_schedules():
     assert fast.size < exact.size / 20
     for C, beta, gamma in [(2.0, 0.6, 0.6), (0.05, 2.0, 0.7), (1.0, 0.3, 0.4)]:
         np.testing.assert_allclose(loss_drop(fast, C, beta, gamma), loss_drop(exact, C, beta, gamma), rtol=5e-5, atol=1e-12)
+
+
+def test_warmup_in_loss_drop_matches_naive_sum_from_step_one():
+    """``warmup="ld"`` (the reference code): every change from step 1 on, warmup increases included."""
+    rng = np.random.default_rng(5)
+    lr = np.r_[np.linspace(0.0, 1, 12), np.sort(rng.uniform(0.1, 1, 60))[::-1]] * 3e-4
+    steps = np.arange(3, lr.size, 4)
+    C, beta, gamma = 1.5, 0.6, 0.55
+    law = MultiPowerLaw(warmup="ld")
+    prep = law.prepare(lr, steps)
+    floor = 1e-6 * lr.max()
+    want = [sum((lr[k - 1] - lr[k]) * (1 - (C * max(lr[k], floor) ** (-gamma) * lr[k:t + 1].sum() + 1) ** (-beta))
+                for k in range(1, t + 1)) for t in steps]
+    np.testing.assert_allclose(prep.ld(C, beta, gamma), want, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(prep.sat, lr[0] - lr[steps], atol=1e-15)  # saturated limit G = 1

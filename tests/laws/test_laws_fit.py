@@ -116,3 +116,28 @@ def test_band_includes_model_error_growing_beyond_the_fitted_horizon(fitted):
     no_model = FitResult(**{**fitted.__dict__, "model_error": {}})
     q = predict(no_model, lr, steps)
     assert np.all(q.upper - q.lower <= p.upper - p.lower + 1e-15)
+
+
+def test_forward_chaining_selection_is_recorded_and_round_trips(tmp_path):
+    from lrkit.laws.fitting import SELECT_MENU, select_config
+
+    theta = np.array([2.5, 0.6, 0.45, 500.0, 1.0, 0.5, 0.5])
+    rng = np.random.default_rng(1)
+    curves = [Curve(c.name, c.lr, c.steps, c.loss * (1 + 1e-3 * rng.standard_normal(c.loss.size)))
+              for c in synthetic("multipower", theta, SPECS[:2])]
+    sel = select_config(curves)
+    assert sel["config"] in [dict(m) for m in SELECT_MENU]
+    assert len(sel["scores"]) == len(SELECT_MENU) and sel["score"] > 0
+    res = fit(curves, "multipower", n_boot=10)  # selection is the multi-power default
+    assert res.selection["config"] == sel["config"]
+    assert res.law_options == sel["config"]["law_options"] and res.shrink == sel["config"]["shrink"]
+    back = FitResult.from_json(res.to_json(tmp_path / "f.json"))
+    np.testing.assert_allclose(predict(back, lrs(SPECS[2]), STEPS).loss, predict(res, lrs(SPECS[2]), STEPS).loss)
+    plain = fit(curves, "multipower", n_boot=10, select=False)
+    assert plain.selection == {} and plain.law_options == {} and plain.shrink == 0.0
+    shrunk = fit(curves, "multipower", n_boot=10, shrink=0.3)  # explicit configuration: no selection
+    assert shrunk.selection == {} and shrunk.shrink == 0.3
+    with pytest.raises(LawError, match="warmup"):
+        get_law("multipower", warmup="sometimes")
+    with pytest.raises(LawError, match="no fit configurations"):
+        fit(curves, "lra", select=True)

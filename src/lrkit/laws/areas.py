@@ -32,10 +32,14 @@ def warmup_end(lr: np.ndarray) -> int:
     return int(drops[0] + 1) if drops.size else int(lr.size)
 
 
-def change_steps(lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Steps ``k`` where the LR changes after warmup, and ``delta_k = lr[k-1] - lr[k]`` there."""
+def change_steps(lr: np.ndarray, from_start: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Steps ``k`` where the LR changes after warmup, and ``delta_k = lr[k-1] - lr[k]`` there.
+
+    ``from_start``: count every change from step 1 on, warmup increases included (the multi-power-law
+    reference code's treatment; the increases enter with a negative sign).
+    """
     lr = np.asarray(lr, dtype=float)
-    w = warmup_end(lr)
+    w = 1 if from_start else warmup_end(lr)
     k = np.arange(max(w, 1), lr.size)
     delta = lr[k - 1] - lr[k]
     nz = delta != 0.0
@@ -114,7 +118,7 @@ def _pairs_from(m: np.ndarray, delta: np.ndarray, lr_k: np.ndarray, s: np.ndarra
                    np.log(np.maximum(lr_k, floor)), np.log(np.maximum(s, floor)))
 
 
-def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None) -> LDPairs:
+def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None, from_start: bool = False) -> LDPairs:
     """Build :class:`LDPairs`: only steps where the LR changes and only the evaluation steps.
 
     ``rel_width = 0``: exact, one pair per (change step ``k <= t``, evaluation step ``t``), O(K*M)
@@ -131,7 +135,7 @@ def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None) 
     lr = np.asarray(lr, dtype=float)
     steps = np.asarray(steps, dtype=int)
     rel_width = REL_WIDTH if rel_width is None else float(rel_width)
-    k, delta = change_steps(lr)
+    k, delta = change_steps(lr, from_start)
     cum = np.concatenate([[0.0], np.cumsum(lr)])  # cum[i] = sum_{tau < i} lr[tau]
     floor = MIN_LR_FRACTION * max(float(lr.max(initial=0.0)), 1e-300)
     if rel_width <= 0 or k.size == 0:
@@ -173,11 +177,11 @@ def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None) 
 
 
 def ld_chunks(lr: np.ndarray, steps: np.ndarray, max_pairs: int = MAX_PAIRS,
-              rel_width: float | None = None) -> list[tuple[slice, LDPairs]]:
+              rel_width: float | None = None, from_start: bool = False) -> list[tuple[slice, LDPairs]]:
     """Split evaluation steps into chunks whose :class:`LDPairs` stay below ``max_pairs``."""
     steps = np.asarray(steps, dtype=int)
     rel_width = REL_WIDTH if rel_width is None else float(rel_width)
-    k, _ = change_steps(lr)
+    k, _ = change_steps(lr, from_start)
     if rel_width > 0 and steps.size:
         per = 2 * _block_edges(int(steps.max()) + 1, rel_width).size  # bound on pairs per step
         counts = np.minimum(np.searchsorted(k, steps, side="right"), per)
@@ -187,10 +191,10 @@ def ld_chunks(lr: np.ndarray, steps: np.ndarray, max_pairs: int = MAX_PAIRS,
     start, acc = 0, 0
     for i, c in enumerate(counts):
         if acc + c > max_pairs and i > start:
-            out.append((slice(start, i), ld_pairs(lr, steps[start:i], rel_width)))
+            out.append((slice(start, i), ld_pairs(lr, steps[start:i], rel_width, from_start)))
             start, acc = i, 0
         acc += int(c)
-    out.append((slice(start, steps.size), ld_pairs(lr, steps[start:], rel_width)))
+    out.append((slice(start, steps.size), ld_pairs(lr, steps[start:], rel_width, from_start)))
     return out
 
 

@@ -11,6 +11,9 @@ Model (extrapolation) error: a forward hold-out -- the same fit on the first ``h
 every run predicts the rest; the relative errors there, regressed on the log-horizon
 ``log(t / last fitted step)``, give an error scale ``a + b * horizon`` that widens the band (see
 :func:`model_error`).
+Model selection (multi-power default): forward-chaining cross-validation on the fitted runs chooses
+the warmup treatment and the shrinkage toward the simplified-law initialisation from
+:data:`SELECT_MENU` (see :func:`select_config`).
 """
 
 from __future__ import annotations
@@ -33,9 +36,13 @@ LAW_NAMES = ("multipower", "lra")
 def get_law(name: str, **options: Any) -> Law:
     """The law called ``name`` (``"multipower"`` or ``"lra"``); ``options`` go to its constructor."""
     if name == "multipower":
-        if options:
-            raise LawError(f"law 'multipower' takes no options, got {sorted(options)}")
-        return MultiPowerLaw()
+        extra = sorted(set(options) - {"warmup"})
+        if extra:
+            raise LawError(f"law 'multipower' takes only the option 'warmup', got {extra}")
+        try:
+            return MultiPowerLaw(**options)
+        except ValueError as exc:
+            raise LawError(str(exc)) from None
     if name == "lra":
         return LRALaw(**options)
     raise LawError(f"unknown law {name!r}; valid laws: {', '.join(LAW_NAMES)}")
@@ -61,6 +68,10 @@ class FitResult:
     #: model-error scale from the forward hold-out: relative error ``a + b * log(t / horizon)``
     #: (``log`` term only beyond ``horizon``, the last fitted step); empty: no model error in bands
     model_error: dict[str, float] = field(default_factory=dict)
+    #: weight of the shrinkage toward the simplified-law initialisation used by the fit
+    shrink: float = 0.0
+    #: the forward-chaining cross-validation that chose the configuration (empty: none was run)
+    selection: dict[str, Any] = field(default_factory=dict)
     cost: float = 0.0
     seconds: float = 0.0
 
@@ -141,6 +152,8 @@ def fit(
     law_options: dict[str, Any] | None = None,
     prior_weight: float | None = None,
     holdout: float = 0.6,
+    shrink: float = 0.0,
+    select: bool | None = None,
 ) -> FitResult:
     """Fit ``law`` to ``runs`` (``lrkit.runs.Run`` or :class:`Curve`); returns a :class:`FitResult`.
 
@@ -149,6 +162,12 @@ def fit(
     (``Law.prior``; default ``Law.prior_weight``; 0 turns it off).
     ``holdout``: fraction of each run used by the forward hold-out fit that calibrates the model-error
     part of the band (:func:`model_error`); 0 leaves it out (parameter uncertainty only).
+    ``shrink``: weight of a penalty pulling *every* parameter (in log scale) toward the law's simplified
+    initialisation (``Law.simplified_fit``; the multi-power law only); 0 turns it off.
+    ``select``: choose the fit configuration (``shrink`` and, for the multi-power law, the warmup
+    treatment) from :data:`SELECT_MENU` by forward-chaining cross-validation on the runs themselves
+    (:func:`select_config`), then fit the chosen one to the full runs.  Default: on for the multi-power
+    law when neither ``shrink`` nor ``law_options`` is given.
     """
     from scipy.optimize import least_squares  # lazy
 
@@ -160,9 +179,22 @@ def fit(
         law_obj = law
         if isinstance(law, LRALaw):
             law_options = {"lam": law.lam}
+        elif isinstance(law, MultiPowerLaw):
+            law_options = dict(law.options)
     if not runs:
         raise LawError("fit needs at least one run")
     curves = as_curves(runs, totals)
+    selection: dict[str, Any] = {}
+    if select is None:
+        select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0
+    if select:
+        if not hasattr(law_obj, "simplified_fit"):
+            raise LawError(f"law {law_obj.name!r} has no fit configurations to select from")
+        selection = select_config(curves, law_obj.name, huber_delta=huber_delta, prior_weight=prior_weight)
+        if selection:
+            law_options = dict(selection["config"].get("law_options", {}))
+            law_obj = get_law(law_obj.name, **law_options)
+            shrink = float(selection["config"]["shrink"])
     names = [c.name for c in curves]
     if len(set(names)) != len(names):
         raise LawError(f"run names must be unique, got {names}")
@@ -181,33 +213,7 @@ def fit(
         return pred, J
 
     pw = law_obj.prior_weight if prior_weight is None else float(prior_weight)
-    pidx = np.array([law_obj.param_names.index(n) for n in law_obj.prior], dtype=int) if pw > 0 else np.zeros(0, int)
-    pcenter = np.log(np.array([law_obj.prior[n] for n in law_obj.prior])) if pw > 0 else np.zeros(0)
-
-    def resid(theta: np.ndarray) -> np.ndarray:
-        pred, _ = model(theta, False)
-        r = np.log(np.maximum(pred, 1e-8)) - log_loss
-        return np.concatenate([r, pw * (np.log(theta[pidx]) - pcenter)])
-
-    def jacobian(theta: np.ndarray) -> np.ndarray:
-        pred, J = model(theta, True)
-        Jp = np.zeros((pidx.size, theta.size))
-        Jp[np.arange(pidx.size), pidx] = pw / theta[pidx]
-        return np.concatenate([J / np.maximum(pred, 1e-8)[:, None], Jp])
-
-    best = None
-    for x0 in law_obj.starts(preps, losses, n_starts):
-        x0 = np.clip(x0, lo, hi)
-        x0 = np.where(x0 <= lo, lo + 1e-9 * (hi - lo), x0)
-        x0 = np.where(x0 >= hi, hi - 1e-9 * (hi - lo), x0)
-        res = least_squares(
-            resid, x0, jac=jacobian, bounds=(lo, hi), loss="huber", f_scale=huber_delta,
-            x_scale="jac", method="trf", max_nfev=300, ftol=1e-12, xtol=1e-12, gtol=1e-10,
-        )
-        if best is None or res.cost < best.cost:
-            best = res
-    assert best is not None
-    theta = best.x
+    theta, cost, resid, jacobian, pidx = _solve(law_obj, preps, losses, lo, hi, pw, shrink, n_starts, huber_delta)
     r = resid(theta)
     Jr = jacobian(theta)
 
@@ -249,7 +255,7 @@ def fit(
     merr: dict[str, float] = {}
     if 0 < holdout < 1 and n_boot > 0:
         merr = model_error(curves, law_obj, holdout, huber_delta=huber_delta, n_starts=n_starts,
-                           prior_weight=prior_weight, law_options=law_options)
+                           prior_weight=prior_weight, law_options=law_options, shrink=shrink, select=False)
     return FitResult(
         law=law_obj.name,
         params={n: float(v) for n, v in zip(law_obj.param_names, theta)},
@@ -264,10 +270,129 @@ def fit(
         totals=[int(c.lr.size) for c in curves],
         rank=rank,
         model_error=merr,
-        cost=float(best.cost),
+        shrink=float(shrink),
+        selection=selection,
+        cost=float(cost),
         seconds=time.perf_counter() - t0,
     )
 
+
+
+def _solve(law_obj: Law, preps: list, losses: list[np.ndarray], lo: np.ndarray, hi: np.ndarray,
+           pw: float, shrink: float, n_starts: int, huber_delta: float = 1e-3,
+           starts: list[np.ndarray] | None = None):
+    """Robust (Huber) least squares on log residuals plus the prior/shrinkage rows, multi-start."""
+    from scipy.optimize import least_squares  # lazy
+
+    log_loss = np.log(np.concatenate(losses))
+    names = law_obj.param_names
+    weight = np.zeros(len(names))
+    center = np.zeros(len(names))
+    if pw > 0:
+        for n, c in law_obj.prior.items():
+            weight[names.index(n)] = pw
+            center[names.index(n)] = np.log(c)
+    x_simple = None
+    if shrink > 0:
+        x_simple = np.clip(law_obj.simplified_fit(preps, losses), np.maximum(lo, 1e-12), hi)  # type: ignore[attr-defined]
+        weight = weight + shrink
+        center = np.log(x_simple)
+    pidx = np.nonzero(weight > 0)[0]
+    wv, cv = weight[pidx], center[pidx]
+
+    def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        outs = [law_obj.evaluate(p, theta, jac) for p in preps]
+        pred = np.concatenate([o[0] for o in outs])
+        J = np.concatenate([o[1] for o in outs]) if jac else None
+        return pred, J
+
+    def resid(theta: np.ndarray) -> np.ndarray:
+        pred, _ = model(theta, False)
+        r = np.log(np.maximum(pred, 1e-8)) - log_loss
+        return np.concatenate([r, wv * (np.log(np.maximum(theta[pidx], 1e-12)) - cv)])
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        pred, J = model(theta, True)
+        Jp = np.zeros((pidx.size, theta.size))
+        Jp[np.arange(pidx.size), pidx] = wv / np.maximum(theta[pidx], 1e-12)
+        return np.concatenate([J / np.maximum(pred, 1e-8)[:, None], Jp])
+
+    starts = list(law_obj.starts(preps, losses, n_starts) if starts is None else starts)
+    if x_simple is not None:
+        starts = [x_simple] + starts[: max(n_starts - 1, 1)]
+    best = None
+    for x0 in starts:
+        x0 = np.clip(x0, lo, hi)
+        x0 = np.where(x0 <= lo, lo + 1e-9 * (hi - lo), x0)
+        x0 = np.where(x0 >= hi, hi - 1e-9 * (hi - lo), x0)
+        res = least_squares(
+            resid, x0, jac=jacobian, bounds=(lo, hi), loss="huber", f_scale=huber_delta,
+            x_scale="jac", method="trf", max_nfev=300, ftol=1e-12, xtol=1e-12, gtol=1e-10,
+        )
+        if best is None or res.cost < best.cost:
+            best = res
+    assert best is not None
+    return best.x, float(best.cost), resid, jacobian, pidx
+
+#: The fit configurations :func:`select_config` chooses from: the warmup treatment of the multi-power
+#: law and the weight of the shrinkage toward its simplified-law initialisation.
+SELECT_MENU: tuple[dict[str, Any], ...] = tuple(
+    {"law_options": lo, "shrink": s} for lo in ({}, {"warmup": "ld"}) for s in (0.0, 0.03)
+)
+#: Forward-chaining folds: fit the first fraction of every run, predict the rest.
+CV_FRACTIONS = (0.5, 2.0 / 3.0)
+
+
+def select_config(curves: Sequence[Curve], law_name: str = "multipower", menu: Sequence[dict[str, Any]] = SELECT_MENU,
+                  fractions: Sequence[float] = CV_FRACTIONS, *, huber_delta: float = 1e-3,
+                  prior_weight: float | None = None, n_starts: int = 1) -> dict[str, Any]:
+    """Choose a fit configuration by forward-chaining (temporal) cross-validation on the fitted runs.
+
+    For each fraction ``f`` in ``fractions``, every configuration in ``menu`` is fitted to the part of
+    every run before ``f`` of its length and predicts the rest; its score is the mean over folds of the
+    mean over runs of the mean relative error of that prediction (the benchmark's PredE, on the
+    runs' own futures).  Returns ``{"config", "score", "scores"}`` (``{}`` if no fold has enough
+    points on both sides).  Only the runs passed in are used.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, cfg in enumerate(menu):
+        groups.setdefault(json.dumps(cfg.get("law_options", {}), sort_keys=True), []).append(i)
+    pe = np.full((len(menu), len(fractions)), np.nan)
+    we = np.full((len(menu), len(fractions)), np.nan)
+    for key, idx in groups.items():
+        law = get_law(law_name, **json.loads(key))
+        for j, frac in enumerate(fractions):
+            heads, tails = [], []
+            for c in curves:
+                keep = c.steps < frac * c.lr.size
+                if keep.sum() >= 5:
+                    heads.append((c, keep))
+                    if (~keep).any():
+                        tails.append((c, ~keep))
+            if not tails or sum(int(k.sum()) for _, k in heads) < len(law.param_names) + 1:
+                continue
+            preps = [law.prepare(c.lr, c.steps[k]) for c, k in heads]
+            losses = [c.loss[k] for c, k in heads]
+            tpreps = [law.prepare(c.lr, c.steps[k]) for c, k in tails]
+            lo, hi = law.bounds(float(np.concatenate(losses).min()))
+            pw = law.prior_weight if prior_weight is None else float(prior_weight)
+            starts = list(law.starts(preps, losses, n_starts))  # shared by the configurations of this fold
+            for i in idx:
+                theta = _solve(law, preps, losses, lo, hi, pw, float(menu[i]["shrink"]), n_starts, huber_delta,
+                               starts)[0]
+                rel = [np.abs(law.evaluate(p, theta)[0] - c.loss[k]) / c.loss[k] for p, (c, k) in zip(tpreps, tails)]
+                pe[i, j] = float(np.mean([r.mean() for r in rel]))
+                we[i, j] = float(np.mean([r.max() for r in rel]))
+    if np.all(np.isnan(pe)):
+        return {}
+    score = np.nanmean(pe, axis=1)
+    best = int(np.nanargmin(score))
+    return {
+        "config": dict(menu[best]),
+        "score": float(score[best]),
+        "fractions": [float(f) for f in fractions],
+        "scores": [{"config": dict(m), "prede": pe[i].tolist(), "worste": we[i].tolist()} for i, m in enumerate(menu)],
+    }
 
 
 def model_error(curves: Sequence[Curve], law: Law, holdout: float = 0.6, **fit_options: Any) -> dict[str, float]:

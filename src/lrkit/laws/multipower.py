@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .areas import MIN_LR_FRACTION, LDPairs, forward_area, ld_chunks, loss_drop, loss_drop_jac
+from .areas import MIN_LR_FRACTION, LDPairs, change_steps, forward_area, ld_chunks, loss_drop, loss_drop_jac
 from .base import Law, linear_start
 
 
@@ -24,6 +24,8 @@ from .base import Law, linear_start
 class MPLPrep:
     s1: np.ndarray
     chunks: list[tuple[slice, LDPairs]]
+    #: the loss drop's saturated limit (``G = 1``): the sum of the counted LR changes up to each step
+    sat: np.ndarray
 
     def ld(self, C: float, beta: float, gamma: float) -> np.ndarray:
         out = np.zeros(self.s1.size)
@@ -43,9 +45,27 @@ class MultiPowerLaw(Law):
     #: picks a point in it (see docs/predict.md; ``fit(..., prior_weight=0)`` turns it off).
     prior = {"C": 1.0, "beta": 0.5, "gamma": 0.5}
     prior_weight = 0.1
+    WARMUP_MODES = ("skip", "ld")
+
+    def __init__(self, warmup: str = "skip") -> None:
+        """``warmup="skip"``: LR changes count from the first decrease on (the warmup enters through
+        ``S1`` only); ``"ld"``: the warmup increases are summed into ``LD`` too (the reference code)."""
+        if warmup not in self.WARMUP_MODES:
+            raise ValueError(f"multipower warmup must be one of {self.WARMUP_MODES}, got {warmup!r}")
+        self.warmup = warmup
+
+    @property
+    def options(self) -> dict[str, str]:
+        return {} if self.warmup == "skip" else {"warmup": self.warmup}
 
     def prepare(self, lr: np.ndarray, steps: np.ndarray) -> MPLPrep:
-        return MPLPrep(forward_area(lr, steps), ld_chunks(lr, steps))
+        lr = np.asarray(lr, dtype=float)
+        steps = np.asarray(steps, dtype=int)
+        fs = self.warmup == "ld"
+        k, delta = change_steps(lr, fs)
+        csum = np.concatenate([[0.0], np.cumsum(delta)])
+        sat = csum[np.searchsorted(k, steps, side="right")]
+        return MPLPrep(forward_area(lr, steps), ld_chunks(lr, steps, from_start=fs), sat)
 
     def evaluate(self, prep: MPLPrep, theta: np.ndarray, jac: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         L0, A, alpha, B, C, beta, gamma = (float(v) for v in theta)
@@ -76,7 +96,7 @@ class MultiPowerLaw(Law):
         floor = MIN_LR_FRACTION * float(lr.max())
         cum = np.concatenate([[0.0], np.cumsum(lr)])
         pT = cum[n]
-        w = max(int(warmup), 1)
+        w = 1 if self.warmup == "ld" else max(int(warmup), 1)
         k = np.arange(w, n)
         delta = lr[k - 1] - lr[k]
         eta = np.maximum(lr[k], floor)
@@ -122,3 +142,30 @@ class MultiPowerLaw(Law):
                 cands.append((sse, theta))
         cands.sort(key=lambda c: c[0])
         return [np.clip(t, lo, hi) for _, t in cands[:n]]
+
+    def simplified_fit(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray]) -> np.ndarray:
+        """The reference code's initialisation: the saturated law ``L0 + A S1^-alpha - B sum(delta)``
+        (``G = 1``) fitted by variable projection over ``alpha`` and a bounded least-squares polish,
+        with ``C, beta, gamma`` at the prior centres (1, 0.5, 0.5)."""
+        from scipy.optimize import least_squares  # lazy
+
+        loss = np.concatenate(list(losses))
+        lo, hi = self.bounds(float(loss.min()))
+        log_s1 = np.log(np.concatenate([p.s1 for p in preps]))
+        sat = np.concatenate([p.sat for p in preps])
+        best = None
+        for alpha in np.arange(0.1, 1.21, 0.05):
+            X = np.stack([np.ones_like(log_s1), np.exp(-alpha * log_s1), -sat], axis=1)
+            coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
+            if best is None or sse < best[0]:
+                best = (sse, np.array([coef[0], coef[1], alpha, coef[2]]))
+        assert best is not None
+        l4, h4 = lo[[0, 1, 2, 3]], hi[[0, 1, 2, 3]]
+        x0 = np.clip(best[1], l4 + 1e-9 * (h4 - l4), h4 - 1e-9 * (h4 - l4))
+        log_loss = np.log(loss)
+
+        def res(x: np.ndarray) -> np.ndarray:
+            return np.log(np.maximum(x[0] + x[1] * np.exp(-x[2] * log_s1) - x[3] * sat, 1e-8)) - log_loss
+
+        x = least_squares(res, x0, bounds=(l4, h4), x_scale="jac", max_nfev=200).x
+        return np.array([x[0], x[1], x[2], x[3], self.prior["C"], self.prior["beta"], self.prior["gamma"]])
