@@ -172,6 +172,6 @@ def test_total_steps_needs_a_trainer_or_an_end():
     with pytest.raises(lrkit.SpecError, match="no end"):
         total_steps_of(Endless())
     out = configure_optimizers(Endless(), opt, "inverse_sqrt(warmup=10)")  # needs no total: fine with no end
-    assert out["lr_scheduler"]["scheduler"].total_steps is None
+    assert not hasattr(out["lr_scheduler"]["scheduler"], "total_steps")  # no end: absent, as accelerate expects
     out = configure_optimizers(Endless(), opt, "cosine()", total_steps=50, name=None)
     assert out["lr_scheduler"]["scheduler"].total_steps == 50 and "name" not in out["lr_scheduler"]
