@@ -55,8 +55,24 @@ def _lrs(spec: str, steps: int, peak_lr: float) -> np.ndarray:
 
 
 def _score(fit: FitResult, spec: str, steps: int, peak_lr: float) -> Candidate:
+    import lrkit  # lazy: the schedule language
+
+    spec = str(lrkit.parse(spec))  # canonical: defaults dropped, as users write it
     lr = _lrs(spec, steps, peak_lr)
     return Candidate(spec, final_loss(fit, lr), lr)
+
+
+def _drop_collinear(pos: np.ndarray, val: np.ndarray, tol: float = 5e-5) -> list[tuple[float, float]]:
+    """The points of a piecewise-linear curve without those that lie on the line through their
+    neighbours (within ``tol``): the same curve, a spec a person can read."""
+    keep = [0]
+    for i in range(1, len(pos) - 1):
+        a, b = keep[-1], i + 1
+        on_line = val[a] + (val[b] - val[a]) * (pos[i] - pos[a]) / (pos[b] - pos[a])
+        if abs(val[i] - on_line) > tol:
+            keep.append(i)
+    keep.append(len(pos) - 1)
+    return [(float(pos[i]), float(val[i])) for i in keep]
 
 
 def standard_specs(warmup: int) -> list[str]:
@@ -142,7 +158,7 @@ def _free_search(fit: FitResult, steps: int, peak_lr: float, warmup: int, knots:
         if res.fun < best_f:
             best_s, best_f = res.x, res.fun
     v = np.round(np.minimum.accumulate(values(best_s)), 4)
-    pts = ", ".join(f"({float(p)!r}, {float(val)!r})" for p, val in zip(pos, v))
+    pts = ", ".join(f"({p!r}, {val!r})" for p, val in _drop_collinear(np.asarray(pos, float), v))
     return _score(fit, f"piecewise(points=[{pts}], warmup={warmup})", steps, peak_lr)
 
 
