@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench docs clean
+.PHONY: install test demo bench docs clean chromium
 
 install: $(STAMP)
 
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --no-deps timm
 	touch $(STAMP)
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest -q -n 2 tests
+
+# Debian's Chromium renders the HTML report in the report test; without it that one test is skipped.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: the report's browser test will be skipped"
 
 demo: install
 	$(BIN)/lrkit demo

@@ -105,9 +105,3 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith("lrkit: error: ") and needle in lines[0]
     assert "Traceback" not in r.stderr and "hacked" not in r.stdout
-
-
-def test_demo_writes_a_figure(tmp_path):
-    r = run("demo", "--out", str(tmp_path), "--steps", "500")
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "schedules.png").read_bytes().startswith(b"\x89PNG")

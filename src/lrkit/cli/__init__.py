@@ -27,10 +27,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import demo, show
+    from . import bench, demo, show
 
     show.register(cli)
     demo.register(cli)
+    bench.register(cli)
     try:
         from . import laws
     except ImportError as e:  # the prediction commands need scipy; say so when they are used

@@ -1,0 +1,332 @@
+"""The SQLite store of trials and their histories.
+
+Guarantees (tested by killing a sweep with SIGKILL and by running two sweeps on one file at once):
+
+* **No duplicates.** Every trial has a unique key (a hash of what it computes); adding a trial that
+  is already there is a no-op.
+* **Atomic results.** A trial's whole history and its ``done`` status are written in one transaction,
+  so a sweep killed at any moment leaves each trial either done with its full history or not done.
+* **Restart.** A trial claimed by a sweep that died (on this host: its process is gone; on another
+  host: no heartbeat for ``stale_after`` seconds) is claimable again; a restarted sweep reruns
+  exactly the unfinished.
+* **Concurrent sweeps.** WAL journal, ``BEGIN IMMEDIATE`` write transactions and a busy timeout; a
+  trial is claimed by one atomic ``UPDATE ... WHERE status = 'pending'``, so two sweeps never run it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .trial import Trial
+
+SCHEMA_VERSION = 1
+STATUSES = ("pending", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    workload TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}',
+    schedule TEXT NOT NULL,
+    lr REAL NOT NULL,
+    optimizer TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    log_every INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    owner TEXT,
+    heartbeat REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    finished REAL,
+    final_val REAL,
+    best_val REAL,
+    init_val REAL,
+    final_loss REAL,
+    diverged INTEGER,
+    train_time REAL,
+    wall_time REAL,
+    error TEXT,
+    info TEXT
+);
+CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
+CREATE TABLE IF NOT EXISTS points (
+    trial_id INTEGER NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    lr REAL,
+    loss REAL,
+    val_loss REAL,
+    grad_norm REAL,
+    time REAL,
+    PRIMARY KEY (trial_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL);
+"""
+
+TRIAL_COLUMNS = ("id", "key", "workload", "options", "schedule", "lr", "optimizer", "seed", "steps", "log_every",
+                 "status", "owner", "heartbeat", "attempts", "created", "finished", "final_val", "best_val",
+                 "init_val", "final_loss", "diverged", "train_time", "wall_time", "error", "info")
+
+
+def new_owner() -> str:
+    """An id for one sweep process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """False only when the owner is on this host and its process is gone."""
+    if not owner:
+        return False
+    parts = owner.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname():
+        return True  # another machine: only the heartbeat can tell
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (killed but not reaped by its parent) is gone too
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _num(x: Any) -> float | None:
+    """Floats for SQLite: NaN and infinities are stored as NULL (not a value)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+class Store:
+    """A benchmark database (one SQLite file). Safe to open from several processes at once."""
+
+    def __init__(self, path: str | os.PathLike, timeout: float = 60.0, stale_after: float = 120.0) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"{self.path}: is a folder; give a database file path")
+        if not self.path.parent.exists():
+            raise ValueError(f"{self.path}: folder {self.path.parent} does not exist")
+        self.stale_after = stale_after
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False)
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":  # pragma: no cover - e.g. a network file system
+                raise ValueError(f"{self.path}: SQLite cannot use WAL mode here (got {mode!r})")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            with self.transaction():
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        self.conn.execute(stmt)  # IF NOT EXISTS: a no-op when the tables exist
+                row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if row is None:
+                    self.conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                elif int(row[0]) > SCHEMA_VERSION:
+                    raise ValueError(f"{self.path}: written by a newer lrkit (schema {row[0]}); upgrade lrkit")
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"{self.path}: not an lrkit benchmark database ({e})") from None
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error): one writer at a time, no lost updates."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ trials
+    def add(self, trials: Iterable[Trial]) -> list[int]:
+        """Insert the trials that are not there yet; return the ids of all of them, in order."""
+        trials = list(trials)
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO trials (key, workload, options, schedule, lr, optimizer, seed, steps, log_every, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(t.key, t.workload, t.options_json, t.schedule, float(t.lr), t.optimizer, int(t.seed), int(t.steps),
+                  int(t.log_every), now) for t in trials])
+            ids = []
+            for t in trials:
+                ids.append(int(c.execute("SELECT id FROM trials WHERE key = ?", (t.key,)).fetchone()[0]))
+        return ids
+
+    def _reclaim(self, c: sqlite3.Connection, ids: Sequence[int] | None, failed: bool) -> int:
+        """Reset to pending the running trials whose owner is gone (and failed ones if ``failed``)."""
+        where = "" if ids is None else f" AND id IN ({','.join('?' * len(ids))})"
+        args = [] if ids is None else list(ids)
+        n = 0
+        now = time.time()
+        host = socket.gethostname()
+        for tid, owner, hb in c.execute(f"SELECT id, owner, heartbeat FROM trials WHERE status = 'running'{where}", args).fetchall():
+            here = bool(owner) and owner.split(":")[0] == host
+            # on this host the process table is the truth; elsewhere only the heartbeat can tell
+            gone = not _owner_alive(owner) if here else (hb is None or now - hb > self.stale_after)
+            if gone:
+                n += c.execute("UPDATE trials SET status = 'pending', owner = NULL WHERE id = ? AND status = 'running' AND owner IS ?",
+                               (tid, owner)).rowcount
+        if failed:
+            n += c.execute(f"UPDATE trials SET status = 'pending', owner = NULL WHERE status = 'failed'{where}", args).rowcount
+        return n
+
+    def reclaim(self, ids: Sequence[int] | None = None, failed: bool = True) -> int:
+        """Make the unfinished trials of dead sweeps (and failed trials, if ``failed``) runnable again."""
+        with self.transaction() as c:
+            return self._reclaim(c, ids, failed)
+
+    def claim(self, ids: Sequence[int], owner: str, limit: int = 1) -> list[tuple[int, Trial]]:
+        """Atomically mark up to ``limit`` pending trials among ``ids`` as running for ``owner``."""
+        if not ids or limit <= 0:
+            return []
+        out: list[tuple[int, Trial]] = []
+        now = time.time()
+        with self.transaction() as c:
+            marks = ",".join("?" * len(ids))
+            rows = c.execute(f"SELECT id FROM trials WHERE status = 'pending' AND id IN ({marks}) ORDER BY id LIMIT ?",
+                             [*ids, limit]).fetchall()
+            for (tid,) in rows:
+                if c.execute("UPDATE trials SET status = 'running', owner = ?, heartbeat = ?, attempts = attempts + 1"
+                             " WHERE id = ? AND status = 'pending'", (owner, now, tid)).rowcount:
+                    out.append((tid, self.trial(tid)))
+        return out
+
+    def heartbeat(self, owner: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE trials SET heartbeat = ? WHERE owner = ? AND status = 'running'", (time.time(), owner))
+
+    def release(self, owner: str) -> int:
+        """Give back the trials ``owner`` still runs (on a clean interrupt)."""
+        with self.transaction() as c:
+            return c.execute("UPDATE trials SET status = 'pending', owner = NULL WHERE owner = ? AND status = 'running'",
+                             (owner,)).rowcount
+
+    def finish(self, tid: int, result: dict[str, Any]) -> bool:
+        """Store a trial's history and summary and mark it done, in one transaction.
+
+        Returns False (and writes nothing) if the trial is already done, e.g. finished by another
+        sweep that reclaimed it.
+        """
+        hist, s = result["history"], result["summary"]
+        rows = list(zip(*(hist[f] for f in ("step", "lr", "loss", "val_loss", "grad_norm", "time"))))
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE trials SET status = 'done', finished = ?, final_val = ?, best_val = ?, init_val = ?, final_loss = ?,"
+                " diverged = ?, train_time = ?, wall_time = ?, error = NULL, info = ? WHERE id = ? AND status != 'done'",
+                (time.time(), _num(s.get("final_val")), _num(s.get("best_val")), _num(s.get("init_val")),
+                 _num(s.get("final_loss")), int(bool(s.get("diverged"))), _num(s.get("train_time")),
+                 _num(s.get("wall_time")), json.dumps(s.get("info", {})), tid))
+            if not cur.rowcount:
+                return False
+            c.execute("DELETE FROM points WHERE trial_id = ?", (tid,))
+            c.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [(tid, int(r[0]), *(_num(x) for x in r[1:])) for r in rows])
+        return True
+
+    def fail(self, tid: int, error: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE trials SET status = 'failed', error = ?, finished = ? WHERE id = ? AND status != 'done'",
+                      (error[-4000:], time.time(), tid))
+
+    # ------------------------------------------------------------------ reading
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def trial(self, tid: int) -> Trial:
+        rows = self._rows("SELECT * FROM trials WHERE id = ?", (tid,))
+        if not rows:
+            raise ValueError(f"{self.path}: no trial {tid}")
+        r = rows[0]
+        return Trial(r["workload"], r["schedule"], r["lr"], r["optimizer"], r["seed"], r["steps"], r["log_every"],
+                     json.loads(r["options"]))
+
+    def trials(self, status: str | None = None, workload: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Trial rows as dicts (all columns of ``trials``), ordered by id."""
+        where, args = [], []
+        if status is not None:
+            if status not in STATUSES:
+                raise ValueError(f"status {status!r} is not known; valid: {', '.join(STATUSES)}")
+            where.append("status = ?")
+            args.append(status)
+        if workload is not None:
+            where.append("workload = ?")
+            args.append(workload)
+        if ids is not None:
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
+        sql = "SELECT * FROM trials" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        rows = self._rows(sql, args)
+        for r in rows:
+            r["label"] = Trial(r["workload"], r["schedule"], r["lr"], r["optimizer"], r["seed"], r["steps"],
+                               r["log_every"]).label
+        return rows
+
+    def counts(self, ids: Sequence[int]) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i:i + 500])
+            for st, n in self.conn.execute(
+                    f"SELECT status, COUNT(*) FROM trials WHERE id IN ({','.join('?' * len(chunk))}) GROUP BY status", chunk):
+                out[st] += n
+        return out
+
+    def history(self, tid: int) -> dict[str, list[float]]:
+        """The logged points of a trial: lists ``step, lr, loss, val_loss, grad_norm, time`` (NaN = not logged)."""
+        cur = self.conn.execute("SELECT step, lr, loss, val_loss, grad_norm, time FROM points WHERE trial_id = ? ORDER BY step", (tid,))
+        cols: dict[str, list[float]] = {k: [] for k in ("step", "lr", "loss", "val_loss", "grad_norm", "time")}
+        for row in cur:
+            for k, v in zip(cols, row):
+                cols[k].append(math.nan if v is None else v)
+        return cols
+
+    def histories(self, ids: Sequence[int]) -> dict[int, dict[str, list[float]]]:
+        return {i: self.history(i) for i in ids}
+
+    # ------------------------------------------------------------------ artifacts (e.g. the demo's predictions)
+    def put_artifact(self, key: str, value: Any) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?)", (key, json.dumps(value), time.time()))
+
+    def get_artifact(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM artifacts WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def artifacts(self, prefix: str = "") -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.conn.execute(
+            "SELECT key, value FROM artifacts WHERE key LIKE ? ORDER BY key", (prefix + "%",))}

@@ -1,0 +1,76 @@
+"""The workload protocol: what a benchmark workload gives the trial runner.
+
+A workload is a function ``make(seed, steps, **options) -> Task``.  It builds the model and its data
+deterministically from ``seed`` (same seed, same model and same batches), never downloads anything,
+and returns a :class:`Task` (or a dict with the same keys).  Register it by import path
+(``lrkit bench --workload mypkg.workloads:make_task``) or under a name through the ``lrkit.workloads``
+entry-point group.  A ``default_lr`` attribute on the function gives the peak LR used when ``--lr``
+is not given (otherwise 1e-3).
+
+The runner does the rest: optimizer, schedule (``lrkit.torch.Scheduler``), gradient-norm clipping,
+logging of train loss, validation loss, LR and gradient norm every K steps, divergence detection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+#: How long (in steps) the batch of a step depends on: only on (seed, step), so a trial is
+#: reproducible without replaying its history.
+
+
+@dataclass
+class Task:
+    """One training problem, ready to run.
+
+    Attributes:
+        model: a ``torch.nn.Module`` already initialised from the seed.
+        batch: ``batch(step) -> batch`` gives the training batch of a step (deterministic for the seed).
+        loss: ``loss(model, batch) -> scalar tensor`` (the training objective).
+        val_loss: ``val_loss(model) -> float``, the mean loss on the held-out split; called in
+            ``model.eval()`` mode under ``torch.no_grad()``.
+        weight_decay: decoupled weight decay of the optimizer.
+        betas: Adam betas.
+        clip: gradient-norm clipping threshold (``None``: no clipping; the norm is logged anyway).
+        info: free-form facts about the task shown in reports (sizes, corpus, ...).
+    """
+
+    model: Any
+    batch: Callable[[int], Any]
+    loss: Callable[[Any, Any], Any]
+    val_loss: Callable[[Any], float]
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    clip: float | None = 1.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def coerce(cls, obj: Any, where: str) -> "Task":
+        """A :class:`Task` from a Task or a dict with the same keys; a clear error otherwise."""
+        if isinstance(obj, Task):
+            return obj
+        if isinstance(obj, dict):
+            missing = [k for k in ("model", "batch", "loss", "val_loss") if k not in obj]
+            if missing:
+                raise ValueError(f"workload {where} returned a dict without {', '.join(missing)}; "
+                                 "a workload returns lrkit.bench.Task(model=, batch=, loss=, val_loss=) or such a dict")
+            extra = set(obj) - set(cls.__dataclass_fields__)
+            if extra:
+                raise ValueError(f"workload {where} returned unknown keys {sorted(extra)}")
+            return cls(**obj)
+        raise ValueError(f"workload {where} returned {type(obj).__name__}; expected lrkit.bench.Task or a dict")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A named workload: its ``make`` function, a one-line description and a sensible peak LR."""
+
+    name: str
+    make: Callable[..., Any]
+    description: str = ""
+    default_lr: float = 1e-3
+    options: tuple[str, ...] = ()
+
+    def task(self, seed: int, steps: int, **options: Any) -> Task:
+        return Task.coerce(self.make(seed=seed, steps=steps, **options), self.name)

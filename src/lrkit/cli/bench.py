@@ -1,0 +1,339 @@
+"""``lrkit bench``, ``lrkit runs``, ``lrkit export``, ``lrkit report``: compare schedules honestly.
+
+Thin: parse arguments, call :mod:`lrkit.bench` and :mod:`lrkit.report.html`, print with rich.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_DB = "lrkit-bench.db"
+
+
+def register(group: click.Group) -> None:
+    for cmd in (bench, runs, export, report):
+        group.add_command(cmd)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(highlight=False, stderr=stderr, width=None if stream.isatty() else 120)
+
+
+def _store(path: str, must_exist: bool = False):
+    from ..bench.store import Store
+
+    if must_exist and not Path(path).is_file():
+        raise click.BadParameter(f"{path}: no such database", param_hint="--db")
+    return Store(path)
+
+
+def _options(corpus: str | None, items: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for it in items:
+        key, sep, val = it.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(f"{it!r} should look like KEY=VALUE, e.g. d_model=128", param_hint="--option")
+        try:
+            out[key.strip()] = ast.literal_eval(val.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = val.strip()
+    if corpus:
+        p = Path(corpus).expanduser().resolve()
+        if not p.exists():
+            raise click.BadParameter(f"{corpus}: no such file or folder", param_hint="--corpus")
+        out["corpus"] = str(p)
+    return out
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, float) and math.isinf(x):
+        return "never"
+    return f"{x:.{digits}g}" if isinstance(x, float) else str(x)
+
+
+def print_scores(console, scores, title_prefix: str = "") -> None:
+    """One rich table per workload, and the benchmark score when there are several methods."""
+    from rich.markup import escape as esc
+    from rich.table import Table
+
+    for w, ms in scores.methods.items():
+        t = Table(title=f"{title_prefix}{esc(w)}: target val loss {scores.targets[w]:.4f} (from {esc(scores.reference[w])})",
+                  title_justify="left", header_style="bold")
+        for col, just in (("method", "left"), ("peak LR", "right"), ("seeds", "right"), ("final val", "right"),
+                          ("best val", "right"), ("steps to target", "right"), ("time to target", "right"),
+                          ("× best", "right")):
+            t.add_column(col, justify=just)  # type: ignore[arg-type]
+        for m in ms:
+            lo, hi = m.final_val_spread
+            spread = f" ({lo:.3f}–{hi:.3f})" if m.seeds > 1 and math.isfinite(lo) else ""
+            t.add_row(esc(m.label), f"{m.lr:g}", str(m.seeds), f"{_fmt(m.final_val)}{spread}", _fmt(m.best_val),
+                      _fmt(m.steps_to_target, 6) + (f" ({m.reached}/{m.seeds})" if m.reached < m.seeds else ""),
+                      (_fmt(m.time_to_target, 3) + " s") if math.isfinite(m.time_to_target) else "never",
+                      _fmt(m.ratio, 3))
+        console.print(t)
+    if len(scores.methods) > 1 and len(scores.labels) > 1:
+        from rich.table import Table as T
+
+        t = T(title="AlgoPerf benchmark score (steps to target, r_max = 4; 1 = fastest everywhere)", title_justify="left",
+              header_style="bold")
+        t.add_column("method")
+        t.add_column("score", justify="right")
+        t.add_column("score by time", justify="right")
+        for lab in sorted(scores.score, key=lambda s: -scores.score[s]):
+            t.add_row(esc(lab), f"{scores.score[lab]:.3f}", f"{scores.score_time[lab]:.3f}")
+        console.print(t)
+
+
+class _Progress:
+    """A rich progress bar fed by the sweep's events: trials done, ETA, the last result."""
+
+    def __init__(self, console, description: str) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("trials"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+            console=console, transient=False)
+        self.description = description
+        self.task = None
+        self.failed = 0
+
+    def __enter__(self) -> "_Progress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, kind: str, data: dict) -> None:
+        from rich.markup import escape
+
+        p = self.progress
+        if kind == "start":
+            self.task = p.add_task(self.description, total=data["total"], last="", completed=0)
+            self._already = data["done"]
+            if data["done"]:
+                p.update(self.task, completed=data["done"], last=f"[dim]{data['done']} already done[/]")
+        elif kind == "progress" and self.task is not None:
+            p.update(self.task, completed=data["done"] + data["failed"])
+        elif kind == "finished" and self.task is not None:
+            tr, s = data["trial"], data["summary"]
+            val = "diverged" if s.get("diverged") else f"val {s['final_val']:.4f}"
+            p.update(self.task, last=f"[dim]{escape(tr.label[:40])} lr={tr.lr:g} seed={tr.seed}: {val} ({s['wall_time']:.0f}s)[/]")
+        elif kind == "failed" and self.task is not None:
+            self.failed += 1
+            tr = data["trial"]
+            p.console.print(f"[red]failed:[/] {escape(tr.label)} lr={tr.lr:g} seed={tr.seed}: "
+                            f"{escape((data['error'] or 'failed').splitlines()[0])}")
+
+
+@click.command()
+@click.option("--workload", "-w", "workloads", multiple=True, required=True, metavar="NAME",
+              help="digits-mlp, mnist1d, charlm, or module:function (repeat for several).")
+@click.option("--schedule", "-s", "schedules", multiple=True, required=True, metavar="SPEC",
+              help="A schedule spec (repeat for several). The first is the reference for the target.")
+@click.option("--steps", "-n", type=int, required=True, help="Training steps of every trial.")
+@click.option("--seeds", type=int, default=1, show_default=True, help="Seeds 0..K-1 per configuration.")
+@click.option("--lr", "lrs", type=float, multiple=True, metavar="LR",
+              help="Peak LR (repeat for an LR sweep). Default: the workload's own.")
+@click.option("--optimizer", "optimizers", multiple=True, type=click.Choice(["adamw", "sgd", "sfadamw"]),
+              help="adamw (default), sgd, or sfadamw (Schedule-Free AdamW; pair it with constant(warmup=...)).")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database of trials (created if needed).")
+@click.option("--workers", type=int, default=None, help="Parallel trials (default: one per CPU; 0: in this process).")
+@click.option("--threads", type=int, default=None, help="Torch threads per trial (default: CPUs / workers).")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local process pool, or a Ray cluster.")
+@click.option("--address", default=None, help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")
+@click.option("--log-every", type=int, default=0, help="Log every K steps (default: steps/50).")
+@click.option("--corpus", default=None, metavar="PATH", help="charlm: a text file or folder instead of the stdlib's source.")
+@click.option("--option", "wl_options", multiple=True, metavar="KEY=VALUE", help="A workload option, e.g. d_model=128.")
+@click.option("--reference", default=None, metavar="SPEC", help="Method whose median best val loss is the target.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, threads, backend, address, log_every,
+          corpus, wl_options, reference, quiet):
+    """Run every schedule x LR x seed on the workloads, store each trial, print the scores.
+
+    A sweep killed at any moment and started again keeps the finished trials, reruns the unfinished
+    and duplicates none; two sweeps may share one database.
+
+    \b
+    Examples:
+      lrkit bench -w digits-mlp -s 'cosine(warmup=0.05)' -s 'wsd(warmup=0.05, decay=0.2)' -n 500 --seeds 3
+      lrkit bench -w charlm -s 'cosine(warmup=0.05)' --lr 1e-3 --lr 3e-3 --lr 1e-2 -n 1000 --db lm.db
+      lrkit bench -w mnist1d -s 'constant(warmup=0.05)' --optimizer sfadamw -n 1000
+    """
+    from ..bench import expand, make_executor, sweep
+    from ..bench.scoring import score_trials
+    from ..bench.trial import canonical_spec
+
+    if workers is not None and workers < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--workers")
+    if threads is not None and threads < 1:
+        raise click.BadParameter("must be >= 1", param_hint="--threads")
+    if log_every < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--log-every")
+    opts = _options(corpus, wl_options)
+    trials = expand(list(workloads), list(schedules), list(lrs) or None, seeds, steps, list(optimizers) or ["adamw"],
+                    log_every, opts)
+    if workers is None:
+        from ..bench.runner import available_cpus
+
+        workers = min(available_cpus(), len(trials))
+    ref = canonical_spec(reference) if reference else None
+    console = _console()
+    err = _console(stderr=True)
+    with _store(db) as store:
+        executor = make_executor(backend, workers, threads, address)
+        what = f"{backend} x{getattr(executor, 'slots', 1)}"
+        try:
+            if quiet:
+                rep = sweep(store, trials, executor)
+            else:
+                with _Progress(err, f"bench ({what})") as prog:
+                    rep = sweep(store, trials, executor, on_event=prog)
+        finally:
+            executor.close()
+        rows = store.trials(ids=rep.ids)
+        scores = score_trials(rows, store.histories([r["id"] for r in rows if r["status"] == "done"]), ref) \
+            if any(r["status"] == "done" for r in rows) else None
+    if scores is not None:
+        print_scores(console, scores)
+    console.print(f"[dim]{rep.ran} trials run, {rep.already_done} already done"
+                  + (f", {rep.by_others} by another sweep" if rep.by_others else "")
+                  + (f", [red]{rep.failed} failed[/]" if rep.failed else "") + f" in {rep.seconds:.0f} s; database {db}[/]")
+    from rich.markup import escape
+
+    for e in rep.errors[:5]:
+        err.print(f"[red]{escape(e)}[/]")
+    if rep.failed:
+        sys.exit(1)
+
+
+RUN_COLUMNS = ("id", "workload", "schedule", "lr", "optimizer", "seed", "steps", "status", "final_val_loss",
+               "best_val_loss", "diverged", "train_seconds", "key")
+
+
+@click.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database of trials.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+@click.option("--workload", "-w", default=None, help="Only this workload.")
+@click.option("--status", type=click.Choice(["pending", "running", "done", "failed"]), default=None, help="Only this status.")
+def runs(db, fmt, workload, status):
+    """List the trials of a database, one row per trial.
+
+    csv columns: id, workload, schedule, lr, optimizer, seed, steps, status, final_val_loss,
+    best_val_loss, diverged, train_seconds, key.
+    """
+    with _store(db, must_exist=True) as store:
+        rows = store.trials(status=status, workload=workload)
+    values = [[r["id"], r["workload"], r["schedule"], repr(r["lr"]), r["optimizer"], r["seed"], r["steps"], r["status"],
+               "" if r["final_val"] is None else repr(r["final_val"]), "" if r["best_val"] is None else repr(r["best_val"]),
+               "" if r["diverged"] is None else int(r["diverged"]),
+               "" if r["train_time"] is None else f"{r['train_time']:.3f}", r["key"]] for r in rows]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(RUN_COLUMNS)
+        w.writerows(values)
+        click.echo(buf.getvalue(), nl=False)
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title=f"{escape(str(db))}: {len(rows)} trials", title_justify="left", header_style="bold")
+    for c in ("id", "workload", "schedule", "lr", "opt", "seed", "steps", "status", "final val", "best val", "train s"):
+        t.add_column(c, justify="right" if c in ("id", "lr", "seed", "steps", "final val", "best val", "train s") else "left")
+    colour = {"done": "green", "failed": "red", "running": "yellow", "pending": "dim"}
+    for r, v in zip(rows, values):
+        t.add_row(str(r["id"]), escape(r["workload"]), escape(r["schedule"]), f"{r['lr']:g}", r["optimizer"], str(r["seed"]), str(r["steps"]),
+                  f"[{colour[r['status']]}]{r['status']}[/]", "[red]diverged[/]" if r["diverged"] else _fmt(r["final_val"]),
+                  _fmt(r["best_val"]),
+                  v[11] or "–")
+    _console().print(t)
+
+
+@click.command()
+@click.argument("trial_id", type=int)
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database of trials.")
+@click.option("--out", "-o", default="-", show_default=True, help="Run CSV to write ('-': standard output).")
+@click.option("--loss", "loss_from", type=click.Choice(["train", "val"]), default="train", show_default=True,
+              help="What goes in the 'loss' column: the training loss, or the validation loss.")
+def export(trial_id, db, out, loss_from):
+    """Write a trial's history as a run CSV (step,lr,loss,val_loss,grad_norm) that `lrkit fit` reads.
+
+    \b
+    Example:
+      lrkit export 3 --db bench.db -o run3.csv && lrkit fit run3.csv --law multipower --out fit.json
+    """
+    with _store(db, must_exist=True) as store:
+        rows = store.trials(ids=[trial_id])
+        if not rows:
+            raise click.BadParameter(f"no trial {trial_id} in {db} (see: lrkit runs --db {db})", param_hint="TRIAL_ID")
+        if rows[0]["status"] != "done":
+            raise click.BadParameter(f"trial {trial_id} is {rows[0]['status']}, not done", param_hint="TRIAL_ID")
+        h = store.history(trial_id)
+    text = history_csv(h, loss_from)
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(out).write_text(text)
+        _console(stderr=True).print(f"[dim]wrote {out} ({len(h['step'])} rows)[/]")
+
+
+def history_csv(h: dict, loss_from: str = "train") -> str:
+    """A run CSV from a stored history: header ``step,lr,loss,val_loss,grad_norm``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["step", "lr", "loss", "val_loss", "grad_norm"])
+
+    def cell(x: float) -> str:
+        return "" if x is None or not math.isfinite(x) else repr(float(x))
+
+    for i, step in enumerate(h["step"]):
+        loss = h["val_loss"][i] if loss_from == "val" else h["loss"][i]
+        w.writerow([int(step), cell(h["lr"][i]), cell(loss), cell(h["val_loss"][i]), cell(h["grad_norm"][i])])
+    return buf.getvalue()
+
+
+@click.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database of trials.")
+@click.option("--out", "-o", default="lrkit-report", show_default=True, help="Folder for index.html.")
+@click.option("--reference", default=None, metavar="SPEC", help="Method whose median best val loss is the target.")
+@click.option("--target", "targets", multiple=True, metavar="WORKLOAD=LOSS", help="A validation target, e.g. charlm=1.9.")
+@click.option("--title", default=None, help="Title of the report.")
+def report(db, out, reference, targets, title):
+    """Write DIR/index.html: a self-contained report of a database (figures embedded).
+
+    Loss curves per schedule with the seed spread, LR curves, steps to target, performance profile,
+    LR sensitivity, and the demo's predicted-versus-realised curves when present.
+    """
+    from ..bench.trial import canonical_spec
+    from ..report.html import write_report
+
+    tg: dict[str, float] = {}
+    for it in targets:
+        k, sep, v = it.partition("=")
+        try:
+            tg[k.strip()] = float(v)
+        except ValueError:
+            raise click.BadParameter(f"{it!r} should look like WORKLOAD=LOSS", param_hint="--target") from None
+        if not sep:
+            raise click.BadParameter(f"{it!r} should look like WORKLOAD=LOSS", param_hint="--target")
+    with _store(db, must_exist=True) as store:
+        path = write_report(store, out, reference=canonical_spec(reference) if reference else None,
+                            targets=tg or None, title=title)
+    _console().print(f"report: {path}")
