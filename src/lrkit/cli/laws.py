@@ -137,7 +137,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
 @click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR.")
 @click.option("--steps", type=int, default=None, metavar="N", help="Total steps of the schedule (or of --run).")
 @click.option("--run", "run_path", type=click.Path(), default=None, metavar="RUN", help="Predict a logged run at its logged steps.")
-@click.option("--every", type=click.IntRange(1), default=None, metavar="K", help="Report every K steps (default: about 20 rows in a table, every step in csv).")
+@click.option("--every", type=click.IntRange(1), default=None, metavar="K", help="Report every K steps from the end of warmup (default: about 20 rows in a table, every step in csv).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
 @click.option("--band", is_flag=True, help="csv: add lower,upper columns.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME", help="Column mapping for --run.")
@@ -169,7 +169,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
             raise click.BadParameter(f"must be at least 2, got {steps}", param_hint="--steps")
         lr = _schedule_lr(schedule, steps, base_lr)
         k = every or (1 if fmt == "csv" else max(1, steps // 20))
-        first = int(np.nonzero(lr > 0)[0][0])
+        first = int(np.argmax(lr >= lr.max() * (1 - 1e-9)))  # the laws describe training after warmup
         at = np.arange(first, steps, k)
         if at[-1] != steps - 1:
             at = np.r_[at, steps - 1]
