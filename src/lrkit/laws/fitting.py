@@ -169,8 +169,6 @@ def fit(
     (:func:`select_config`), then fit the chosen one to the full runs.  Default: on for the multi-power
     law when neither ``shrink`` nor ``law_options`` is given.
     """
-    from scipy.optimize import least_squares  # lazy
-
     t0 = time.perf_counter()
     law_options = dict(law_options or {})
     if isinstance(law, str):

@@ -7,7 +7,6 @@ import math
 from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, Phase, family
-from .conventions import Convention
 from .decaying import Decaying, progress, run_steps_before
 
 DECAY_FORMS = ("linear", "cosine", "1-sqrt", "square", "exp")

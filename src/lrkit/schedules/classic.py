@@ -11,7 +11,6 @@ import bisect
 from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, family
-from .conventions import Convention
 from .decaying import Decaying, progress, run_steps_before
 
 

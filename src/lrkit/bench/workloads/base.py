@@ -74,3 +74,25 @@ class Workload:
 
     def task(self, seed: int, steps: int, **options: Any) -> Task:
         return Task.coerce(self.make(seed=seed, steps=steps, **options), self.name)
+
+
+def classification_task(model, xtr, ytr, xva, yva, seed: int, batch_size: int) -> Task:
+    """A cross-entropy :class:`Task` over tensors already in memory; the batch of step ``t`` is drawn
+    from ``(seed, t)`` alone, so a trial is deterministic and any step can be replayed."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    def batch(step: int):
+        idx = torch.from_numpy(np.random.default_rng([seed, step]).integers(0, len(ytr), size=batch_size))
+        return xtr[idx], ytr[idx]
+
+    def loss(m, b):
+        return F.cross_entropy(m(b[0]), b[1])
+
+    def val_loss(m) -> float:
+        return float(F.cross_entropy(m(xva), yva))
+
+    return Task(model, batch, loss, val_loss, weight_decay=0.0, clip=None,
+                info={"train examples": len(ytr), "validation examples": len(yva), "batch": batch_size,
+                      "parameters": sum(p.numel() for p in model.parameters())})

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .base import Task
+from .base import Task, classification_task
 
 BATCH = 64
 
@@ -48,7 +48,6 @@ def make(seed: int, steps: int, hidden: int = 128, batch_size: int = BATCH) -> T
     """MLP 64-hidden-hidden-10 with cross-entropy; batches drawn from (seed, step)."""
     import torch
     from torch import nn
-    import torch.nn.functional as F
 
     xtr, ytr, xva, yva = _data()
     xtr_t, ytr_t = torch.from_numpy(xtr), torch.from_numpy(ytr)
@@ -56,17 +55,4 @@ def make(seed: int, steps: int, hidden: int = 128, batch_size: int = BATCH) -> T
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
-    def batch(step: int):
-        idx = np.random.default_rng([seed, step]).integers(0, len(ytr), size=batch_size)
-        i = torch.from_numpy(idx)
-        return xtr_t[i], ytr_t[i]
-
-    def loss(m, b):
-        return F.cross_entropy(m(b[0]), b[1])
-
-    def val_loss(m) -> float:
-        return float(F.cross_entropy(m(xva_t), yva_t))
-
-    return Task(model, batch, loss, val_loss, weight_decay=0.0, clip=None,
-                info={"train examples": len(ytr), "validation examples": len(yva), "batch": batch_size,
-                      "parameters": sum(p.numel() for p in model.parameters())})
+    return classification_task(model, xtr_t, ytr_t, xva_t, yva_t, seed, batch_size)

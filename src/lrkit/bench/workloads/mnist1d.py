@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Task
+from .base import Task, classification_task
 
 BATCH = 128
 
@@ -57,7 +57,6 @@ def make(seed: int, steps: int, channels: int = 32, batch_size: int = BATCH) -> 
     """Conv1d(1,C,5) - Conv1d(C,C,3,s2) - Conv1d(C,C,3,s2) - Linear(10), ReLU, cross-entropy."""
     import torch
     from torch import nn
-    import torch.nn.functional as F
 
     xtr, ytr, xva, yva = _data()
     xtr_t, ytr_t = torch.from_numpy(xtr).unsqueeze(1), torch.from_numpy(ytr)
@@ -71,16 +70,4 @@ def make(seed: int, steps: int, channels: int = 32, batch_size: int = BATCH) -> 
         nn.Flatten(), nn.Linear(c * 10, 10),
     )
 
-    def batch(step: int):
-        idx = torch.from_numpy(np.random.default_rng([seed, step]).integers(0, len(ytr), size=batch_size))
-        return xtr_t[idx], ytr_t[idx]
-
-    def loss(m, b):
-        return F.cross_entropy(m(b[0]), b[1])
-
-    def val_loss(m) -> float:
-        return float(F.cross_entropy(m(xva_t), yva_t))
-
-    return Task(model, batch, loss, val_loss, weight_decay=0.0, clip=None,
-                info={"train examples": len(ytr), "validation examples": len(yva), "batch": batch_size,
-                      "parameters": sum(p.numel() for p in model.parameters())})
+    return classification_task(model, xtr_t, ytr_t, xva_t, yva_t, seed, batch_size)
