@@ -27,6 +27,7 @@ import timeit
 import numpy as np
 
 import lrkit
+import lrkit.adaptive  # noqa: F401 - registers the plateau family
 
 #: (label, spec) for every family in the registry, then composites.
 SPECS: list[tuple[str, str]] = [
@@ -54,6 +55,7 @@ SPECS: list[tuple[str, str]] = [
     ("clamp", "clamp(exponential(gamma=0.9999), floor=0.05)"),
     ("repeat", "repeat(cosine(), every=0.25, times=3)"),
     ("cooldown", "cooldown(constant(warmup=0.01), at=8000, decay=2000)"),
+    ("plateau", "plateau(warmup=0.01, factor=0.5, reductions=[3000, 6000])"),
     ("composite", "sequence(rewarm(from_lr=0.1, warmup=0.05, then=wsd(decay=0.2)), "
                   "clamp(repeat(cosine(), every=0.1), floor=0.1), boundaries=[0.6])"),
 ]

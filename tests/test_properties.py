@@ -189,6 +189,12 @@ def _piecewise(draw):
 
 
 @st.composite
+def _plateau(draw):
+    return {"factor": draw(st.floats(0.05, 0.95)), "min": draw(st.floats(0.0, 0.5)),
+            "reductions": tuple(sorted(draw(st.lists(st.integers(0, 400), max_size=4)))), **draw(warmup_kwargs())}
+
+
+@st.composite
 def _warmup(draw):
     form = draw(st.sampled_from(["linear", "exponential", "untuned", "untuned_exponential", "radam"]))
     out = {"form": form, "beta2": draw(st.floats(0.61, 0.999))}
@@ -202,6 +208,7 @@ LEAVES = {
     "exponential": _exponential(), "step": _step(), "multistep": _multistep(), "inverse_sqrt": _inverse_sqrt(),
     "rex": _rex(), "uba": _uba(), "wsd": _wsd(), "power": _power(), "infinite": _infinite(),
     "onecycle": _onecycle(), "cyclic": _cyclic(), "sgdr": _sgdr(), "piecewise": _piecewise(), "warmup": _warmup(),
+    "plateau": _plateau(),
 }
 leaf = st.one_of([_leaf(name, s) for name, s in LEAVES.items()])
 

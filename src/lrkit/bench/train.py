@@ -53,6 +53,12 @@ def make_optimizer(name: str, params: Any, lr: float, weight_decay: float, betas
 
 def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Train ``trial`` here and return ``{"history": {field: list}, "summary": {...}}``."""
+    from ..adaptive.bench import is_adaptive
+
+    if is_adaptive(trial.schedule):  # AutoLRS, refinement, hypergradient, plateau phases: lrkit.adaptive.bench
+        from ..adaptive.bench import run_adaptive_trial
+
+        return run_adaptive_trial(trial, threads=threads, on_log=on_log)
     import torch
 
     from ..integrations.torch import Scheduler

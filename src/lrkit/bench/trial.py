@@ -12,10 +12,11 @@ OPTIMIZER_TITLES = {"adamw": "AdamW", "sgd": "SGD (momentum 0.9)", "sfadamw": "S
 
 
 def canonical_spec(spec: str) -> str:
-    """The spec as lrkit prints it, so equal schedules written differently are one trial."""
-    from ..spec import parse
+    """The spec as lrkit prints it, so equal schedules written differently are one trial (an adaptive method,
+    e.g. ``autolrs()``, prints with all its arguments: :mod:`lrkit.adaptive.bench`)."""
+    from ..adaptive.bench import canonical
 
-    return str(parse(spec))
+    return canonical(spec)
 
 
 def default_log_every(steps: int) -> int:

@@ -32,6 +32,9 @@ def _register() -> None:
     show.register(cli)
     demo.register(cli)
     bench.register(cli)
+    from . import adaptive
+
+    adaptive.register(cli)
     try:
         from . import laws
     except ImportError as e:  # the prediction commands need scipy; say so when they are used

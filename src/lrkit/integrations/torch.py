@@ -122,7 +122,9 @@ class Scheduler(LRScheduler):
             themselves (the HF Trainer, Lightning) resume a longer or shorter run this way.
 
     Call ``scheduler.step()`` after ``optimizer.step()`` (or ``scaler.step(optimizer)``), as with any
-    torch scheduler. ``get_last_lr()`` returns Python floats: the exact scheduled values (a tensor LR
+    torch scheduler. With a ``plateau(...)`` phase in the LR schedule (:mod:`lrkit.schedules.plateau`), feed
+    the watched metric with ``scheduler.step(metrics=val_loss)``; a call without an optimizer step since the
+    last one only feeds the metric. Its decisions are part of :meth:`state_dict`. ``get_last_lr()`` returns Python floats: the exact scheduled values (a tensor LR
     holds them rounded to its dtype).
     """
 
@@ -164,6 +166,8 @@ class Scheduler(LRScheduler):
                 for g in groups:
                     g.setdefault(f"initial_{key}", _read(g, key))
         self._eval_total = self._total_steps
+        #: The controller of metric-driven phases (``plateau``) in the LR schedules, or None.
+        self._controller = _controller(schedules["lr"], self._eval_total, self._convention)
         self.cooldowns: list[dict] = []
         self.stretches: list[tuple[int, int, int]] = []
         self._optimizer_steps = 0
@@ -208,6 +212,8 @@ class Scheduler(LRScheduler):
         """Bind each distinct schedule once; a step then evaluates each distinct schedule once."""
         plan = []
         for key, scheds in self._schedules.items():
+            if key == "lr" and getattr(self, "_controller", None) is not None:
+                scheds = self._controller.schedules  # with the reductions recorded so far
             fns: list = []
             index: dict[Schedule, int] = {}
             slots = []
@@ -268,7 +274,7 @@ class Scheduler(LRScheduler):
     def _get_closed_form_lr(self) -> list[float]:
         return self.get_lr()
 
-    def step(self, epoch: int | None = None) -> None:  # noqa: D102 - see class docstring
+    def step(self, epoch: int | None = None, *, metrics: Any = None) -> None:  # noqa: D102 - see class docstring
         if epoch is not None:
             raise TypeError("lrkit.torch.Scheduler.step() takes no epoch; the LR is a function of the step count "
                             "(restore a step with load_state_dict)")
@@ -279,11 +285,24 @@ class Scheduler(LRScheduler):
         else:
             n = self._optimizer_steps
             if n == self._last_counted:
+                if metrics is not None:
+                    self._observe(metrics)
                 return  # no optimizer step since the last call: accumulation or an AMP-skipped step
             self.last_epoch += n - self._last_counted
             self._last_counted = n
         self._step_count += 1
         if self._plan is not None:
+            self._apply()
+        if metrics is not None:
+            self._observe(metrics)
+
+    def _observe(self, metrics: Any) -> None:
+        """Feed a metric to the plateau phases: a reduction is recorded at the current step, the LR recomputed."""
+        if self._controller is None:
+            raise SpecError(f"step(metrics=...): the LR schedule has no plateau(...) phase to feed; it is "
+                            f"{_show([str(x) for x in self._schedules['lr']])}")
+        if self._controller.observe(metrics, self.position(self.last_epoch)):
+            self._build_plan()
             self._apply()
 
     def _apply(self) -> None:
@@ -353,6 +372,7 @@ class Scheduler(LRScheduler):
             "base_lrs": list(self.base_lrs),
             "cooldowns": [dict(c, start=list(c["start"])) for c in self.cooldowns],
             "stretches": [list(s) for s in self.stretches],
+            "controller": None if self._controller is None else self._controller.state_dict(),
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any], *, replan: bool = False,
@@ -437,6 +457,9 @@ class Scheduler(LRScheduler):
         self.cooldowns = [dict(c, start=[float(x) for x in c["start"]]) for c in s["cooldowns"]]
         self.stretches = stretches
         self._eval_total = s["eval_total"] if s["eval_total"] is not None else self._total_steps
+        self._controller = _controller(self._schedules["lr"], self._eval_total, self._convention)
+        if self._controller is not None and s.get("controller"):
+            self._controller.load_state_dict(s["controller"])
         self._build_plan()
         self._apply()
 
@@ -450,6 +473,22 @@ class Scheduler(LRScheduler):
         self.__dict__.update(state)
         self._register_hook(self.optimizer)
         self._build_plan()
+
+
+def _controller(schedules: list[Schedule], total: int | None, convention: Convention):
+    """The controller of the metric-driven phases in ``schedules`` (a node whose class has
+    ``make_controller``, such as ``plateau`` of :mod:`lrkit.schedules.plateau`), or None."""
+    def walk(x: Schedule):
+        yield x
+        for c in x.children():
+            yield from walk(c)
+
+    for sch in schedules:
+        for node in walk(sch):
+            make = getattr(type(node), "make_controller", None)
+            if make is not None:
+                return make(schedules, total, convention)
+    return None
 
 
 def _show(specs: list[str] | None) -> str:

@@ -7,6 +7,7 @@ from .compose import Clamp, Product, Repeat, Rewarm, Sequence
 from .conventions import PRESETS, Convention, get_convention
 from .cyclic import Cyclic, OneCycle, Sgdr
 from .piecewise import Piecewise
+from .plateau import Plateau, PlateauController
 from .scaling import linear_scaling, sqrt_scaling
 from .warmup import Warmup, radam_rectification, untuned_period
 
@@ -14,6 +15,6 @@ __all__ = [
     "REGISTRY", "Bound", "Finding", "Phase", "Schedule", "Convention", "PRESETS", "get_convention",
     "Constant", "Linear", "Cosine", "Polynomial", "Exponential", "Step", "MultiStep", "InverseSqrt",
     "Rex", "Uba", "Wsd", "Power", "Infinite", "OneCycle", "Cyclic", "Sgdr", "Piecewise", "Warmup",
-    "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "linear_scaling", "sqrt_scaling",
+    "Plateau", "PlateauController", "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "linear_scaling", "sqrt_scaling",
     "radam_rectification", "untuned_period",
 ]

@@ -1,0 +1,349 @@
+"""Refine a schedule from a previous run's gradient norms (Defazio, Cutkosky, Mehta, Mishchenko 2023,
+"When, Why and How Much? Adaptive Learning Rate Scheduling by Refinement", arXiv 2310.07831).
+
+The worst-case last-iterate analysis of the paper gives, for observed gradient norms ``g_t``, the step
+sizes ``eta_t ∝ w_t · Σ_{p>t} w_p`` with weights ``w_t = ||g_t||_2^-2`` for SGD-like methods and
+``w_t = ||g_t||_1^-1`` for Adam-like (per-coordinate) methods. With constant norms this is exactly linear
+decay; large norms early give a warmup, norms that grow at the end a faster final anneal.
+
+The norms are smoothed as in the authors' code (facebookresearch/adaptive_scheduling, ``visual.py``):
+non-finite values and the first and last two logged points dropped, resampled to at least 10,000 points,
+a median filter of width ``2·⌊0.1·n/2⌋ + 1`` (about 10% of the run) with the end reflect-padded by twice
+the width, then interpolated back. The schedule is normalised to peak 1 (a multiplier of the tuned peak
+LR) and written as a ``piecewise`` spec simplified to within ``tolerance`` of the exact values.
+
+Only numpy and scipy are needed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import SpecError
+from ..schedules import validate as v
+from ..schedules.piecewise import Piecewise
+
+OPTIMIZERS = ("sgd", "adam")
+#: Grid the reference resamples short logs to before the median filter.
+NVALS = 10_000
+
+
+@dataclass(frozen=True)
+class Refined:
+    """A refined schedule: the exact multipliers of every step and their piecewise-linear spec.
+
+    ``values[t]`` is the multiplier of step ``t`` (``0 .. steps-1``), peak 1.0; ``schedule`` is the
+    :class:`~lrkit.schedules.Piecewise` spec through at most ``max_points`` knots, within
+    ``tolerance`` of ``values`` everywhere (it reaches 0 at step ``steps``, after the last step, as
+    lrkit's ``linear()`` does). ``smoothed`` are the smoothed gradient norms on the same steps.
+    """
+
+    values: np.ndarray
+    schedule: Piecewise
+    smoothed: np.ndarray
+    steps: int
+    optimizer: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def spec(self) -> str:
+        return str(self.schedule)
+
+
+def smooth_norms(norms: Sequence[float] | np.ndarray, width: float = 0.1, trim: int = 2) -> np.ndarray:
+    """The reference's median-filter smoothing of a gradient-norm log (see the module docstring).
+
+    Returns the smoothed norms on a uniform grid of ``max(len, 10000)`` points spanning the run.
+    ``width`` is the filter width as a fraction of that grid (0.1 in the paper's figures; 0 disables it).
+    """
+    from scipy.ndimage import median_filter
+
+    g = np.asarray(norms, dtype=float).ravel()
+    g = g[np.isfinite(g)]
+    if trim and g.size > 2 * trim + 2:
+        g = g[trim:-trim]
+    if g.size < 2:
+        raise SpecError(f"refine: need at least 2 finite gradient norms, got {g.size}")
+    if np.any(g <= 0):
+        raise SpecError(f"refine: gradient norms must be positive; got {float(g[g <= 0][0])!r}")
+    n = max(g.size, NVALS)
+    if g.size < n:
+        g = np.interp(np.linspace(0.0, 1.0, n), np.linspace(0.0, 1.0, g.size), g)
+    if width > 0:
+        size = 2 * (int(width * NVALS) // 2) + 1
+        pad = min(2 * size, n - 1)
+        padded = np.pad(g, (0, pad), mode="reflect")
+        g = median_filter(padded, size=size, mode="nearest")[:n]
+    return g
+
+
+def closed_form(weights: np.ndarray) -> np.ndarray:
+    """``eta_t = w_t · Σ_{p>t} w_p`` (``eta`` of the last point is 0), normalised to peak 1.
+
+    ``find_closed_form_schedule`` of the reference code, vectorised.
+    """
+    w = np.asarray(weights, dtype=float)
+    tail = np.cumsum(w[::-1])[::-1]  # tail[t] = Σ_{p>=t} w_p
+    eta = np.zeros_like(w)
+    eta[:-1] = w[:-1] * tail[1:]
+    peak = eta.max()
+    if not peak > 0:
+        raise SpecError("refine: the weights give an all-zero schedule")
+    return eta / peak
+
+
+def simplify(values: np.ndarray, tolerance: float, max_points: int = 64) -> list[int]:
+    """Knot indices of a piecewise-linear curve within ``tolerance`` of ``values`` (Ramer-Douglas-Peucker,
+    vertical distance), loosening the tolerance until at most ``max_points`` knots remain."""
+    y = np.asarray(values, dtype=float)
+    n = y.size
+    tol = tolerance
+    while True:
+        keep = np.zeros(n, dtype=bool)
+        keep[0] = keep[-1] = True
+        stack = [(0, n - 1)]
+        while stack:
+            a, b = stack.pop()
+            if b - a < 2:
+                continue
+            x = np.arange(a + 1, b)
+            line = y[a] + (y[b] - y[a]) * (x - a) / (b - a)
+            err = np.abs(y[a + 1:b] - line)
+            i = int(np.argmax(err))
+            if err[i] > tol:
+                k = a + 1 + i
+                keep[k] = True
+                stack.append((a, k))
+                stack.append((k, b))
+        idx = np.nonzero(keep)[0]
+        if idx.size <= max_points:
+            return [int(i) for i in idx]
+        tol *= 1.5
+
+
+def refine(norms: Sequence[float] | np.ndarray, steps: int, optimizer: str = "sgd", *, width: float = 0.1,
+           tolerance: float = 5e-3, max_points: int = 64, digits: int = 6, warmup: int | float = 0) -> Refined:
+    """A refined schedule for a run of ``steps`` steps from the gradient norms of a previous run.
+
+    Args:
+        norms: the previous run's gradient norms in step order (l2 norms for ``optimizer="sgd"``, l1 norms
+            for ``"adam"``), evenly spaced in steps (any spacing: they are mapped onto the new run by their
+            fraction of the run, as in the reference).
+        steps: the number of steps of the run to schedule.
+        optimizer: ``"sgd"`` (weights ``||g||_2^-2``) or ``"adam"`` (weights ``||g||_1^-1``).
+        width: median-filter width as a fraction of the run (the reference's 0.1); 0 for none.
+        tolerance: the largest allowed gap between the spec and the exact multipliers.
+        max_points: at most this many knots in the spec (the tolerance is loosened to fit).
+        digits: knot values are rounded to this many decimals (the gap still counts against ``tolerance``
+            only approximately; 1.0 and 0.0 stay exact).
+        warmup: steps (or a fraction of ``steps``) of linear warmup in front of the refined schedule. The
+            norms logged during that stretch of the previous run are left out (replaced by the first norm
+            after it): small norms at initialisation would otherwise put the schedule's peak at step 0 and
+            scale the rest of the run down. 0 (the default) is the paper's formula as is.
+
+    Returns a :class:`Refined`; ``refined.spec`` is its ``piecewise`` spec text.
+    """
+    steps = v.total_steps(steps, "steps")
+    v.choice("refine", "optimizer", optimizer, OPTIMIZERS)
+    width = v.number("refine", "width", width, lo=0.0, hi=1.0)
+    tolerance = v.number("refine", "tolerance", tolerance, lo=0.0)
+    max_points = v.integer("refine", "max_points", max_points, lo=2)
+    smoothed = smooth_norms(norms, width=width)
+    # steps 0..steps: the schedule reaches 0 at step ``steps``, after the last step (lrkit's convention)
+    W = v.resolve("refine", "warmup", v.duration("refine", "warmup", warmup), steps)
+    if W >= steps:
+        raise SpecError(f"refine: warmup={warmup!r} is {W} steps, not shorter than the run ({steps} steps)")
+    raw = np.asarray(norms, dtype=float)
+    if W:  # leave out the norms logged during the warmup (by their fraction of the previous run)
+        fin = raw[np.isfinite(raw) & (raw > 0)]
+        cut = int(round(W / steps * fin.size))
+        if 0 < cut < fin.size - 2:
+            smoothed = smooth_norms(np.r_[np.full(cut, fin[cut]), fin[cut:]], width=width)
+    grid = np.interp(np.linspace(0.0, 1.0, steps + 1), np.linspace(0.0, 1.0, smoothed.size), smoothed)
+    weights = grid ** -2.0 if optimizer == "sgd" else grid ** -1.0
+    eta = closed_form(weights)
+    if W:
+        eta = eta / eta[W:].max()
+    knots = simplify(eta[W:], tolerance, max_points)
+    points = []
+    for i in knots:
+        val = round(float(eta[W + i]), digits)
+        points.append((int(W + i), val))
+    notes = []
+    if len(knots) == max_points:
+        notes.append(f"the spec was simplified to {max_points} knots")
+    schedule = Piecewise(points=tuple(points), warmup=W) if W else Piecewise(points=tuple(points))
+    values = schedule.sample(steps) if W else eta[:-1]
+    if W:
+        values[W:] = eta[W:-1]
+    return Refined(values=values, schedule=schedule, smoothed=grid[:-1], steps=steps, optimizer=optimizer,
+                   notes=tuple(notes))
+
+
+def norms_from_run(run, optimizer: str = "sgd") -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, norms)`` of a :class:`~lrkit.runs.Run`'s logged ``grad_norm`` column, positive and finite."""
+    from ..runs import RunError
+
+    s, g = run.logged("grad_norm")
+    order = np.argsort(s, kind="stable")
+    s, g = s[order], g[order]
+    ok = np.isfinite(g) & (g > 0)
+    if ok.sum() < 2:
+        raise RunError(f"{run.source or run.name}: fewer than 2 positive gradient norms logged (column 'grad_norm')")
+    return s[ok], g[ok]
+
+
+def refine_run(path_or_run, steps: int, optimizer: str = "sgd", *, columns=None, **kwargs) -> Refined:
+    """Refine from a run file (or a :class:`~lrkit.runs.Run`): its ``grad_norm`` column.
+
+    For ``optimizer="adam"`` a ``grad_norm_l1`` column (written by :class:`GradNormLogger`) is used when
+    present; otherwise the ``grad_norm`` column is taken as the l1 norm, and a note says so. Norms logged
+    at uneven steps are interpolated onto every step first.
+    """
+    from ..runs import Run, RunError, load_run
+
+    notes: list[str] = []
+    if isinstance(path_or_run, Run):
+        run = path_or_run
+    else:
+        cols = dict(columns or {})
+        run = None
+        csv_file = str(path_or_run).lower().endswith((".csv", ".tsv"))
+        try:
+            if optimizer == "adam" and "grad_norm" not in cols:
+                try:
+                    run = load_run(path_or_run, columns={**cols, "grad_norm": "grad_norm_l1"})
+                except RunError as e:
+                    if "grad_norm_l1" not in str(e):
+                        raise
+                    notes.append("no 'grad_norm_l1' column: using 'grad_norm' as the l1 norm")
+            if run is None:
+                run = load_run(path_or_run, columns=cols or None)
+        except RunError as e:
+            if "loss" not in str(e) or not csv_file:
+                raise
+            # a gradient-norm log without losses (GradNormLogger without log.loss()): read it as is
+            run = _norms_only_csv(path_or_run, optimizer, cols, notes)
+    s, g = norms_from_run(run, optimizer)
+    if s.size > 1 and np.ptp(np.diff(s)) > 0:
+        g = np.interp(np.arange(s[0], s[-1] + 1), s, g)
+    out = refine(g, steps, optimizer, **kwargs)
+    return Refined(out.values, out.schedule, out.smoothed, out.steps, out.optimizer, tuple(notes) + out.notes)
+
+
+def _norms_only_csv(path, optimizer: str, cols: dict, notes: list[str]):
+    """A :class:`~lrkit.runs.Run` of a CSV with step and gradient-norm columns but no losses."""
+    import csv
+
+    from ..runs import Run, RunError
+
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    step_col = cols.get("step", "step").lower()
+    names = [cols["grad_norm"].lower()] if "grad_norm" in cols else (
+        ["grad_norm_l1", "grad_norm"] if optimizer == "adam" else ["grad_norm"])
+    name = next((n for n in names if n in header), None)
+    if step_col not in header or name is None:
+        raise RunError(f"{path}: needs a '{step_col}' and a '{names[-1]}' column (header: {', '.join(header)})")
+    if optimizer == "adam" and name == "grad_norm" and not notes:
+        notes.append("no 'grad_norm_l1' column: using 'grad_norm' as the l1 norm")
+    i, j = header.index(step_col), header.index(name)
+    steps, norms = [], []
+    for k, row in enumerate(rows[1:], start=2):
+        if len(row) <= max(i, j) or not row[j].strip():
+            continue
+        try:
+            steps.append(float(row[i]))
+            norms.append(float(row[j]))
+        except ValueError:
+            raise RunError(f"{path}: row {k}: cannot read {row[i]!r}, {row[j]!r} as numbers") from None
+    if not steps:
+        raise RunError(f"{path}: no gradient norms logged (column '{name}')")
+    return Run(step=np.asarray(steps, dtype=np.int64), loss=np.full(len(steps), np.nan),
+               grad_norm=np.asarray(norms), name=str(path), source=str(path))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+class GradNormLogger:
+    """Log each optimizer step's gradient norms (l2 and l1 over all parameters) for :func:`refine`.
+
+    A step pre-hook on the optimizer reads the gradients just before each ``optimizer.step()`` (after
+    AMP's unscaling; an AMP-skipped step is not logged). The norms stay on the device as tensors (two
+    ``torch._foreach_norm`` calls per step, no host synchronisation) until :meth:`norms` or
+    :meth:`write_csv` reads them, so the cost is a small fraction of a training step.
+
+    >>> log = GradNormLogger(optimizer)            # doctest: +SKIP
+    >>> ...  # train; optionally log.loss(loss) after each backward
+    >>> log.write_csv("run.csv")                   # step,loss,grad_norm,grad_norm_l1
+    """
+
+    def __init__(self, optimizer, every: int = 1) -> None:
+        import torch
+
+        self.every = v.integer("GradNormLogger", "every", every, lo=1)
+        self._torch = torch
+        self._calls = 0
+        self._steps: list[int] = []
+        self._l2: list = []
+        self._l1: list = []
+        self._loss: dict[int, object] = {}
+        self._handle = optimizer.register_step_pre_hook(self._hook)
+        self.optimizer = optimizer
+
+    def _hook(self, opt, args, kwargs) -> None:
+        step = self._calls
+        self._calls += 1
+        if step % self.every:
+            return
+        grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return
+        torch = self._torch
+        with torch.no_grad():
+            if any(gr.is_sparse for gr in grads):
+                grads = [gr.coalesce().values() if gr.is_sparse else gr for gr in grads]
+            l2 = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2)).float())
+            l1 = torch.stack(torch._foreach_norm(grads, 1)).float().sum()
+        self._steps.append(step)
+        self._l2.append(l2)
+        self._l1.append(l1)
+
+    def loss(self, value) -> None:
+        """Record the loss of the current step (a tensor is kept on its device, not synchronised)."""
+        self._loss[self._calls] = value.detach() if hasattr(value, "detach") else float(value)
+
+    def remove(self) -> None:
+        """Stop logging (remove the optimizer hook)."""
+        self._handle.remove()
+
+    def norms(self, kind: str = "l2") -> np.ndarray:
+        """The logged norms (``"l2"`` or ``"l1"``) as a numpy array, one per logged step."""
+        v.choice("GradNormLogger.norms", "kind", kind, ("l2", "l1"))
+        values = self._l2 if kind == "l2" else self._l1
+        if not values:
+            return np.zeros(0)
+        return self._torch.stack(values).cpu().numpy().astype(float)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.asarray(self._steps, dtype=np.int64)
+
+    def write_csv(self, path) -> None:
+        """Write ``step,loss,grad_norm,grad_norm_l1`` (``grad_norm`` is the l2 norm; an unrecorded loss is
+        left empty). ``lrkit refine`` reads it (``--optimizer adam`` takes ``grad_norm_l1``)."""
+        import csv
+
+        l2, l1 = self.norms("l2"), self.norms("l1")
+        losses = {k: float(x) for k, x in self._loss.items()}
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["step", "loss", "grad_norm", "grad_norm_l1"])
+            for s, a, b in zip(self._steps, l2, l1):
+                loss = losses.get(s)
+                w.writerow([s, "" if loss is None or not math.isfinite(loss) else repr(loss), repr(float(a)),
+                            repr(float(b))])
