@@ -53,7 +53,7 @@ def run_one(args: tuple) -> dict:
     """One trial in a worker: ``(workload, spec, lr, seed, steps)`` -> history and summary."""
     workload, spec, lr, seed, steps = args
     _init()
-    from lrkit.adaptive.bench import is_adaptive, run_adaptive_trial
+    from lrkit.bench.adaptive import is_adaptive, run_adaptive_trial
     from lrkit.bench import Trial
     from lrkit.bench.train import run_trial
 

@@ -53,10 +53,10 @@ def make_optimizer(name: str, params: Any, lr: float, weight_decay: float, betas
 
 def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Train ``trial`` here and return ``{"history": {field: list}, "summary": {...}}``."""
-    from ..adaptive.bench import is_adaptive
+    from .adaptive import is_adaptive
 
-    if is_adaptive(trial.schedule):  # AutoLRS, refinement, hypergradient, plateau phases: lrkit.adaptive.bench
-        from ..adaptive.bench import run_adaptive_trial
+    if is_adaptive(trial.schedule):  # AutoLRS, refinement, hypergradient, plateau phases: lrkit.bench.adaptive
+        from .adaptive import run_adaptive_trial
 
         return run_adaptive_trial(trial, threads=threads, on_log=on_log)
     import torch
@@ -126,19 +126,28 @@ def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict],
                 on_log(row)
         if diverged:
             break
+    return {"history": hist, "summary": trial_summary(hist, diverged, init_val, train_time, setup_time, t_start,
+                                                      task.info)}
+
+
+def trial_summary(hist: dict, diverged: bool, init_val: float, train_time: float, setup_time: float,
+                  t_start: float, info: dict, **extra) -> dict:
+    """The summary a trial stores beside its history: final and best validation loss, timings, task info."""
+    import torch
+
     vals = np.array(hist["val_loss"], dtype=float)
     finite = vals[np.isfinite(vals)]
-    summary = {
+    return {
         "final_val": float(vals[-1]) if vals.size and not diverged else math.nan,
         "best_val": float(finite.min()) if finite.size else math.nan,
         "final_loss": float(hist["loss"][-1]) if hist["loss"] else math.nan,
         "init_val": init_val,
         "diverged": diverged,
         "steps_done": int(hist["step"][-1]) + 1 if hist["step"] else 0,
+        **extra,
         "train_time": train_time,
         "setup_time": setup_time,
         "wall_time": time.perf_counter() - t_start,
         "threads": torch.get_num_threads(),
-        "info": {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in task.info.items()},
+        "info": {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in info.items()},
     }
-    return {"history": hist, "summary": summary}

@@ -13,8 +13,8 @@ OPTIMIZER_TITLES = {"adamw": "AdamW", "sgd": "SGD (momentum 0.9)", "sfadamw": "S
 
 def canonical_spec(spec: str) -> str:
     """The spec as lrkit prints it, so equal schedules written differently are one trial (an adaptive method,
-    e.g. ``autolrs()``, prints with all its arguments: :mod:`lrkit.adaptive.bench`)."""
-    from ..adaptive.bench import canonical
+    e.g. ``autolrs()``, prints with all its arguments: :mod:`lrkit.bench.adaptive`)."""
+    from .adaptive import canonical
 
     return canonical(spec)
 

@@ -91,7 +91,7 @@ def is_adaptive(spec: str) -> bool:
     if parse_method(spec) is not None:
         return True
     from ..spec import parse
-    from .plateau import has_plateau
+    from ..schedules.plateau import has_plateau
 
     try:
         return has_plateau(parse(spec))
@@ -142,10 +142,8 @@ class _Logger:
 def run_adaptive_trial(trial, threads: int | None = None, on_log: Callable[[dict], None] | None = None
                        ) -> dict[str, Any]:
     """Train a harness trial whose schedule is an adaptive method (see the module docstring)."""
-    import torch
-
-    from ..bench.train import make_optimizer, set_threads
-    from ..bench.workloads import get_workload
+    from .train import make_optimizer, set_threads, trial_summary
+    from .workloads import get_workload
 
     if trial.optimizer == "sfadamw":
         raise ValueError(f"{trial.schedule}: the adaptive methods drive the LR of adamw or sgd, not schedule-free "
@@ -168,7 +166,7 @@ def run_adaptive_trial(trial, threads: int | None = None, on_log: Callable[[dict
         task, params, opt = fresh()
         hist, diverged, t_train = _train_schedule(task, params, opt, trial, trial.schedule, on_log, feed_metrics=True)
     elif method[0] == "refine":
-        from .refine import GradNormLogger, refine
+        from ..adaptive.refine import GradNormLogger, refine
 
         args = method[1]
         task, params, opt = fresh()
@@ -184,7 +182,7 @@ def run_adaptive_trial(trial, threads: int | None = None, on_log: Callable[[dict
         task, params, opt = fresh()
         hist, diverged, t_train = _train_schedule(task, params, opt, trial, refined.spec, on_log)
     elif method[0] == "hypergradient":
-        from .hypergradient import HypergradientLR
+        from ..adaptive.hypergradient import HypergradientLR
 
         args = method[1]
         task, params, opt = fresh()
@@ -193,7 +191,7 @@ def run_adaptive_trial(trial, threads: int | None = None, on_log: Callable[[dict
         hist, diverged, t_train = _train_loop(task, params, opt, trial, on_log)
         info["final_lr"] = float(ctl.lrs[0])
     else:  # autolrs
-        from .autolrs import AutoLRS
+        from ..adaptive.autolrs import AutoLRS
 
         args = method[1]
         task, params, opt = fresh()
@@ -205,22 +203,8 @@ def run_adaptive_trial(trial, threads: int | None = None, on_log: Callable[[dict
         info["decisions"] = len(ctl.decisions)
         info["chosen_lrs"] = ",".join(f"{d['lr']:.3g}" for d in ctl.decisions)
         search_steps = ctl.step_count - ctl.train_steps
-    vals = np.array(hist["val_loss"], dtype=float)
-    finite = vals[np.isfinite(vals)]
-    summary = {
-        "final_val": float(vals[-1]) if vals.size and not diverged else math.nan,
-        "best_val": float(finite.min()) if finite.size else math.nan,
-        "final_loss": float(hist["loss"][-1]) if hist["loss"] else math.nan,
-        "init_val": init_val,
-        "diverged": diverged,
-        "steps_done": int(hist["step"][-1]) + 1 if hist["step"] else 0,
-        "search_steps": int(search_steps),
-        "train_time": t_train,
-        "setup_time": 0.0,
-        "wall_time": time.perf_counter() - t_start,
-        "threads": torch.get_num_threads(),
-        "info": {**{k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in task.info.items()}, **info},
-    }
+    summary = trial_summary(hist, diverged, init_val, t_train, 0.0, t_start, {**task.info, **info},
+                            search_steps=int(search_steps))
     return {"history": hist, "summary": summary}
 
 
