@@ -105,3 +105,16 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith("lrkit: error: ") and needle in lines[0]
     assert "Traceback" not in r.stderr and "hacked" not in r.stdout
+
+
+def test_missing_optional_dependency_is_one_line(tmp_path):
+    """A command whose extra is not installed (scipy for `lrkit fit`) says so in one line, exit 2."""
+    run_csv = tmp_path / "run.csv"
+    run_csv.write_text("step,lr,loss\n" + "".join(f"{s},0.001,{3 - s / 100}\n" for s in range(0, 50)))
+    code = ("import sys; sys.modules['scipy'] = None; sys.modules['scipy.optimize'] = None\n"
+            "from lrkit.cli import main\n"
+            f"main(['fit', {str(run_csv)!r}, '--out', {str(tmp_path / 'f.json')!r}])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit: error: ") and "lrkit[all]" in lines[0]

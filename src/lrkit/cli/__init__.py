@@ -27,25 +27,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import bench, demo, show
+    from . import adaptive, bench, demo, laws, show
 
-    show.register(cli)
-    demo.register(cli)
-    bench.register(cli)
-    from . import adaptive
-
-    adaptive.register(cli)
-    try:
-        from . import laws
-    except ImportError as e:  # the prediction commands need scipy; say so when they are used
-        _missing = str(e)
-
-        @cli.command("fit", context_settings={"ignore_unknown_options": True})
-        @click.argument("args", nargs=-1)
-        def fit(args):  # pragma: no cover - only without the optional dependencies
-            raise click.UsageError(f"the prediction commands are unavailable: {_missing}")
-    else:
-        laws.register(cli)
+    for module in (show, demo, bench, laws, adaptive):
+        module.register(cli)
 
 
 _register()
@@ -73,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         error(str(e))
     except ValueError as e:  # RunError, LawError and other input problems raised by the library
         error(str(e))
+    except ImportError as e:  # an optional dependency, imported when a command needs it
+        error(f"{e}; install lrkit's extras, e.g. pip install 'lrkit[all]'")
     except OSError as e:
         error(f"{e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else str(e))
     except KeyboardInterrupt:
