@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -70,14 +72,79 @@ def test_wandb_export(tmp_path):
     assert run.logged("loss")[1].tolist() == [3, 2]
 
 
-def test_tensorboard_needs_package_or_reads(tmp_path):
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        with pytest.raises(RunError, match="pip install tensorboard"):
-            load_run(tmp_path / "events.out.tfevents.1")
-    else:  # pragma: no cover - depends on the environment
-        pytest.skip("tensorboard installed; reader exercised elsewhere")
+def test_tensorboard_missing_package_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # import fails as if not installed
+    with pytest.raises(RunError, match="pip install tensorboard"):
+        load_run(tmp_path / "events.out.tfevents.1")
+
+
+def _write_events(logdir, events):
+    """Write ``(tag, value, step)`` scalars with torch's SummaryWriter (needs tensorboard)."""
+    tb = pytest.importorskip("torch.utils.tensorboard")
+    writer = tb.SummaryWriter(str(logdir))
+    for tag, value, step in events:
+        writer.add_scalar(tag, value, step)
+    writer.close()
+
+
+def test_tensorboard_sparse_tags(tmp_path):
+    logdir = tmp_path / "run-a"
+    events = [("train/lr", 1e-3 * (1 - s / 20), s) for s in range(20)]
+    events += [("train/loss", 5 - 0.1 * s, s) for s in range(0, 20, 2)]
+    events += [("eval/loss", 6 - 0.1 * s, s) for s in range(0, 20, 5)]
+    _write_events(logdir, events)
+    run = load_run(logdir, columns={"val_loss": "eval/loss"})
+    assert run.name == "run-a"
+    steps, loss = run.logged("loss")
+    assert steps.tolist() == list(range(0, 20, 2))
+    np.testing.assert_allclose(loss, [5 - 0.1 * s for s in steps], rtol=1e-6)  # float32 in the file
+    np.testing.assert_allclose(run.logged("val_loss")[0], [0, 5, 10, 15])
+    np.testing.assert_allclose(run.lr_per_step(), [1e-3 * (1 - s / 20) for s in range(20)], rtol=1e-6)
+    (event_file,) = logdir.iterdir()
+    same = load_run(event_file)  # a single event file reads the same, named after its directory
+    assert same.name == "run-a"
+    np.testing.assert_array_equal(same.logged("loss")[1], loss)
+
+
+def test_tensorboard_duplicate_steps_reported_or_repaired(tmp_path):
+    logdir = tmp_path / "resumed"
+    _write_events(logdir, [("loss", 3.0, 0), ("loss", 2.5, 1), ("loss", 2.4, 1), ("loss", 2.0, 2)])
+    with pytest.raises(RunError, match="step 1 appears again"):
+        load_run(logdir)
+    run = load_run(logdir, clean=True)
+    assert run.logged("loss")[0].tolist() == [0, 1, 2]
+    assert run.logged("loss")[1][1] == pytest.approx(2.4)  # the last value of the step is kept
+    assert any("duplicated step" in n for n in run.notes)
+
+
+def test_tensorboard_nan_loss_named(tmp_path):
+    logdir = tmp_path / "nan"
+    _write_events(logdir, [("loss", 3.0, 0), ("loss", float("nan"), 1), ("loss", 2.0, 2)])
+    with pytest.raises(RunError, match="column 'loss': value is NaN"):
+        load_run(logdir)
+    run = load_run(logdir, clean=True)
+    assert run.logged("loss")[0].tolist() == [0, 2]
+    assert run.notes == ("ignored 1 NaN values in column 'loss' (first at row 2)",)
+
+
+@pytest.mark.parametrize("name, text, row", [  # rows: CSV counts the header, JSON lines count lines
+    ("nan.csv", "step,loss,lr\n0,3,0.1\n1,nan,0.1\n2,2,NaN\n", 3),
+    ("nan.jsonl", '{"step": 0, "loss": 3, "lr": 0.1}\n{"step": 1, "loss": NaN, "lr": 0.1}\n{"step": 2, "loss": 2, "lr": NaN}\n', 2),
+])
+def test_nan_cells_error_or_reported_repair(tmp_path, name, text, row):
+    path = write(tmp_path, name, text)
+    with pytest.raises(RunError, match=f"row {row}, column 'loss': value is NaN"):
+        load_run(path)
+    run = load_run(path, clean=True)
+    assert run.logged("loss")[0].tolist() == [0, 2]
+    assert run.notes[:2] == (f"ignored 1 NaN values in column 'loss' (first at row {row})",
+                             f"ignored 1 NaN values in column 'lr' (first at row {row + 1})")
+
+
+def test_tensorboard_without_scalars(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="tensorboard|scalar|column"):
+        load_run(tmp_path / "empty", format="tensorboard")
 
 
 @pytest.mark.parametrize(

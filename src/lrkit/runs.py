@@ -304,8 +304,10 @@ def _wandb_header(header: list[str]) -> list[str]:
 _NAN_WORDS = {"nan", "-nan", "+nan"}
 
 
-def _parse_rows(records: list[tuple[int, list[object]]], roles: dict[str, int], src: str) -> dict[str, np.ndarray]:
-    """Numbers from raw cells; empty cell or None = not logged; explicit NaN is an error."""
+def _parse_rows(records: list[tuple[int, list[object]]], roles: dict[str, int], src: str,
+                nans: list[tuple[str, int]] | None = None) -> dict[str, np.ndarray]:
+    """Numbers from raw cells; empty cell or None = not logged; explicit NaN is an error, or, when
+    ``nans`` is a list (``clean``), recorded there as ``(column, row)`` and treated as not logged."""
     data = {r: np.full(len(records), np.nan) for r in roles}
     for j, (row, cells) in enumerate(records):
         for role, i in roles.items():
@@ -319,7 +321,11 @@ def _parse_rows(records: list[tuple[int, list[object]]], roles: dict[str, int], 
             except ValueError:
                 raise RunError(f"{src}: row {row}, column '{role}': cannot read {cell!r} as a number") from None
             if math.isnan(val):
-                raise RunError(f"{src}: row {row}, column '{role}': value is NaN (leave the cell empty if not logged)")
+                if nans is None or role == "step":
+                    raise RunError(f"{src}: row {row}, column '{role}': value is NaN "
+                                   "(leave the cell empty if not logged, or repair with clean/--clean)")
+                nans.append((role, row))
+                continue
             data[role][j] = val
     missing = np.isnan(data["step"])
     if missing.any():
@@ -328,17 +334,23 @@ def _parse_rows(records: list[tuple[int, list[object]]], roles: dict[str, int], 
     return data
 
 
-def _build(data: dict[str, np.ndarray], rows: list[int], name: str, src: str, clean: bool) -> Run:
+def _build(data: dict[str, np.ndarray], rows: list[int], name: str, src: str, clean: bool,
+           nans: Sequence[tuple[str, int]] = ()) -> Run:
     def has(role: str) -> bool:
         return role in data and not np.all(np.isnan(data[role]))
 
-    return Run.from_arrays(
+    notes = []
+    for role in dict.fromkeys(r for r, _ in nans):
+        at = [row for r, row in nans if r == role]
+        notes.append(f"ignored {len(at)} NaN values in column '{role}' (first at row {at[0]})")
+    run = Run.from_arrays(
         data["step"], data["loss"], data["lr"] if has("lr") else None,
         val_loss=data["val_loss"] if has("val_loss") else None,
         grad_norm=data["grad_norm"] if has("grad_norm") else None,
         tokens=data["tokens"] if has("tokens") else None,
         name=name, source=src, rows=rows, clean=clean,
     )
+    return replace(run, notes=tuple(notes) + run.notes) if notes else run
 
 
 def read_csv(path: str | Path, columns: Mapping[str, str] | None = None, name: str | None = None, clean: bool = False) -> Run:
@@ -364,8 +376,9 @@ def read_csv(path: str | Path, columns: Mapping[str, str] | None = None, name: s
     roles = _resolve(header, columns, src)
     if not records:
         raise RunError(f"{src}: no data rows")
-    data = _parse_rows(records, roles, src)  # type: ignore[arg-type]
-    return _build(data, [r for r, _ in records], name or p.stem, src, clean)
+    nans: list[tuple[str, int]] | None = [] if clean else None
+    data = _parse_rows(records, roles, src, nans)  # type: ignore[arg-type]
+    return _build(data, [r for r, _ in records], name or p.stem, src, clean, nans or ())
 
 
 def read_jsonl(path: str | Path, columns: Mapping[str, str] | None = None, name: str | None = None, clean: bool = False) -> Run:
@@ -398,8 +411,9 @@ def read_jsonl(path: str | Path, columns: Mapping[str, str] | None = None, name:
                 header.append(k)
     roles = _resolve(header, columns, src)
     records = [(i, [o.get(h) for h in header]) for i, o in objs]
-    data = _parse_rows(records, roles, src)
-    return _build(data, [i for i, _ in objs], name or p.stem, src, clean)
+    nans: list[tuple[str, int]] | None = [] if clean else None
+    data = _parse_rows(records, roles, src, nans)
+    return _build(data, [i for i, _ in objs], name or p.stem, src, clean, nans or ())
 
 
 def read_tensorboard(path: str | Path, columns: Mapping[str, str] | None = None, name: str | None = None, clean: bool = False) -> Run:
@@ -416,17 +430,26 @@ def read_tensorboard(path: str | Path, columns: Mapping[str, str] | None = None,
         raise RunError(f"{src}: cannot read TensorBoard events ({exc})") from None
     tags = list(acc.Tags().get("scalars", []))
     roles = _resolve(["step"] + tags, columns, src)
-    series = {role: acc.Scalars(tags[i - 1]) for role, i in roles.items() if role != "step"}
-    all_steps = sorted({e.step for evs in series.values() for e in evs})
-    if not all_steps:
+    # One row per (step, occurrence): a step logged twice for a tag (a resumed run writing into the
+    # same directory) becomes two rows with the same step, reported (or repaired) like a CSV's.
+    rows: dict[tuple[int, int], dict[str, float]] = {}
+    for role, i in roles.items():
+        if role == "step":
+            continue
+        seen: dict[int, int] = {}
+        for e in acc.Scalars(tags[i - 1]):
+            k = seen[e.step] = seen.get(e.step, -1) + 1
+            rows.setdefault((e.step, k), {})[role] = e.value
+    if not rows:
         raise RunError(f"{src}: no scalar events")
-    index = {s: j for j, s in enumerate(all_steps)}
-    data = {r: np.full(len(all_steps), np.nan) for r in roles}
-    data["step"] = np.array(all_steps, dtype=float)
-    for role, evs in series.items():
-        for e in evs:
-            data[role][index[e.step]] = e.value
-    return _build(data, list(range(1, len(all_steps) + 1)), name or Path(path).stem, src, clean)
+    keys = sorted(rows)
+    order = ["step"] + [r for r in roles if r != "step"]
+    records = [(j + 1, [float(k[0])] + [rows[k].get(r) for r in order[1:]]) for j, k in enumerate(keys)]
+    nans: list[tuple[str, int]] | None = [] if clean else None
+    data = _parse_rows(records, {r: i for i, r in enumerate(order)}, src, nans)  # type: ignore[arg-type]
+    p = Path(path)
+    default = p.parent.name if "tfevents" in p.name else p.name  # the run's directory names it
+    return _build(data, [j for j, _ in records], name or default, src, clean, nans or ())
 
 
 def load_run(
