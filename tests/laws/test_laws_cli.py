@@ -87,3 +87,19 @@ def test_errors_message(fit_file, capsys):
         main(["fit", str(DATA / "cosine_24000.csv"), "--out", "x.json"])
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "LR logged only from step 2160" in err
+
+
+@needs_data
+def test_fit_fix_parameter(tmp_path):
+    out = tmp_path / "fixed.json"
+    args = ["fit", str(DATA / "cosine_24000.csv"), str(DATA / "constant_24000.csv"),
+            "--schedule", "cosine(warmup=2160, floor=0.1)", "--schedule", "constant(warmup=2160)",
+            "--lr", "3e-4", "--total", "24000", "--out", str(out), "--boot", "10", "--fix", "gamma=0.6"]
+    res = CliRunner().invoke(group(), args)
+    assert res.exit_code == 0, res.output
+    assert "fixed" in res.output and '"gamma": 0.6' in out.read_text()
+    from lrkit.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args[:-1] + ["gamma"])
+    assert exc.value.code == 2

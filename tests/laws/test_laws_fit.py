@@ -141,3 +141,28 @@ def test_forward_chaining_selection_is_recorded_and_round_trips(tmp_path):
         get_law("multipower", warmup="sometimes")
     with pytest.raises(LawError, match="no fit configurations"):
         fit(curves, "lra", select=True)
+
+
+def test_fixed_parameters_are_held_and_recorded(tmp_path):
+    theta = np.array([2.5, 0.6, 0.45, 500.0, 1.5, 0.55, 0.6])
+    curves = synthetic("multipower", theta, SPECS)
+    res = fit(curves, "multipower", fixed={"gamma": 0.6, "C": 1.5}, prior_weight=0.0, n_boot=20)
+    assert res.params["gamma"] == 0.6 and res.params["C"] == 1.5
+    assert res.fixed == {"gamma": 0.6, "C": 1.5} and not res.selection  # fixing turns selection off
+    np.testing.assert_allclose(res.theta[:4], theta[:4], rtol=0.02)  # the rest is still recovered
+    samples = np.asarray(res.param_samples)
+    assert np.all(samples[:, 6] == 0.6) and np.all(samples[:, 4] == 1.5) and np.ptp(samples[:, 0]) > 0
+    assert FitResult.from_json(res.to_json(tmp_path / "f.json")).fixed == res.fixed
+    wrong = fit(curves, "multipower", fixed={"gamma": 0.2}, prior_weight=0.0, n_boot=0, holdout=0)
+    assert wrong.cost > res.cost  # holding a parameter away from the truth costs fit quality
+
+
+@pytest.mark.parametrize("fixed, match", [
+    ({"delta": 1.0}, "cannot fix 'delta': law 'multipower' has parameters L0, A, alpha"),
+    ({"beta": -1.0}, "fixed beta=-1 is outside its range"),
+    ({"beta": "x"}, "fixed beta must be a number"),
+    ({"L0": 2, "A": 1, "alpha": 0.5, "B": 1, "C": 1, "beta": 1, "gamma": 1}, "every parameter is fixed"),
+])
+def test_fixed_parameter_errors(fixed, match):
+    with pytest.raises(LawError, match=match):
+        fit(synthetic("multipower", np.array([2.5, 0.6, 0.45, 500.0, 1.5, 0.55, 0.6]), SPECS[:2]), fixed=fixed)

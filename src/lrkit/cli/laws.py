@@ -89,7 +89,9 @@ def _apply(options):
 @click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, metavar="FIT.json", help="Write the fit here.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Observed vs fitted curves.")
 @click.option("--boot", type=click.IntRange(0, 10000), default=200, show_default=True, help="Bootstrap resamples for the band.")
-def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot, boot):
+@click.option("--fix", "fixes", multiple=True, metavar="NAME=VALUE",
+              help="Hold a law parameter at a value instead of fitting it (e.g. --fix gamma=0.6); repeatable.")
+def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot, boot, fixes):
     """Fit a loss-curve law to one or more training runs (CSV, JSON lines, TensorBoard).
 
     \b
@@ -102,8 +104,17 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     from ..laws import fit
 
     console = _console()
+    fixed = {}
+    for item in fixes:
+        name, sep, value = item.partition("=")
+        try:
+            fixed[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"expected NAME=VALUE with a number, got {item!r}", param_hint="'--fix'")
     curves = _load_curves(runs, schedules, base_lr, totals, columns, clean, console)
-    result = fit(curves, law, n_boot=boot)
+    result = fit(curves, law, n_boot=boot, fixed=fixed or None)
     result.to_json(out)
     t = Table(title=f"{result.law_obj.title}: parameters", title_justify="left")
     t.add_column("parameter")
@@ -112,6 +123,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     samples = np.asarray(result.param_samples) if result.param_samples else None
     for i, (k, v) in enumerate(result.params.items()):
         ci = "" if samples is None else f"{np.quantile(samples[:, i], 0.05):.4g} .. {np.quantile(samples[:, i], 0.95):.4g}"
+        ci = "fixed" if k in result.fixed else ci
         t.add_row(k, f"{v:.5g}", ci)
     console.print(t)
     q = Table(title="fit quality", title_justify="left")
@@ -120,7 +132,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     for name, m in result.metrics.items():
         q.add_row(name, str(m["points"]), f"{100 * m['mean_rel_error']:.3f}%", f"{100 * m['max_rel_error']:.3f}%", f"{m['r2']:.5f}")
     console.print(q)
-    if result.rank < len(result.params):
+    if result.rank < len(result.params) - len(result.fixed):
         console.print(f"[yellow]warning: only {result.rank} of {len(result.params)} parameters are determined by these runs; "
                       "add a run with a different schedule (e.g. one with a decay) for reliable predictions[/]")
     console.print(f"fitted in {result.seconds:.2f} s; wrote {out}")

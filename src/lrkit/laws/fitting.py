@@ -72,6 +72,8 @@ class FitResult:
     shrink: float = 0.0
     #: the forward-chaining cross-validation that chose the configuration (empty: none was run)
     selection: dict[str, Any] = field(default_factory=dict)
+    #: parameters held at given values instead of fitted (``fit(..., fixed=...)``)
+    fixed: dict[str, float] = field(default_factory=dict)
     cost: float = 0.0
     seconds: float = 0.0
 
@@ -154,6 +156,7 @@ def fit(
     holdout: float = 0.6,
     shrink: float = 0.0,
     select: bool | None = None,
+    fixed: dict[str, float] | None = None,
 ) -> FitResult:
     """Fit ``law`` to ``runs`` (``lrkit.runs.Run`` or :class:`Curve`); returns a :class:`FitResult`.
 
@@ -167,7 +170,9 @@ def fit(
     ``select``: choose the fit configuration (``shrink`` and, for the multi-power law, the warmup
     treatment) from :data:`SELECT_MENU` by forward-chaining cross-validation on the runs themselves
     (:func:`select_config`), then fit the chosen one to the full runs.  Default: on for the multi-power
-    law when neither ``shrink`` nor ``law_options`` is given.
+    law when neither ``shrink``, ``law_options`` nor ``fixed`` is given.
+    ``fixed``: parameters held at given values (e.g. ``{"gamma": 0.6}``) instead of fitted; they get
+    no bootstrap spread.
     """
     t0 = time.perf_counter()
     law_options = dict(law_options or {})
@@ -184,7 +189,7 @@ def fit(
     curves = as_curves(runs, totals)
     selection: dict[str, Any] = {}
     if select is None:
-        select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0
+        select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0 and not fixed
     if select:
         if not hasattr(law_obj, "simplified_fit"):
             raise LawError(f"law {law_obj.name!r} has no fit configurations to select from")
@@ -203,6 +208,8 @@ def fit(
     if npts < len(law_obj.param_names) + 1:
         raise LawError(f"{npts} logged losses are too few to fit {len(law_obj.param_names)} parameters")
     lo, hi = law_obj.bounds(float(np.exp(log_loss.min())))
+    fixed = dict(fixed or {})
+    fixed_at = _fixed_index(law_obj, fixed, lo, hi)
 
     def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, np.ndarray | None]:
         outs = [law_obj.evaluate(p, theta, jac) for p in preps]
@@ -211,7 +218,8 @@ def fit(
         return pred, J
 
     pw = law_obj.prior_weight if prior_weight is None else float(prior_weight)
-    theta, cost, resid, jacobian, pidx = _solve(law_obj, preps, losses, lo, hi, pw, shrink, n_starts, huber_delta)
+    theta, cost, resid, jacobian, pidx = _solve(law_obj, preps, losses, lo, hi, pw, shrink, n_starts, huber_delta,
+                                                fixed=fixed_at)
     r = resid(theta)
     Jr = jacobian(theta)
 
@@ -253,7 +261,8 @@ def fit(
     merr: dict[str, float] = {}
     if 0 < holdout < 1 and n_boot > 0:
         merr = model_error(curves, law_obj, holdout, huber_delta=huber_delta, n_starts=n_starts,
-                           prior_weight=prior_weight, law_options=law_options, shrink=shrink, select=False)
+                           prior_weight=prior_weight, law_options=law_options, shrink=shrink, select=False,
+                           fixed=fixed)
     return FitResult(
         law=law_obj.name,
         params={n: float(v) for n, v in zip(law_obj.param_names, theta)},
@@ -270,16 +279,40 @@ def fit(
         model_error=merr,
         shrink=float(shrink),
         selection=selection,
+        fixed={n: float(v) for n, v in fixed.items()},
         cost=float(cost),
         seconds=time.perf_counter() - t0,
     )
 
 
 
+def _fixed_index(law: Law, fixed: dict[str, float], lo: np.ndarray, hi: np.ndarray) -> dict[int, float]:
+    """``{parameter index: value}`` for ``fit(..., fixed=...)``, checked against the law's bounds."""
+    names = law.param_names
+    out = {}
+    for n, v in fixed.items():
+        if n not in names:
+            raise LawError(f"cannot fix {n!r}: law {law.name!r} has parameters {', '.join(names)}")
+        i = names.index(n)
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise LawError(f"fixed {n} must be a number, got {v!r}") from None
+        if not (lo[i] <= v <= hi[i]):
+            raise LawError(f"fixed {n}={v:g} is outside its range [{lo[i]:g}, {hi[i]:g}]")
+        out[i] = v
+    if len(out) == len(names):
+        raise LawError("every parameter is fixed: nothing to fit")
+    return out
+
+
 def _solve(law_obj: Law, preps: list, losses: list[np.ndarray], lo: np.ndarray, hi: np.ndarray,
            pw: float, shrink: float, n_starts: int, huber_delta: float = 1e-3,
-           starts: list[np.ndarray] | None = None):
-    """Robust (Huber) least squares on log residuals plus the prior/shrinkage rows, multi-start."""
+           starts: list[np.ndarray] | None = None, fixed: dict[int, float] | None = None):
+    """Robust (Huber) least squares on log residuals plus the prior/shrinkage rows, multi-start.
+
+    ``fixed`` (index -> value) parameters are held; the returned Jacobian has zero columns for them.
+    """
     from scipy.optimize import least_squares  # lazy
 
     log_loss = np.log(np.concatenate(losses))
@@ -295,8 +328,19 @@ def _solve(law_obj: Law, preps: list, losses: list[np.ndarray], lo: np.ndarray, 
         x_simple = np.clip(law_obj.simplified_fit(preps, losses), np.maximum(lo, 1e-12), hi)  # type: ignore[attr-defined]
         weight = weight + shrink
         center = np.log(x_simple)
+    fixed = fixed or {}
+    if fixed:
+        weight[list(fixed)] = 0.0  # no prior or shrinkage on a held parameter
     pidx = np.nonzero(weight > 0)[0]
     wv, cv = weight[pidx], center[pidx]
+    free = np.array([i for i in range(len(names)) if i not in fixed], dtype=int)
+
+    def full(x: np.ndarray) -> np.ndarray:
+        theta = np.empty(len(names))
+        theta[free] = x
+        for i, v in fixed.items():
+            theta[i] = v
+        return theta
 
     def model(theta: np.ndarray, jac: bool) -> tuple[np.ndarray, np.ndarray | None]:
         outs = [law_obj.evaluate(p, theta, jac) for p in preps]
@@ -313,24 +357,28 @@ def _solve(law_obj: Law, preps: list, losses: list[np.ndarray], lo: np.ndarray, 
         pred, J = model(theta, True)
         Jp = np.zeros((pidx.size, theta.size))
         Jp[np.arange(pidx.size), pidx] = wv / np.maximum(theta[pidx], 1e-12)
-        return np.concatenate([J / np.maximum(pred, 1e-8)[:, None], Jp])
+        out = np.concatenate([J / np.maximum(pred, 1e-8)[:, None], Jp])
+        out[:, list(fixed)] = 0.0
+        return out
 
     starts = list(law_obj.starts(preps, losses, n_starts) if starts is None else starts)
     if x_simple is not None:
         starts = [x_simple] + starts[: max(n_starts - 1, 1)]
     best = None
+    flo, fhi = lo[free], hi[free]
     for x0 in starts:
-        x0 = np.clip(x0, lo, hi)
-        x0 = np.where(x0 <= lo, lo + 1e-9 * (hi - lo), x0)
-        x0 = np.where(x0 >= hi, hi - 1e-9 * (hi - lo), x0)
+        x0 = np.clip(np.asarray(x0, dtype=float)[free], flo, fhi)
+        x0 = np.where(x0 <= flo, flo + 1e-9 * (fhi - flo), x0)
+        x0 = np.where(x0 >= fhi, fhi - 1e-9 * (fhi - flo), x0)
         res = least_squares(
-            resid, x0, jac=jacobian, bounds=(lo, hi), loss="huber", f_scale=huber_delta,
-            x_scale="jac", method="trf", max_nfev=300, ftol=1e-12, xtol=1e-12, gtol=1e-10,
+            lambda x: resid(full(x)), x0, jac=lambda x: jacobian(full(x))[:, free], bounds=(flo, fhi),
+            loss="huber", f_scale=huber_delta, x_scale="jac", method="trf", max_nfev=300,
+            ftol=1e-12, xtol=1e-12, gtol=1e-10,
         )
         if best is None or res.cost < best.cost:
             best = res
     assert best is not None
-    return best.x, float(best.cost), resid, jacobian, pidx
+    return full(best.x), float(best.cost), resid, jacobian, pidx
 
 #: The fit configurations :func:`select_config` chooses from: the warmup treatment of the multi-power
 #: law and the weight of the shrinkage toward its simplified-law initialisation.
