@@ -143,7 +143,7 @@ def profile(size: int, runs: dict, ours) -> None:
 def figures(out: Path, size: int, proto: str, result, runs: dict, train: list[str]) -> None:
     """Observed vs predicted curves (and, for the two-run fit, a planned schedule)."""
     from lrkit.laws import Curve, plan
-    from lrkit.laws.plots import plot_curves, plot_plan
+    from lrkit.report.law_figures import plot_curves, plot_plan
 
     out.mkdir(parents=True, exist_ok=True)
     tag = "published" if proto == "published" else "tworun"

@@ -137,7 +137,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
                       "add a run with a different schedule (e.g. one with a decay) for reliable predictions[/]")
     console.print(f"fitted in {result.seconds:.2f} s; wrote {out}")
     if plot:
-        from ..laws.plots import plot_curves
+        from ..report.law_figures import plot_curves
 
         plot_curves(result, curves, plot, fitted=[c.name for c in curves])
         console.print(f"wrote {plot}")
@@ -217,7 +217,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
         else:
             console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({p.lower[-1]:.4f} .. {p.upper[-1]:.4f})")
     if plot:
-        from ..laws.plots import plot_curves
+        from ..report.law_figures import plot_curves
 
         c = Curve(str(name), lr, p.steps, observed if observed is not None else p.loss)
         plot_curves(result, [c], plot)
@@ -260,7 +260,7 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot):
         t.add_row(c.spec, f"{c.final_loss:.4f}", f"{c.final_loss - p.best.final_loss:+.4f}")
     console.print(t)
     if plot:
-        from ..laws.plots import plot_plan
+        from ..report.law_figures import plot_plan
 
         plot_plan(result, p, plot)
         console.print(f"wrote {plot}")

@@ -1,4 +1,5 @@
-"""Figures for fits, predictions and plans (matplotlib, Agg backend; imported only when plotting)."""
+"""Figures of the loss-curve laws: observed vs predicted curves with bands, planned vs standard
+schedules (matplotlib; imported only when plotting)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,23 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import Curve
-from .fitting import FitResult
-from .plan import Plan
-from .predict import predict
+from ..laws import Curve, FitResult, Plan, predict
+from . import style
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
+    style.use_agg()
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return Path(path)
 
 
 def plot_curves(fit: FitResult, curves: Sequence[Curve], path: str | Path, title: str | None = None,
@@ -29,10 +34,12 @@ def plot_curves(fit: FitResult, curves: Sequence[Curve], path: str | Path, title
     Runs named in ``fitted`` are drawn solid (fitted), the others dashed (predicted).
     """
     plt = _plt()
-    fig, (ax, axr) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, (ax, axr) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, layout="constrained",
+                                  gridspec_kw={"height_ratios": [3, 1.3]})
+    for a in (ax, axr):
+        style.apply(a)
     for i, c in enumerate(curves):
-        col = colors[i % len(colors)]
+        col = style.PALETTE[i % len(style.PALETTE)]
         p = predict(fit, c.lr, c.steps)
         is_fit = c.name in fitted
         rel = 100 * (p.loss - c.loss) / c.loss
@@ -45,29 +52,28 @@ def plot_curves(fit: FitResult, curves: Sequence[Curve], path: str | Path, title
     hi = np.percentile(np.concatenate([c.loss for c in curves]), 97)
     ax.set_ylim(lo - 0.05 * (hi - lo), hi)
     ax.set_ylabel("training loss")
-    ax.set_title(title or f"{fit.law}: observed (dots) vs law (lines), {int(100 * fit.band_level)}% band", fontsize=10)
-    ax.legend(fontsize=7, loc="upper right")
-    ax.grid(alpha=0.3)
-    axr.axhline(0, color="k", lw=0.6)
+    ax.set_title(title or f"{fit.law}: observed (dots) vs law (lines), {int(100 * fit.band_level)}% band",
+                 loc="left", fontsize=10, fontweight="bold")
+    ax.legend(frameon=False, fontsize=7.5, loc="upper right")
+    axr.axhline(0, color="#444444", lw=0.6)
     axr.set_ylabel("error (%)")
     axr.set_xlabel("step")
-    axr.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_plan(fit: FitResult, plan: Plan, path: str | Path, n_standard: int = 4) -> Path:
     """The planned schedule beside standard ones (top) and their predicted loss curves (bottom)."""
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, layout="constrained")
+    for a in (a1, a2):
+        style.apply(a)
     steps = np.arange(plan.steps)
     every = max(1, plan.steps // 400)
     sample = steps[max(1, plan.warmup)::every]
     if sample[-1] != plan.steps - 1:
         sample = np.r_[sample, plan.steps - 1]
-    cands = [(plan.best, "k", 2.2, "planned")] + [(c, None, 1.1, None) for c in plan.standard[:n_standard]]
+    cands = [(plan.best, "#000000", 2.4, "planned")] + [
+        (c, style.PALETTE[i % (len(style.PALETTE) - 1)], 1.3, None) for i, c in enumerate(plan.standard[:n_standard])]
     for cand, col, lw, tag in cands:
         label = f"{tag + ': ' if tag else ''}{cand.spec if len(cand.spec) < 60 else cand.spec[:57] + '...'}  ({cand.final_loss:.4f})"
         (line,) = a1.plot(steps, cand.lr, lw=lw, color=col, label=label)
@@ -76,17 +82,12 @@ def plot_plan(fit: FitResult, plan: Plan, path: str | Path, n_standard: int = 4)
         a2.fill_between(sample, p.lower, p.upper, color=line.get_color(), alpha=0.15, lw=0)
     a1.set_ylabel("learning rate")
     a1.set_title(f"planned vs standard schedules, {plan.steps} steps, peak LR {plan.peak_lr:g} "
-                 f"({fit.law} law; predicted final loss in brackets)", fontsize=9)
-    a1.legend(fontsize=7)
-    a1.grid(alpha=0.3)
+                 f"({fit.law} law; predicted final loss in brackets)", loc="left", fontsize=9.5, fontweight="bold")
+    a1.legend(frameon=False, fontsize=7.5, loc="lower left", bbox_to_anchor=(0.1, 0.0))  # clear of the warmup
     finals = [c.final_loss for c, *_ in cands]
     lo, hi = min(finals), max(finals)
     span = max(hi - lo, 1e-3)
     a2.set_ylim(lo - 0.5 * span, hi + 2.5 * span)
     a2.set_ylabel("predicted loss")
     a2.set_xlabel("step")
-    a2.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
