@@ -34,7 +34,7 @@ from .helpers import assert_steps, load_timm_scheduler, lrkit_lrs
 
 torch = pytest.importorskip("torch")
 BASE = 0.05
-PREFIX = lrkit.Convention("timm-prefix", warmup_offset=0, placement="before")
+PREFIX = "timm-prefix"  # the preset for warmup_prefix=True
 
 
 def timm_lrs(make, n):

@@ -46,6 +46,7 @@ PRESETS: dict[str, Convention] = {
     "torch": Convention("torch", warmup_offset=0, after_end="continue"),
     "hf": Convention("hf", warmup_offset=0, after_end="continue"),
     "timm": Convention("timm", warmup_offset=0, placement="replace"),
+    "timm-prefix": Convention("timm-prefix", warmup_offset=0, placement="before"),  # warmup_prefix=True
     "optax": Convention("optax", warmup_offset=0),
 }
 DEFAULT = PRESETS["lrkit"]
