@@ -66,7 +66,7 @@ def run_one(args: tuple) -> dict:
 
 
 def run_pbt(workload: str, steps: int, lr: float) -> dict:
-    from lrkit.adaptive.pbt import pbt_search
+    from lrkit.bench.pbt import pbt_search
 
     t0 = time.perf_counter()
     r = pbt_search(workload, steps, template="wsd(warmup=0.05, decay={decay})",

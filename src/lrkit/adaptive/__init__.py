@@ -5,10 +5,11 @@
 * :mod:`.hypergradient`: hypergradient descent (Baydin et al. 2018) as an LR controller; FedHyper's
   server-side global-LR rule.
 * :mod:`.autolrs`: AutoLRS (Jin et al. 2021), stage-by-stage LR search with a forecast and BO.
-* :mod:`.pbt`: Population Based Training on Ray Tune with lrkit schedule parameters.
+* Population Based Training over schedule parameters trains bench workloads, so it lives in
+  :mod:`lrkit.bench.pbt` (Ray Tune).
 
 Importing this package needs only numpy (it registers the ``plateau`` family); the torch, scipy,
-scikit-optimize and Ray parts are imported by the modules that need them.
+and scikit-optimize parts are imported by the modules that need them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import lrkit
-from lrkit.adaptive.pbt import _check_space, spec_for
+from lrkit.bench.pbt import _check_space, spec_for
 
 
 def test_template_and_space_checks():
@@ -26,7 +26,7 @@ def test_pbt_tiny_population_on_local_ray(tmp_path):
     pytest.importorskip("ray.tune", reason="Population Based Training needs ray[tune]")
     import ray
 
-    from lrkit.adaptive.pbt import pbt_search
+    from lrkit.bench.pbt import pbt_search
 
     started_here = not ray.is_initialized()
     if started_here:

@@ -85,8 +85,8 @@ def _member(config: dict[str, Any]) -> None:
     import torch
     from ray import tune
 
-    from ..bench.train import make_optimizer, set_threads
-    from ..bench.workloads import get_workload
+    from .train import make_optimizer, set_threads
+    from .workloads import get_workload
     from ..spec import parse
 
     set_threads(1)
