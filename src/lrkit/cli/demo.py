@@ -31,7 +31,7 @@ def demo(out, quick, workers):
     from rich.markup import escape
     from rich.table import Table
 
-    from ..bench.demo import run_demo
+    from ..demo import run_demo
     from .bench import _console, _Progress
 
     if workers is not None and workers < 0:

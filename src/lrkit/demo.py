@@ -18,9 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .runner import available_cpus, make_executor, sweep
-from .store import Store
-from .trial import Trial, canonical_spec
+from .bench.runner import available_cpus, make_executor, sweep
+from .bench.store import Store
+from .bench.trial import Trial, canonical_spec
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,10 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
              config: DemoConfig | None = None, say: Callable[[str], None] = print,
              progress: Callable[[str], Callable[[str, dict], None] | None] | None = None) -> DemoResult:
     """Run the demo; write ``out/index.html`` and ``out/demo.db``; return the summary."""
-    from ..laws import Curve, fit as fit_law, plan as plan_schedule, predict
-    from ..report.html import write_report
-    from ..spec import parse
-    from .scoring import score_trials
+    from .laws import Curve, fit as fit_law, plan as plan_schedule, predict
+    from .report.html import write_report
+    from .spec import parse
+    from .bench.scoring import score_trials
 
     cfg = config or (QUICK if quick else FULL)
     t0 = time.perf_counter()
