@@ -8,9 +8,8 @@ too). Mappings (optax -> lrkit; the peak value is the base LR):
 * ``join_schedules([...], boundaries)`` -> ``sequence(..., boundaries=[...])`` (each phase counts its own
   steps from its boundary, as optax does)
 * ``cosine_onecycle_schedule(T, peak, pct_start, div, final_div)`` -> ``onecycle(anneal='cos', ...)``
-* ``linear_onecycle_schedule(T, peak, pct_start, pct_final=2*pct_start, ...)`` ->
-  ``onecycle(anneal='linear', three_phase=True, ...)`` (lrkit's three-phase cycle comes back down at
-  ``2*pct_start``; optax's ``pct_final`` other than that has no lrkit spelling)
+* ``linear_onecycle_schedule(T, peak, pct_start, pct_final, ...)`` ->
+  ``onecycle(anneal='linear', three_phase=True, pct_final=pct_final, ...)``
 * ``sgdr_schedule([dict(init, peak, W, L, end)] * k)`` ->
   ``repeat(cosine(warmup=W, warmup_init=init/peak, floor=end/peak), every=L, times=k)``
 * ``polynomial_schedule(init, end, power, T)`` -> ``polynomial(power=power, floor=end/init)``, total ``T``
@@ -82,12 +81,15 @@ def test_cosine_onecycle(T, pct, div, final_div):
     assert_steps(lrkit_lrs(spec, n, peak, "optax", total=T), expected, what=spec)
 
 
-@pytest.mark.parametrize("T, pct, div, final_div", [(100, 0.3, 25.0, 1e4), (1000, 0.25, 10.0, 100.0), (90, 0.2, 5.0, 1e3)])
-def test_linear_onecycle(T, pct, div, final_div):
+@pytest.mark.parametrize("T, pct, final, div, final_div", [
+    (100, 0.3, None, 25.0, 1e4), (1000, 0.25, None, 10.0, 100.0), (90, 0.2, None, 5.0, 1e3),
+    (100, 0.3, 0.85, 25.0, 1e4), (1000, 0.1, 0.9, 10.0, 100.0), (97, 0.45, 0.6, 25.0, 1e4),  # optax's default 0.85
+])
+def test_linear_onecycle(T, pct, final, div, final_div):
     peak, n = 0.4, T + 10
-    expected = ref(optax.linear_onecycle_schedule(T, peak, pct, 2 * pct, div, final_div), n)
+    expected = ref(optax.linear_onecycle_schedule(T, peak, pct, 2 * pct if final is None else final, div, final_div), n)
     spec = f"onecycle(pct_start={pct}, div_factor={div}, final_div_factor={final_div}, anneal='linear', " \
-           f"three_phase=True)"
+           f"three_phase=True{'' if final is None else f', pct_final={final}'})"
     assert_steps(lrkit_lrs(spec, n, peak, "optax", total=T), expected, what=spec)
 
 

@@ -20,7 +20,9 @@ class OneCycle(Schedule):
 
     Up from ``1/div_factor`` to the peak 1 over ``pct_start`` of the run, then down to
     ``1/(div_factor*final_div_factor)``; ``three_phase`` comes back to the start before the final
-    anneal. ``anneal`` is ``cos`` or ``linear``. Under the ``torch`` convention the phases end at
+    anneal, at ``pct_final`` of the run (default ``2*pct_start``, torch's; optax's
+    ``linear_onecycle_schedule`` takes any ``pct_final``). ``anneal`` is ``cos`` or ``linear``. Under
+    the ``torch`` convention the phases end at
     ``pct_start*T - 1`` and ``T - 1`` exactly as torch counts them; elsewhere at ``int(pct_start*T)``
     and ``T`` (optax's ``*_onecycle_schedule``).
     """
@@ -30,6 +32,7 @@ class OneCycle(Schedule):
     final_div_factor: float = 1e4
     anneal: str = "cos"
     three_phase: bool = False
+    pct_final: float | None = None
     steps: int | None = None
 
     def _check(self) -> None:
@@ -41,9 +44,15 @@ class OneCycle(Schedule):
         v.choice("onecycle", "anneal", self.anneal, ("cos", "linear"))
         if not isinstance(self.three_phase, bool):
             raise SpecError(f"onecycle: three_phase={self.three_phase!r} is not True or False")
-        if self.three_phase and self.pct_start >= 0.5:
+        if self.pct_final is not None:
+            if not self.three_phase:
+                raise SpecError("onecycle: pct_final sets where the second of three phases ends; "
+                                "it needs three_phase=True")
+            self._set("pct_final", v.number("onecycle", "pct_final", self.pct_final, lo=self.pct_start, hi=1.0,
+                                            lo_open=True, hi_open=True))
+        elif self.three_phase and self.pct_start >= 0.5:
             raise SpecError(f"onecycle: pct_start={self.pct_start} with three_phase=True leaves no final phase; "
-                            f"expected pct_start < 0.5")
+                            f"expected pct_start < 0.5 (or give pct_final)")
         if self.steps is not None:
             self._set("steps", v.integer("onecycle", "steps", self.steps, lo=2))
 
@@ -58,11 +67,13 @@ class OneCycle(Schedule):
         if conv.name == "torch":
             ends = [float(self.pct_start * T) - 1, float(T - 1)]
             if self.three_phase:
-                ends = [float(self.pct_start * T) - 1, float(2 * self.pct_start * T) - 2, float(T - 1)]
+                second = 2 * self.pct_start * T - 2 if self.pct_final is None else self.pct_final * T - 1
+                ends = [float(self.pct_start * T) - 1, float(second), float(T - 1)]
         else:
             ends = [float(int(self.pct_start * T)), float(T)]
             if self.three_phase:
-                ends = [float(int(self.pct_start * T)), float(int(2 * self.pct_start * T)), float(T)]
+                pct_final = 2 * self.pct_start if self.pct_final is None else self.pct_final
+                ends = [float(int(self.pct_start * T)), float(int(pct_final * T)), float(T)]
         values = [lo, 1.0, lo, final] if self.three_phase else [lo, 1.0, final]
         return [(ends[i], values[i], values[i + 1]) for i in range(len(ends))]
 
