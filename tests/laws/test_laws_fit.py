@@ -7,6 +7,7 @@ import pytest
 
 import lrkit
 from lrkit.laws import Curve, FitResult, LawError, fit, get_law, plan, predict
+from lrkit.laws.predict import final_loss
 from lrkit.runs import Run
 
 N, W, PEAK = 3000, 200, 3e-4
@@ -90,12 +91,18 @@ def test_fit_accepts_runs_with_schedule_lrs():
     np.testing.assert_allclose(res.theta, theta, rtol=1e-3)
 
 
-@pytest.mark.parametrize("family", ["wsd", "cosine", "free"])
+@pytest.mark.parametrize("family", ["wsd", "cosine", "linear", "rex", "uba", "free"])
 def test_plan_beats_or_matches_standard_schedules(fitted, family):
     p = plan(fitted, N, PEAK, family=family, warmup=W, knots=16)
     best_standard = min(c.final_loss for c in p.standard)
-    if family != "cosine":
+    if family in ("wsd", "free"):
         assert p.best.final_loss <= best_standard + 1e-9
+    assert p.best.spec.startswith(family if family != "free" else ("piecewise(", "wsd("))
+    if family in ("rex", "uba"):  # the search beats the family's usual settings
+        usual = {"rex": ("beta=0.5", "beta=0.9"), "uba": ("phi=1.0", "phi=2.0")}[family]
+        for arg in usual:
+            scored = lrkit.parse(f"{family}({arg}, warmup={W})").sample(N) * PEAK
+            assert p.best.final_loss <= final_loss(fitted, scored) + 1e-12
     # the spec string is exactly the scored schedule
     lr = lrkit.parse(p.best.spec).sample(N) * PEAK
     np.testing.assert_allclose(lr, p.best.lr)

@@ -227,8 +227,10 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
 @click.argument("fit_file", type=click.Path(), metavar="FIT.json")
 @click.option("--steps", type=int, required=True, metavar="N", help="Training budget in steps.")
 @click.option("--lr", "peak_lr", type=float, required=True, metavar="BASE", help="Peak LR.")
-@click.option("--family", type=click.Choice(["free", "wsd", "cosine", "linear"]), default="free", show_default=True,
-              help="free: best non-increasing piecewise-linear schedule; or the best of one family.")
+@click.option("--family", type=click.Choice(["free", "wsd", "cosine", "linear", "rex", "uba"]), default="free",
+              show_default=True,
+              help="free: best non-increasing piecewise-linear schedule; or the best of one family (wsd: decay "
+                   "fraction, form and floor; cosine: floor; linear: end value; rex: beta; uba: phi).")
 @click.option("--warmup", type=int, default=None, metavar="W", help="Warmup steps (default: the fitted runs' warmup).")
 @click.option("--knots", type=click.IntRange(3, 200), default=32, show_default=True, help="Knots of the free-form schedule.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Planned vs standard schedules.")

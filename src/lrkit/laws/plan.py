@@ -3,7 +3,8 @@
 Two searches (Luo et al. 2025 optimise a free schedule under the multi-power law the same way):
 
 * within a family -- ``wsd`` (decay fraction for each decay form and floor), ``cosine`` (floor),
-  ``linear`` (end value) -- with ``scipy.optimize.minimize_scalar``;
+  ``linear`` (end value), ``rex`` (its ``beta``, Chen et al. 2022), ``uba`` (its ``phi``, Tang et al.
+  2025) -- with ``scipy.optimize.minimize_scalar``;
 * ``free`` -- a non-increasing piecewise-linear curve after warmup with ``knots`` knots, written as
   products of per-segment factors in [0, 1] (so monotonicity is a box constraint) and optimised with
   L-BFGS-B on the exact gradient of the predicted final loss.
@@ -23,7 +24,15 @@ from .base import LawError
 from .fitting import FitResult
 from .predict import final_loss
 
-FAMILIES = ("wsd", "cosine", "linear", "free")
+#: one-parameter families: spec template (``{x}`` the searched value, ``{w}`` the warmup), search
+#: bounds, and values always scored too (the family's usual settings)
+SCALAR_FAMILIES = {
+    "cosine": ("cosine(floor={x}, {w})", (0.0, 0.9), (0.0,)),
+    "linear": ("linear(end={x}, {w})", (0.0, 0.9), (0.0,)),
+    "rex": ("rex(beta={x}, {w})", (0.0, 0.99), (0.5, 0.9)),
+    "uba": ("uba(phi={x}, {w})", (0.05, 4.0), (1.0, 2.0)),
+}
+FAMILIES = ("wsd", *SCALAR_FAMILIES, "free")
 WSD_FORMS = ("linear", "cosine", "1-sqrt", "exp", "square")
 
 
@@ -107,15 +116,15 @@ def _family_search(fit: FitResult, family: str, steps: int, peak_lr: float, warm
                     best = cand
         assert best is not None
         return best
-    if family in ("cosine", "linear"):
-        key = "floor" if family == "cosine" else "end"
+    if family in SCALAR_FAMILIES:
+        template, bounds, usual = SCALAR_FAMILIES[family]
 
         def spec_of(v: float) -> str:
-            return f"{family}({key}={round(float(v), 3)}, {w})"
+            return template.format(x=round(float(v), 3), w=w)
 
         res = minimize_scalar(lambda v: _score(fit, spec_of(v), steps, peak_lr).final_loss,
-                              bounds=(0.0, 0.9), method="bounded", options={"xatol": 1e-3})
-        cands = [_score(fit, spec_of(v), steps, peak_lr) for v in (res.x, 0.0)]
+                              bounds=bounds, method="bounded", options={"xatol": 1e-3})
+        cands = [_score(fit, spec_of(v), steps, peak_lr) for v in (res.x, *usual)]
         return min(cands, key=lambda c: c.final_loss)
     raise LawError(f"unknown family {family!r}; valid: {', '.join(FAMILIES)}")
 
@@ -172,8 +181,8 @@ def plan(
 ) -> Plan:
     """The schedule with the lowest predicted final loss after ``steps`` steps at peak LR ``peak_lr``.
 
-    ``family``: ``wsd``, ``cosine``, ``linear`` or ``free`` (non-increasing piecewise-linear after
-    warmup).  ``warmup``: steps of linear warmup (default: the warmup of the fitted runs, if it fits).
+    ``family``: ``wsd``, ``cosine``, ``linear``, ``rex``, ``uba`` or ``free`` (non-increasing
+    piecewise-linear after warmup).  ``warmup``: steps of linear warmup (default: the warmup of the fitted runs, if it fits).
     The result's ``standard`` list holds the predicted final losses of standard schedules.
     """
     if family not in FAMILIES:
