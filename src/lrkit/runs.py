@@ -162,6 +162,8 @@ class Run:
         if not good.all():
             notes.append(f"dropped {int((~good).sum())} rows with a bad step (first at row {int(rows[~good][0])})")
         keep = np.nonzero(good)[0]
+        if keep.size == 0:
+            raise RunError(f"{self.source or self.name}: no row has a valid step (a non-negative integer)")
         order = keep[np.argsort(step[keep], kind="stable")]
         if np.any(np.diff(step[keep]) < 0):
             notes.append("sorted rows by step")
