@@ -173,3 +173,20 @@ def test_fixed_parameters_are_held_and_recorded(tmp_path):
 def test_fixed_parameter_errors(fixed, match):
     with pytest.raises(LawError, match=match):
         fit(synthetic("multipower", np.array([2.5, 0.6, 0.45, 500.0, 1.5, 0.55, 0.6]), SPECS[:2]), fixed=fixed)
+
+
+def test_losses_before_the_first_positive_lr_are_left_out_with_a_note():
+    theta = np.array([2.5, 0.6, 0.45, 500.0, 1.5, 0.55, 0.6])
+    curves = synthetic("multipower", theta, SPECS[:2])
+    c = curves[0]
+    lr = c.lr.copy()
+    lr[:3] = 0.0  # an LR of 0 at steps 0..2 (e.g. a warmup from 0) and a loss logged at step 0
+    with_zero = Curve(c.name, lr, np.r_[0, c.steps], np.r_[5.0, c.loss])
+    res = fit([with_zero, curves[1]], "multipower", n_boot=0, holdout=0)
+    assert res.notes == [f"run {c.name!r}: left out 1 loss logged before step 3, the first with a positive LR "
+                         "(the laws need some LR area before a loss)"]
+    assert res.metrics[c.name]["points"] == c.steps.size
+    with pytest.raises(LawError, match="the LR is zero at every step"):
+        fit([Curve("z", np.zeros(N), STEPS, np.full(STEPS.size, 3.0))], "lra")
+    with pytest.raises(LawError, match="every loss is logged before the first step with a positive LR"):
+        fit([Curve("late", np.r_[np.zeros(N - 5), np.full(5, 1e-3)], STEPS[:4], np.full(4, 3.0))], "lra")

@@ -116,6 +116,8 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     curves = _load_curves(runs, schedules, base_lr, totals, columns, clean, console)
     result = fit(curves, law, n_boot=boot, fixed=fixed or None)
     result.to_json(out)
+    for note in result.notes:
+        console.print(f"[yellow]{note}[/]")
     t = Table(title=f"{result.law_obj.title}: parameters", title_justify="left")
     t.add_column("parameter")
     t.add_column("value", justify="right")
@@ -162,13 +164,16 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
       lrkit predict fit.json --schedule 'wsd(decay=0.2, warmup=2160)' --lr 3e-4 --steps 24000
       lrkit predict fit.json --run wsd.csv --format csv
     """
-    from ..laws import FitResult, predict
-    from ..laws.base import Curve
+    from ..laws import Curve, FitResult, predict
+    from ..laws.fitting import usable_points
 
     result = FitResult.from_json(fit_file)
     observed = None
     if run_path is not None:
         curve = _load_curves([run_path], [schedule] if schedule else [], base_lr, [steps] if steps else [], columns, False)[0]
+        (curve,), notes = usable_points([curve])
+        for note in notes:
+            click.echo(note, err=True)
         lr, at, observed = curve.lr, curve.steps, curve.loss
         if every:
             sel = slice(None, None, every)

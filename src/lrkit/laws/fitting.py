@@ -74,6 +74,8 @@ class FitResult:
     selection: dict[str, Any] = field(default_factory=dict)
     #: parameters held at given values instead of fitted (``fit(..., fixed=...)``)
     fixed: dict[str, float] = field(default_factory=dict)
+    #: what the fit left out of the runs, one line each (e.g. losses logged before any positive LR)
+    notes: list[str] = field(default_factory=list)
     cost: float = 0.0
     seconds: float = 0.0
 
@@ -132,6 +134,28 @@ def as_curves(runs: Sequence[Any], totals: Sequence[int | None] | None = None) -
     return out
 
 
+def usable_points(curves: Sequence[Curve]) -> tuple[list[Curve], list[str]]:
+    """The curves without the losses logged before the first step with a positive LR, where the laws'
+    forward area ``S1`` is 0 and the loss is undefined (e.g. a step-0 loss under a warmup from 0),
+    and one note per run that lost points.  A run with no positive LR, or nothing left, is an error."""
+    out, notes = [], []
+    for c in curves:
+        pos = np.nonzero(c.lr > 0)[0]
+        if pos.size == 0:
+            raise LawError(f"run {c.name!r}: the LR is zero at every step; the laws need a positive LR")
+        keep = c.steps >= pos[0]
+        if not keep.all():
+            if not keep.any():
+                raise LawError(f"run {c.name!r}: every loss is logged before the first step with a positive LR "
+                               f"({int(pos[0])})")
+            n = int((~keep).sum())
+            notes.append(f"run {c.name!r}: left out {n} loss{'es' if n != 1 else ''} logged before step {int(pos[0])}, "
+                         "the first with a positive LR (the laws need some LR area before a loss)")
+            c = Curve(c.name, c.lr, c.steps[keep], c.loss[keep])
+        out.append(c)
+    return out, notes
+
+
 def _block_resample(res: np.ndarray, block: int, rng: np.random.Generator) -> np.ndarray:
     n = res.size
     b = max(1, min(block, n))
@@ -186,7 +210,7 @@ def fit(
             law_options = dict(law.options)
     if not runs:
         raise LawError("fit needs at least one run")
-    curves = as_curves(runs, totals)
+    curves, notes = usable_points(as_curves(runs, totals))
     selection: dict[str, Any] = {}
     if select is None:
         select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0 and not fixed
@@ -280,6 +304,7 @@ def fit(
         shrink=float(shrink),
         selection=selection,
         fixed={n: float(v) for n, v in fixed.items()},
+        notes=notes,
         cost=float(cost),
         seconds=time.perf_counter() - t0,
     )

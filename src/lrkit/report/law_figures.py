@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from ..laws import Curve, FitResult, Plan, predict
+from ..laws.fitting import usable_points
 from . import style
 
 
@@ -31,8 +32,10 @@ def plot_curves(fit: FitResult, curves: Sequence[Curve], path: str | Path, title
                 fitted: Sequence[str] = ()) -> Path:
     """Observed loss (dots) against the law's prediction (line) and its band, one colour per run.
 
-    Runs named in ``fitted`` are drawn solid (fitted), the others dashed (predicted).
+    Runs named in ``fitted`` are drawn solid (fitted), the others dashed (predicted).  Losses logged
+    before the first positive LR are left out, as the fit leaves them out.
     """
+    curves, _ = usable_points(curves)
     plt = _plt()
     fig, (ax, axr) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, layout="constrained",
                                   gridspec_kw={"height_ratios": [3, 1.3]})
