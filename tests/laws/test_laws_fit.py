@@ -190,3 +190,8 @@ def test_losses_before_the_first_positive_lr_are_left_out_with_a_note():
         fit([Curve("z", np.zeros(N), STEPS, np.full(STEPS.size, 3.0))], "lra")
     with pytest.raises(LawError, match="every loss is logged before the first step with a positive LR"):
         fit([Curve("late", np.r_[np.zeros(N - 5), np.full(5, 1e-3)], STEPS[:4], np.full(4, 3.0))], "lra")
+
+
+def test_plan_refuses_budgets_it_cannot_evaluate(fitted):
+    with pytest.raises(LawError, match="more than plan handles"):
+        plan(fitted, 100_000_000, PEAK)
