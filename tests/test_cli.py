@@ -118,3 +118,13 @@ def test_missing_optional_dependency_is_one_line(tmp_path):
     assert r.returncode == 2, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lrkit: error: ") and "lrkit[all]" in lines[0]
+
+
+def test_out_of_memory_is_one_line_exit_2():
+    # a memory limit as a user's machine would hit with --steps 1e9 (8 GB per array)
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
+            "sys.argv = ['lrkit', 'show', 'cosine()', '--steps', '1000000000']; "
+            "from lrkit.cli import main; main()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.startswith("lrkit: error: out of memory") and r.stderr.count("\n") == 1 and "fewer steps" in r.stderr

@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         error(f"{e}; install lrkit's extras, e.g. pip install 'lrkit[all]'")
     except OSError as e:
         error(f"{e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else str(e))
+    except MemoryError as e:  # e.g. --steps 1e9: every step's LR is an array element
+        error(f"out of memory ({e or 'allocation failed'}); ask for fewer steps")
     except KeyboardInterrupt:
         error("interrupted", 130)
     sys.exit(rc if isinstance(rc, int) else 0)
