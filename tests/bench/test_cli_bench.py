@@ -50,6 +50,7 @@ def test_bench_errors_are_one_line_exit_2(db):
         ("bench", "-w", TINY, "-s", "cosine()", "-n", "10", "--lr", "-1", "--db", str(db)),
         ("bench", "-w", TINY, "-s", "cosine()", "-n", "10", "--seeds", "0", "--db", str(db)),
         ("bench", "-w", TINY, "-s", "cosine()", "-n", "10", "--option", "oops", "--db", str(db)),
+        ("bench", "-w", "digits-mlp", "-s", "cosine()", "-n", "10", "--option", "hiden=3", "--db", str(db)),
         ("runs", "--db", str(db.parent / "missing.db")),
         ("export", "7", "--db", str(db.parent / "missing.db")),
         ("report", "--db", str(db.parent / "missing.db")),
@@ -58,6 +59,9 @@ def test_bench_errors_are_one_line_exit_2(db):
         r = lrkit(*args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.startswith("lrkit: error:") and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert r.stderr.count("(see: ") <= 1, r.stderr
+    r = lrkit("bench", "-w", "digits-mlp", "-s", "cosine()", "-n", "10", "--option", "hiden=3", "--db", str(db))
+    assert "workload digits-mlp has no option 'hiden'; its options: hidden, batch_size" in r.stderr
 
 
 def test_not_a_database_is_one_line(tmp_path):

@@ -55,6 +55,7 @@ def expand(workloads: Sequence[str], schedules: Sequence[str], lrs: Sequence[flo
     out = []
     for wl in workloads:
         w = get_workload(wl)
+        w.check_options(dict(options or {}))
         for spec, opt, lr, seed in itertools.product(specs, optimizers, list(lrs or [w.default_lr]), seeds):
             if not (lr > 0 and math.isfinite(lr)):
                 raise ValueError(f"--lr must be positive, got {lr}")

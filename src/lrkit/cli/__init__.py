@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.UsageError as e:
         hint = f" (see: lrkit {e.ctx.command.name} --help)" if e.ctx is not None and e.ctx.command is not cli else \
             " (see: lrkit --help)"
+        if "(see: " in e.format_message():  # the message already says where to look
+            hint = ""
         error(e.format_message() + hint)
     except click.exceptions.Abort:
         error("aborted", 130)

@@ -75,6 +75,23 @@ class Workload:
     def task(self, seed: int, steps: int, **options: Any) -> Task:
         return Task.coerce(self.make(seed=seed, steps=steps, **options), self.name)
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Refuse options that ``make`` does not take (before any trial starts), naming the valid ones."""
+        import inspect
+
+        try:
+            params = inspect.signature(self.make).parameters
+        except (TypeError, ValueError):  # a callable without a signature: let make decide
+            return
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        valid = [n for n, p in params.items() if n not in ("seed", "steps")
+                 and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ValueError(f"workload {self.name} has no option {', '.join(map(repr, unknown))}; "
+                             f"its options: {', '.join(valid) or 'none'}")
+
 
 def classification_task(model, xtr, ytr, xva, yva, seed: int, batch_size: int) -> Task:
     """A cross-entropy :class:`Task` over tensors already in memory; the batch of step ``t`` is drawn
