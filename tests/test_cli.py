@@ -128,3 +128,26 @@ def test_out_of_memory_is_one_line_exit_2():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert r.stderr.startswith("lrkit: error: out of memory") and r.stderr.count("\n") == 1 and "fewer steps" in r.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["show", "exponential(gamma=1.5)", "-n", "10000"], "at step 1751"),  # was: a panel of inf, then a crash
+    (["show", "exponential(gamma=1.5)", "-n", "10000", "-f", "json"], "not a finite number"),  # was: Infinity
+    (["show", "cosine()", "-n", "10", "--lr", "1e308", "-f", "csv"], "lr=1e+308"),  # was: RuntimeWarnings
+    (["show", "constant(value=1e308)", "-n", "10", "--lr", "10"], "overflow"),  # was: a NaN crash
+    (["show", "cosine()", "-n", "9223372036854775807"], "too many"),  # was: argmax of an empty sequence
+    (["show", "cosine()", "-n", "99999999999999999999"], "too many"),  # was: numpy's own words
+    (["lint", "exponential(gamma=1e300)", "-n", "10"], "at step 2"),
+])
+def test_values_that_overflow_are_one_line_and_exit_2(args, needle):
+    r = run(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit: error: ") and needle in lines[0], r.stderr
+    assert r.stdout == ""
+
+
+def test_lint_of_a_schedule_that_overflows_only_after_the_end_reports_it():
+    r = run("lint", "exponential(gamma=1.5)", "-n", "1700")
+    assert r.returncode == 0, r.stderr
+    assert "rising" in r.stdout and "rises-after-end" in r.stdout

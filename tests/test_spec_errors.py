@@ -174,6 +174,11 @@ BAD_SPECS = [
     ("warmup()", ["warmup", "period="]),
     ("warmup(period=0)", ["warmup", "period=0"]),
     ("warmup(form='radam', period=10)", ["warmup", "period=10", "radam"]),
+    # found by adversarial probing
+    ("product(factors=5)", ["product", "factors=5", "not a list of schedules"]),
+    ("COSINE()", ["'COSINE'", "did you mean 'cosine'"]),
+    ("rewarm(warmup=10, then=[cosine()])", ["rewarm", "then=(cosine(),)", "not a schedule"]),
+    ("cosine(warmup=cosine())", ["cosine", "warmup=cosine()", "not a duration"]),
 ]
 
 BAD_DICTS = [
@@ -192,6 +197,8 @@ BAD_DICTS = [
      ["'family'", "familly"]),
     ({"family": "clamp", "schedule": 5}, ["clamp", "schedule=5"]),
     ({"family": "product", "factors": {"family": "cosine"}}, ["product", "1 factor"]),
+    ({"family": None}, ["family None"]),
+    ({"family": "rewarm", "warmup": 5, "then": ["cosine()"]}, ["rewarm", "then=(cosine(),)"]),
 ]
 
 BAD_JSON = [
@@ -291,7 +298,8 @@ def test_bad_custom_conventions():
     (-1, ["step=-1", "negative"]), (-0.5, ["step=-0.5", "negative"]), (math.nan, ["step=nan", "not a number"]),
     (np.int64(-3), ["step=", "negative"]), ([0, 5, -2], ["step=-2.0", "negative"]),
     (np.array([0.0, np.nan]), ["step=nan"]), (True, ["step=True"]), ("5", ["step='5'"]), (None, ["step=None"]),
-    (["a"], ["step="]),
+    (["a"], ["step="]), (["1"], ["step=['1']"]), (np.array(["1"]), ["step=['1']"]), ([True, False], ["step=[True"]),
+    (np.array([[1.0], [-2.0]]), ["step=-2.0", "negative"]),
 ])
 def test_bad_steps_at_evaluation(step, needles):
     s = parse("cosine()")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._math import ARRAY
 from .schedules import Finding, Schedule, get_convention
 from .schedules import validate as v
 from .schedules.conventions import Convention
@@ -47,7 +48,7 @@ def lint(schedule: str | dict | Schedule, total: int, convention: str | Conventi
             if abs(jump) > JUMP_THRESHOLD * peak:
                 findings.append(Finding("jump", f"the LR jumps by {jump / peak:+.1%} of the peak at step {b}, "
                                                 f"where '{phase.label}' begins ({values[b - 1]:.4g} -> {values[b]:.4g})"))
-    after = s(np.arange(total, total + max(total // 4, 10)), total, convention=conv)
+    after = _after_end(s, total, conv)
     if after.size and float(after.max()) > float(values[-1]) * (1 + 1e-9) + 1e-12:
         at = total + int(np.argmax(after > values[-1] * (1 + 1e-9) + 1e-12))
         findings.append(Finding("rises-after-end", f"the LR rises again after the end of the run (from "
@@ -55,11 +56,21 @@ def lint(schedule: str | dict | Schedule, total: int, convention: str | Conventi
                                                    f"first at step {at}); running longer than planned would "
                                                    f"re-warm it"))
     for node in walk(s):
-        floor = getattr(node, "floor", None)
+        name = "end" if node.family == "linear" else "floor"  # linear's end is its floor
+        floor = getattr(node, name, None)
         if isinstance(floor, float) and floor > 1.0 and node.family != "clamp":
-            findings.append(Finding("floor-above-peak", f"{node.family}: floor={floor} is above the peak (1.0), "
+            findings.append(Finding("floor-above-peak", f"{node.family}: {name}={floor} is above the peak (1.0), "
                                                         f"so the 'decay' raises the LR"))
     return _unique(findings)
+
+
+def _after_end(s: Schedule, total: int, conv: Convention) -> np.ndarray:
+    """Values past the end of the run; there an overflow is a finding (the LR rises), not an error."""
+    steps = np.arange(total, total + max(total // 4, 10), dtype=float)
+    with np.errstate(all="ignore"):
+        out = np.asarray(s.bind(total, conv).fn(steps, ARRAY), dtype=float)
+    out = np.broadcast_to(out, steps.shape)
+    return np.where(np.isnan(out), np.inf, out)
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -15,7 +15,7 @@ from typing import Any
 from .errors import SpecError
 from .schedules import REGISTRY, Schedule
 from .schedules.base import _ordered_fields
-from .schedules.validate import did_you_mean
+from .schedules.validate import did_you_mean, shown
 
 _CONSTANT_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None}
 
@@ -23,12 +23,25 @@ _CONSTANT_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": Fals
 def parse(spec: str | dict | Schedule) -> Schedule:
     """A :class:`Schedule` from spec text (``"cosine(warmup=0.05, floor=0.1)"``), a JSON string,
     or a dict (``{"family": "cosine", "warmup": 0.05}``). Raises :class:`SpecError` on bad input."""
+    try:
+        return _parse(spec)
+    except RecursionError:
+        raise SpecError("the spec is nested too deeply to read; expected schedules nested at most a few "
+                        "hundred levels") from None
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    """Spec text for a message, cut short when it is long (a message stays readable)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _parse(spec: str | dict | Schedule) -> Schedule:
     if isinstance(spec, Schedule):
         return spec
     if isinstance(spec, dict):
         return _from_dict(spec, "spec")
     if not isinstance(spec, str):
-        raise SpecError(f"spec={spec!r} is not a string or a dict; expected e.g. 'cosine(floor=0.1)'")
+        raise SpecError(f"spec={_clip(shown(spec))} is not a string or a dict; expected e.g. 'cosine(floor=0.1)'")
     text = spec.strip()
     if not text:
         raise SpecError("the spec is empty; expected a schedule such as 'cosine(warmup=100)'")
@@ -37,22 +50,23 @@ def parse(spec: str | dict | Schedule) -> Schedule:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise SpecError(f"spec is not valid JSON: {e.msg} at column {e.colno}") from None
-        return parse(data)
+        return _parse(data)
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
         col = f" at column {e.offset}" if e.offset else ""
-        raise SpecError(f"syntax error in spec {text!r}{col}: {e.msg}") from None
+        msg = " ".join(str(e.msg).split("; use sys.set_int_max_str_digits")[0].split())
+        raise SpecError(f"syntax error in spec {_clip(text)!r}{col}: {_clip(msg, 200)}") from None
     node = tree.body
     if not isinstance(node, (ast.Call, ast.Name)):
-        raise SpecError(f"spec {text!r} is not a schedule; expected family(name=value, ...), "
+        raise SpecError(f"spec {_clip(text)!r} is not a schedule; expected family(name=value, ...), "
                         f"e.g. cosine(floor=0.1)")
     return _schedule_node(node)
 
 
 def _family(name: str) -> type[Schedule]:
     if not isinstance(name, str) or name not in REGISTRY:  # (a list from JSON is unhashable)
-        raise SpecError(f"unknown schedule family {name!r}{did_you_mean(name, REGISTRY)} "
+        raise SpecError(f"unknown schedule family {_clip(shown(name))}{did_you_mean(name, REGISTRY)} "
                         f"(families: {', '.join(sorted(REGISTRY))})")
     return REGISTRY[name]
 
@@ -73,7 +87,7 @@ def _schedule_node(node: ast.AST) -> Schedule:
     if isinstance(node, ast.Name):
         return _family(node.id)()
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-        raise SpecError(f"{_source(node)!r} is not a schedule; expected family(name=value, ...)")
+        raise SpecError(f"{_clip(_source(node))!r} is not a schedule; expected family(name=value, ...)")
     cls = _family(node.func.id)
     kwargs: dict[str, Any] = {}
     if node.args:
@@ -160,7 +174,7 @@ def _child(x: Any, where: str) -> Any:
     if isinstance(x, dict):
         return _from_dict(x, where)
     if isinstance(x, str):
-        return parse(x)
+        return _parse(x)
     return x
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .errors import SpecError
 from .schedules import Phase, Schedule
 from .schedules import validate as v
 from .schedules.conventions import Convention, get_convention
@@ -42,8 +44,16 @@ def summarize(schedule: str | dict | Schedule, total: int, lr: float | None = No
     conv = get_convention(convention)
     if lr is not None:
         lr = v.number("show", "lr", lr, lo=0.0, lo_open=True)
-    y = (s.sample(total, conv) if values is None else values) * (1.0 if lr is None else lr)
+    base = s.sample(total, conv) if values is None else values
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = base * (1.0 if lr is None else lr)
+        area = float(y.sum())
+    if not math.isfinite(area):  # finite multipliers, but lr times them (or their sum) exceeds the largest float
+        top = float(np.max(base))
+        what = f"lr={lr:g} times multipliers up to {top:g}" if lr is not None else f"multipliers up to {top:g}"
+        raise SpecError(f"{s}: {what} over {total:,} steps overflow the largest float; expected a smaller "
+                        f"{'lr' if lr is not None else 'value'}")
     i = int(np.argmax(y))
     return Summary(spec=str(s), total=total, lr=lr, convention=conv.name, peak=float(y[i]), peak_step=i,
-                   final=float(y[-1]), first=float(y[0]), mean=float(y.mean()), area=float(y.sum()),
+                   final=float(y[-1]), first=float(y[0]), mean=area / total, area=area,
                    phases=tuple(p for p in s.phases(total, conv)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, NamedTuple
 
@@ -47,6 +48,7 @@ def family(name: str):
 
     def wrap(cls):
         cls = dataclasses.dataclass(frozen=True, kw_only=True, repr=False, eq=True)(cls)
+        cls.__eq__, cls.__hash__ = Schedule.__eq__, Schedule.__hash__  # type-aware, not the dataclass's
         cls.family = name
         REGISTRY[name] = cls
         return cls
@@ -120,10 +122,19 @@ class Schedule:
         _LAST_BOUND = (self, total, convention, bound)
         return bound(step)
 
-    def sample(self, total: int, convention: str | Convention | None = None) -> np.ndarray:
-        """Multipliers for every step ``0 .. total-1``."""
+    def sample(self, total: int | None = None, convention: str | Convention | None = None) -> np.ndarray:
+        """Multipliers for every step ``0 .. total-1`` (``total``: the spec's own ``steps=`` if not given)."""
+        if total is None:
+            total = getattr(self, "steps", None)
+            if total is None:
+                raise SpecError(f"{self.family}: sample needs the number of steps to sample: sample(N), or give "
+                                f"steps= in the spec")
         total = v.total_steps(total)
-        return self.bind(total, convention)(np.arange(total))
+        if total > _MAX_SAMPLE:  # (numpy would fail with its own words, or return an empty array past 2**63)
+            raise SpecError(f"total={total:,} steps are too many to sample, one value per step (at most 2**53); "
+                            f"ask for fewer steps, or evaluate single steps with schedule(step, total)")
+        steps = np.arange(total)  # a MemoryError here is the caller's to report (the CLI says: fewer steps)
+        return self.bind(total, convention)(steps)
 
     def to_optax(self, total_steps: int | None = None, lr: float = 1.0,
                  convention: str | Convention | None = None):
@@ -150,7 +161,7 @@ class Schedule:
             value = getattr(self, f.name)
             default = f.default if f.default is not dataclasses.MISSING else (
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
-            if f.name in self.positional or value != default or type(value) is not type(default):
+            if f.name in self.positional or default is dataclasses.MISSING or _typed(value) != _typed(default):
                 out[f.name] = value
         return out
 
@@ -160,6 +171,19 @@ class Schedule:
         for name, value in self.params().items():
             out[name] = _jsonable(value)
         return out
+
+    def _key(self) -> tuple:
+        """The parameters with their kinds: ``warmup=1`` (one step) and ``warmup=1.0`` (the whole run) differ,
+        though ``1 == 1.0`` in Python."""
+        return tuple((f.name, _typed(getattr(self, f.name))) for f in dataclasses.fields(self))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
 
     def __str__(self) -> str:
         from ..spec import format_spec
@@ -179,6 +203,17 @@ def _ordered_fields(cls) -> tuple[dataclasses.Field, ...]:
     positional = [f for name in cls.positional for f in fields if f.name == name]
     rest = [f for f in own + inherited if f not in positional]
     return tuple(positional + rest)
+
+
+def _typed(value: Any) -> Any:
+    """A value tagged with its kind, so an int step count never equals a float fraction."""
+    if isinstance(value, Schedule):
+        return value
+    if isinstance(value, tuple):
+        return tuple(_typed(x) for x in value)
+    if isinstance(value, (bool, int, float)):
+        return (type(value).__name__, value)
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -201,25 +236,59 @@ class Bound:
 
     def __call__(self, step):
         if type(step) is int and step >= 0:  # the fast path of a training loop
-            return float(self.fn(float(step), SCALAR))
+            try:
+                r = float(self.fn(float(step), SCALAR))
+            except (OverflowError, ZeroDivisionError):
+                r = math.inf
+            if r <= _MAX:  # (False for inf and nan)
+                return r
+            raise self._overflow(step, r)
         if isinstance(step, (bool, np.bool_)):
             raise SpecError(f"step={step!r} is not a number of steps; expected an integer >= 0")
         if isinstance(step, (int, float, np.integer, np.floating)):
             if not step >= 0:  # also catches NaN
                 raise SpecError(f"step={step!r} is {'negative' if step < 0 else 'not a number'}; steps count from 0")
-            return float(self.fn(float(step), SCALAR))
+            try:
+                r = float(self.fn(float(step), SCALAR))
+            except (OverflowError, ZeroDivisionError):
+                r = math.inf
+            if r <= _MAX:
+                return r
+            raise self._overflow(step, r)
         try:
             if step is None or isinstance(step, (str, bytes)):
                 raise TypeError
-            steps = np.asarray(step, dtype=float)
+            raw = np.asarray(step)
+            if raw.dtype.kind not in "iuf":  # bools, strings, objects: not step numbers
+                raise TypeError
+            steps = raw.astype(float)
         except (TypeError, ValueError):
-            raise SpecError(f"step={step!r} is not a step number or an array of them; expected integers >= 0") from None
+            raise SpecError(f"step={v.shown(step)} is not a step number or an array of them; "
+                            f"expected integers >= 0") from None
         if steps.size and not np.all(steps >= 0):
             bad = float(steps[~(steps >= 0)][0])
             raise SpecError(f"step={bad!r} is {'negative' if bad < 0 else 'not a number'}; steps count from 0")
         with np.errstate(all="ignore"):
-            out = self.fn(steps, ARRAY)
-        return np.broadcast_to(np.asarray(out, dtype=float), steps.shape).copy()
+            out = np.broadcast_to(np.asarray(self.fn(steps, ARRAY), dtype=float), steps.shape).copy()
+        finite = out <= _MAX
+        if not np.all(finite):
+            i = np.flatnonzero(~finite.ravel())[0]
+            raise self._overflow(steps.ravel()[i], float(out.ravel()[i]))
+        return out
+
+    def _overflow(self, step, value: float) -> SpecError:
+        t = int(step) if float(step).is_integer() else float(step)
+        run = f" of a {self.total:,}-step run" if self.total is not None else ""
+        return SpecError(f"{self.schedule}: the LR multiplier at step {t}{run} is {value}, not a finite number; "
+                         f"choose values that keep it finite (a factor above 1, such as gamma > 1, grows "
+                         f"without bound)")
+
+
+#: Past 2**53 steps, consecutive step numbers are no longer distinct floats.
+_MAX_SAMPLE = 2 ** 53
+
+#: The largest finite float: a multiplier above it (inf) or not comparable to it (nan) is an overflow.
+_MAX = sys.float_info.max
 
 
 #: ``(schedule, total, convention, bound)`` of the last ``schedule(step, total)`` call.
@@ -237,5 +306,5 @@ def check_child(owner: str, name: str, value: Any) -> Schedule:
 
         value = parse(value)
     if not isinstance(value, Schedule):
-        raise SpecError(f"{owner}: {name}={value!r} is not a schedule; expected a spec such as cosine()")
+        raise SpecError(f"{owner}: {name}={v.shown(value)} is not a schedule; expected a spec such as cosine()")
     return value

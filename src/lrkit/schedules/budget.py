@@ -189,6 +189,11 @@ class Power(Decaying):
         """The multiplier ``min(1, batch_size * a * (t * tokens_per_step)^b / lr_max)`` at absolute step ``t``."""
         scale = self.batch_size * self.a / self.lr_max
         n = m.maximum(t * self.tokens_per_step, 1e-300)
+        if m.scalar:  # Python's float ** float raises OverflowError where numpy gives inf (capped to 1 here)
+            try:
+                return min(scale * n ** self.b, 1.0)
+            except OverflowError:
+                return 1.0
         return m.minimum(scale * n ** self.b, 1.0)
 
     def _core(self, D, W, total, conv) -> Fn:
@@ -264,10 +269,13 @@ class Infinite(Decaying):
             def cool(x, m):
                 return const + (1.0 - const) * 0.5 * (1.0 + m.cos(m.pi * x))
         else:
-            h1 = 1.0 / math.sqrt(1.0 + alpha) - 1.0
+            s1 = math.sqrt(1.0 + alpha)
 
             def cool(x, m):
-                return 1.0 + (const - 1.0) * (1.0 / m.sqrt(1.0 + alpha * x) - 1.0) / h1
+                # (1/sqrt(1 + alpha x) - 1) / (1/sqrt(1 + alpha) - 1), written without the cancellation that
+                # made it 0/0 for a tiny timescale: 1/s - 1 = -alpha x / (s (1 + s)) with s = sqrt(1 + alpha x)
+                sx = m.sqrt(1.0 + alpha * x)
+                return 1.0 + (const - 1.0) * x * (s1 / sx) * ((1.0 + s1) / (1.0 + sx))
         if a_start is None:
             a0, A = math.inf, 1.0
         else:

@@ -130,6 +130,13 @@ class Step(Decaying):
         gamma, W = self.gamma, run_steps_before(W, conv)
         return lambda u, m: m.power(gamma, m.floor((u + W) / every))
 
+    def _lint(self, total, conv):
+        out = super()._lint(total, conv)
+        if self.gamma > 1.0:
+            out.append(Finding("rising", f"step: gamma={self.gamma} > 1 multiplies the LR up every {self.every} "
+                                         f"steps, without bound"))
+        return out
+
 
 @family("multistep")
 class MultiStep(Decaying):
@@ -141,9 +148,9 @@ class MultiStep(Decaying):
     positional = ()
 
     def _check(self) -> None:
-        ms = self.milestones
+        ms = v.as_list(self.milestones)
         if not isinstance(ms, (list, tuple)) or not ms:
-            raise SpecError(f"multistep: milestones={ms!r} is not a non-empty list of steps or fractions")
+            raise SpecError(f"multistep: milestones={v.shown(ms)} is not a non-empty list of steps or fractions")
         ms = tuple(v.duration("multistep", f"milestones[{i}]", x) for i, x in enumerate(ms))
         kinds = {type(x) for x in ms}
         if len(kinds) == 1 and any(b <= a for a, b in zip(ms, ms[1:])):
@@ -179,6 +186,8 @@ class MultiStep(Decaying):
         if late:
             out.append(Finding("milestone-beyond-run", f"multistep: milestones {late} are at or beyond the end of "
                                                        f"the run ({total} steps) and never take effect"))
+        if self.gamma > 1.0:
+            out.append(Finding("rising", f"multistep: gamma={self.gamma} > 1 raises the LR at each milestone"))
         return out
 
 

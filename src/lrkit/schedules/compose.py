@@ -27,7 +27,11 @@ from .decaying import Decaying
 def _children(owner: str, name: str, values) -> tuple[Schedule, ...]:
     if isinstance(values, (Schedule, str, dict)):
         values = (values,)
-    if not isinstance(values, (list, tuple)) or not values:
+    values = v.as_list(values)
+    if not isinstance(values, (list, tuple)):
+        raise SpecError(f"{owner}: {name}={v.shown(values)} is not a list of schedules; expected schedules such as "
+                        f"{owner}(cosine(), linear(), ...)")
+    if not values:
         raise SpecError(f"{owner}: {name} is empty; expected at least one schedule")
     return tuple(check_child(owner, f"{name}[{i}]", x) for i, x in enumerate(values))
 
@@ -50,7 +54,7 @@ class Sequence(Schedule):
         if len(phases) < 2:
             raise SpecError(f"sequence: got {len(phases)} phase; expected two or more (a single schedule needs no "
                             f"sequence)")
-        bs = self.boundaries
+        bs = v.as_list(self.boundaries)
         if not isinstance(bs, (list, tuple)):
             bs = (bs,)
         if len(bs) != len(phases) - 1:
@@ -244,6 +248,15 @@ class Repeat(Schedule):
 
         return fn
 
+    def _lint(self, total, conv):
+        L = v.resolve("repeat", "every", self.every, total)
+        out = self.schedule._lint(min(L, total), conv)
+        if L >= total:
+            every = f"every={self.every}" + (f" ({L} steps)" if isinstance(self.every, float) else " steps")
+            out.append(Finding("phase-beyond-run", f"repeat: {every} is not shorter than the run ({total} steps); "
+                                                   f"the schedule never restarts"))
+        return out
+
     def _phases(self, total, conv):
         L = v.resolve("repeat", "every", self.every, total)
         n = self.times if self.times is not None else (math.ceil(total / L) if total else 1)
@@ -288,6 +301,13 @@ class Rewarm(Decaying):
 
     def _decay_phases(self, start, end, total):
         return [Phase(start, end, f"{self.then.family}")]
+
+    def _lint(self, total, conv):
+        out = super()._lint(total, conv)
+        W, D, _ = self._span(total, conv)
+        if D is not None and D > 0:  # (a warmup longer than the run is reported above)
+            out.extend(self.then._lint(D, conv))
+        return out
 
 
 @family("cooldown")
@@ -338,6 +358,17 @@ class Cooldown(Schedule):
             return m.where(t < at, inner(t, m), start * shape(x, m))
 
         return fn
+
+    def _lint(self, total, conv):
+        out = self.schedule._lint(total, conv)
+        if self.at >= total:
+            out.append(Finding("phase-beyond-run", f"cooldown: at={self.at} is at or beyond the end of the run "
+                                                   f"({total} steps); the cooldown never starts"))
+        elif self.at + self.decay > total:
+            out.append(Finding("phase-beyond-run", f"cooldown: at={self.at} + decay={self.decay} = "
+                                                   f"{self.at + self.decay} steps end beyond the run ({total} steps); "
+                                                   f"the cooldown is cut short"))
+        return out
 
     def _phases(self, total, conv):
         before = [p for p in self.schedule._phases(total, conv) if p.start < self.at]

@@ -109,9 +109,12 @@ class OneCycle(Schedule):
     def _phases(self, total, conv):
         layout = self.layout(total, conv)
         labels = ["up", "down", "anneal"] if self.three_phase else ["up", "down"]
-        starts = [0] + [int(math.ceil(e)) for e, _, _ in layout[:-1]]
-        return [Phase(s, int(math.ceil(e)) if i < len(layout) - 1 else self._own_total(total), labels[i])
-                for i, (s, (e, _, _)) in enumerate(zip(starts, layout))]
+        T = self._own_total(total)
+        cuts = []
+        for e, _, _ in layout[:-1]:  # torch counts to pct_start*T - 1: in a tiny run that is before step 0
+            cuts.append(min(max(int(math.ceil(e)), cuts[-1] if cuts else 0), T))
+        starts, ends = [0] + cuts, cuts + [T]
+        return [Phase(a, b, label) for a, b, label in zip(starts, ends, labels)]
 
 
 @family("cyclic")

@@ -24,13 +24,13 @@ class Piecewise(Decaying):
     points: tuple = ((0.0, 1.0), (1.0, 0.0))
 
     def _check(self) -> None:
-        pts = self.points
+        pts = v.as_list(self.points)
         if not isinstance(pts, (list, tuple)) or not pts:
-            raise SpecError(f"piecewise: points={pts!r} is not a non-empty list of (position, value) pairs")
+            raise SpecError(f"piecewise: points={v.shown(pts)} is not a non-empty list of (position, value) pairs")
         clean = []
         for i, p in enumerate(pts):
             if not isinstance(p, (list, tuple)) or len(p) != 2:
-                raise SpecError(f"piecewise: points[{i}]={p!r} is not a (position, value) pair")
+                raise SpecError(f"piecewise: points[{i}]={v.shown(p)} is not a (position, value) pair")
             clean.append((v.duration("piecewise", f"points[{i}] position", p[0]),
                           v.number("piecewise", f"points[{i}] value", p[1], lo=0.0)))
         for i in range(1, len(clean)):

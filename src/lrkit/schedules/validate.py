@@ -15,9 +15,35 @@ from ..errors import SpecError
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else ``''``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    """`` (did you mean 'x'?)`` when a choice is close to ``word`` (in any case), else ``''``."""
+    if not isinstance(word, str):
+        return ""
+    choices = [str(c) for c in choices]
+    lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)
+    return f"; did you mean {lower[close[0]]!r}?" if close else ""
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: on one line, a schedule as its spec text, an array as a list."""
+    from .base import Schedule
+
+    if isinstance(value, Schedule):
+        return str(value)
+    if hasattr(value, "tolist") and hasattr(value, "shape"):  # numpy arrays: their repr spans lines
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and any(isinstance(x, Schedule) for x in value):
+        inner = ", ".join(shown(x) for x in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def as_list(value: object) -> object:
+    """A numpy array as a list (so ``milestones=np.array([30, 60])`` reads as ``[30, 60]``); else as is."""
+    if hasattr(value, "tolist") and hasattr(value, "shape") and getattr(value, "ndim", 0) >= 1:
+        return value.tolist()
+    return value
 
 
 def is_real(value: object) -> bool:
@@ -28,8 +54,8 @@ def number(owner: str, name: str, value: object, *, lo: float | None = None, hi:
            lo_open: bool = False, hi_open: bool = False) -> float:
     """A finite real number in the given range, returned as ``float``."""
     if not is_real(value):
-        raise SpecError(f"{owner}: {name}={value!r} is not a number")
-    v = float(value)  # type: ignore[arg-type]
+        raise SpecError(f"{owner}: {name}={shown(value)} is not a number")
+    v = float(value) + 0.0  # type: ignore[arg-type]  (+ 0.0: -0.0 becomes 0.0, so it prints as 0.0)
     if math.isnan(v) or math.isinf(v):
         raise SpecError(f"{owner}: {name}={value!r} is not finite; expected {_range_text(lo, hi, lo_open, hi_open)}")
     if (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and (v > hi or (hi_open and v == hi))):
@@ -50,7 +76,7 @@ def _range_text(lo, hi, lo_open, hi_open) -> str:
 def integer(owner: str, name: str, value: object, *, lo: int = 0) -> int:
     """An integer >= ``lo`` (floats are refused: they would be read as fractions elsewhere)."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise SpecError(f"{owner}: {name}={value!r} is not an integer; expected an integer >= {lo}")
+        raise SpecError(f"{owner}: {name}={shown(value)} is not an integer; expected an integer >= {lo}")
     if value < lo:
         raise SpecError(f"{owner}: {name}={value!r} is out of range; expected an integer >= {lo}")
     return int(value)
@@ -64,7 +90,7 @@ def duration(owner: str, name: str, value: object, *, positive: bool = False) ->
                             f"expected an integer number of steps >= {1 if positive else 0} or a fraction in [0, 1]")
         return int(value)
     if is_real(value):
-        v = float(value)  # type: ignore[arg-type]
+        v = float(value) + 0.0  # type: ignore[arg-type]  (-0.0 becomes 0.0)
         if math.isnan(v) or math.isinf(v):
             raise SpecError(f"{owner}: {name}={value!r} is not finite; expected steps (an integer) or a fraction in [0, 1]")
         if not 0.0 <= v <= 1.0 or (positive and v == 0.0):
@@ -72,12 +98,13 @@ def duration(owner: str, name: str, value: object, *, positive: bool = False) ->
             raise SpecError(f"{owner}: {name}={value!r} is a fraction outside {'(0' if positive else '[0'}, 1]{hint}; "
                             f"a float is a fraction of the total, an integer is a number of steps")
         return v
-    raise SpecError(f"{owner}: {name}={value!r} is not a duration; expected steps (an integer) or a fraction in [0, 1]")
+    raise SpecError(f"{owner}: {name}={shown(value)} is not a duration; expected steps (an integer) or a fraction "
+                    f"in [0, 1]")
 
 
 def choice(owner: str, name: str, value: object, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise SpecError(f"{owner}: {name}={value!r} is not one of {', '.join(map(repr, choices))}"
+        raise SpecError(f"{owner}: {name}={shown(value)} is not one of {', '.join(map(repr, choices))}"
                         f"{did_you_mean(str(value), choices)}")
     return value
 
@@ -99,7 +126,7 @@ def total_steps(value: object, what: str = "total") -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise SpecError(f"{what}={value!r} is not a whole number of steps; expected a positive integer")
+        raise SpecError(f"{what}={shown(value)} is not a whole number of steps; expected a positive integer")
     if value <= 0:
         raise SpecError(f"{what}={value!r} is {'zero' if value == 0 else 'negative'}; expected a positive number of steps")
     return int(value)
