@@ -175,3 +175,22 @@ def test_total_steps_needs_a_trainer_or_an_end():
     assert not hasattr(out["lr_scheduler"]["scheduler"], "total_steps")  # no end: absent, as accelerate expects
     out = configure_optimizers(Endless(), opt, "cosine()", total_steps=50, name=None)
     assert out["lr_scheduler"]["scheduler"].total_steps == 50 and "name" not in out["lr_scheduler"]
+
+
+def test_a_plateau_phase_is_refused_where_lightning_would_never_feed_it():
+    """Before: Lightning passes a metric only to its own ReduceLROnPlateau, so plateau() silently never reduced."""
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+    for spec in ["plateau()", ["sequence(constant(), plateau(), boundaries=[5])"]]:
+        with pytest.raises(lrkit.SpecError, match=r"plateau\(...\) phase.*self.lr_schedulers\(\).step\(metrics="):
+            configure_optimizers(object(), opt, spec, total_steps=10)
+
+
+def test_a_trainer_with_no_training_batches_says_so():
+    """Before: estimated_stepping_batches=0 became 'total_steps=0 is zero', with no word of the Trainer."""
+    class Empty:
+        estimated_stepping_batches = 0
+
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+    with pytest.raises(lrkit.SpecError, match="estimated_stepping_batches is 0: it will take no optimizer step"):
+        configure_optimizers(Empty(), opt, "cosine()")
+    configure_optimizers(Empty(), opt, "constant()")  # a schedule that needs no total still runs

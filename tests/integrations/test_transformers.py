@@ -216,3 +216,46 @@ def test_make_scheduler_per_group_specs_and_wrapped_optimizer():
     sched.step()
     assert sched.last_epoch == 1  # the optimizer step through the wrapper was counted
     assert opt.param_groups[0]["lr"] == pytest.approx(lrkit.parse("cosine(warmup=4)")(1, 20))
+
+
+# ----- bad input: one clear line at construction, never a silent no-op ----------------------------------------
+@pytest.mark.parametrize("kw, match", [
+    ({"lr_schedule": 5}, r"lr_schedule=5 is not a schedule spec"),
+    ({"lr_schedule": "cosine()", "lr_schedule_hyperparams": {"wd": "linear()"}}, r"'wd' cannot be scheduled"),
+    ({"lr_schedule": "cosine()", "lr_schedule_hyperparams": {"weight_decay": "linea()"}}, r"'linea'"),
+    ({"lr_schedule": "cosine()", "lr_schedule_convention": "pytorch"}, r"convention='pytorch' is not a preset"),
+])
+def test_bad_arguments_fail_at_construction_not_in_train(tmp_path, kw, match):
+    """Before: these passed the constructor and failed only in train(), after the model and data were set up."""
+    with pytest.raises(lrkit.SpecError, match=match):
+        LrkitTrainer(model=tiny_gpt2(), args=targs(tmp_path), train_dataset=TokenData(), **kw)
+
+
+def test_a_spec_in_both_lr_schedule_and_lr_scheduler_kwargs_must_agree(tmp_path):
+    """Before: the spec in lr_scheduler_kwargs (the command line) was silently dropped for lr_schedule."""
+    args = targs(tmp_path, lr_scheduler_kwargs={"lrkit": "linear()"})
+    with pytest.raises(lrkit.SpecError, match=r"lr_schedule='cosine\(\)' and TrainingArguments.lr_scheduler_kwargs"
+                                              r"\['lrkit'\]='linear\(\)' are two different schedules"):
+        LrkitTrainer(model=tiny_gpt2(), args=args, train_dataset=TokenData(), lr_schedule="cosine()")
+    LrkitTrainer(model=tiny_gpt2(), args=args, train_dataset=TokenData(), lr_schedule="linear()")  # the same: fine
+
+
+def test_a_plateau_phase_needs_evaluations(tmp_path):
+    """Before: nothing fed the metric, so a plateau phase silently never reduced the LR."""
+    with pytest.raises(lrkit.SpecError, match=r"plateau\(...\) phase, which is fed the evaluation metric 'eval_loss', "
+                                              r"but eval_strategy='no'"):
+        LrkitTrainer(model=tiny_gpt2(), args=targs(tmp_path), train_dataset=TokenData(),
+                     lr_schedule="plateau(patience=0)")
+
+
+def test_a_plateau_phase_is_fed_the_evaluation_loss(tmp_path):
+    """Evaluating on pure noise (labels that cannot be learned), the loss stops improving and the LR drops."""
+    N = 12
+    args = targs(tmp_path, max_steps=N, eval_strategy="steps", eval_steps=2, per_device_eval_batch_size=8)
+    trainer = LrkitTrainer(model=tiny_gpt2(), args=args, train_dataset=TokenData(), eval_dataset=TokenData(16),
+                           lr_schedule="plateau(patience=0, factor=0.5, threshold=0.5)")
+    trainer.train()
+    controller = trainer.lr_scheduler.state_dict()["controller"]
+    assert controller["observations"] == N // 2
+    assert controller["reductions"]  # an improvement of 50% never comes
+    assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(LR * 0.5 ** len(controller["reductions"]))

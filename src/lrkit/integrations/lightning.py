@@ -15,6 +15,10 @@ move). The total defaults to ``trainer.estimated_stepping_batches``, which alrea
 (``max_steps``, or epochs times batches divided by ``accumulate_grad_batches``). The scheduler's state goes
 into Lightning's checkpoint under ``lr_schedulers``, so ``trainer.fit(..., ckpt_path=...)`` resumes with
 the same LRs. Works with ``lightning`` and ``pytorch_lightning`` alike (nothing of Lightning is imported).
+
+Lightning passes a monitored metric only to its own ``ReduceLROnPlateau``, so ``configure_optimizers``
+refuses a spec with a ``plateau(...)`` phase (it would never reduce); use ``scheduler_config`` and feed the
+metric yourself: ``self.lr_schedulers().step(metrics=val_loss)`` in ``on_validation_epoch_end``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from typing import Any
 import torch
 
 from ..errors import SpecError
-from .torch import Scheduler
+from ..schedules.plateau import has_plateau
+from .torch import Scheduler, parse_specs
 
 __all__ = ["configure_optimizers", "scheduler_config", "total_steps_of"]
 
@@ -46,6 +51,9 @@ def total_steps_of(module_or_trainer: Any) -> int:
     if steps is None or (isinstance(steps, float) and not math.isfinite(steps)):
         raise SpecError("lrkit: the Trainer runs with no end (max_steps=-1 and max_epochs=-1), so a schedule that "
                         "decays over the run has no total; set max_steps, or pass total_steps=")
+    if steps < 1:
+        raise SpecError(f"lrkit: the Trainer's estimated_stepping_batches is {steps}: it will take no optimizer "
+                        f"step (an empty training dataloader, or limit_train_batches=0?); pass total_steps=")
     return int(steps)
 
 
@@ -82,6 +90,10 @@ def configure_optimizers(module: Any, optimizer: torch.optim.Optimizer, schedule
         name: the ``LearningRateMonitor`` key.
         hyperparams, convention: as for :class:`lrkit.torch.Scheduler`.
     """
+    if has_plateau(parse_specs(schedule)):
+        raise SpecError(f"configure_optimizers: {schedule} has a plateau(...) phase, and Lightning passes a metric "
+                        f"only to its own ReduceLROnPlateau, so it would never reduce; use scheduler_config() and "
+                        f"call self.lr_schedulers().step(metrics=val_loss) in on_validation_epoch_end")
     no_end = None
     if total_steps is None:
         try:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -28,7 +30,7 @@ from ..errors import SpecError
 from ..schedules import Schedule
 from ..schedules import validate as v
 from ..schedules.budget import DECAY_FORMS, cooldown_shape
-from ..schedules.conventions import Convention, get_convention
+from ..schedules.conventions import PRESETS, Convention, get_convention
 from ..spec import parse
 
 #: Hyperparameters that can be scheduled, and where they live in a param group (field, index in a tuple).
@@ -36,6 +38,11 @@ HYPERPARAMS = {"lr": ("lr", None), "weight_decay": ("weight_decay", None), "mome
                "beta1": ("betas", 0), "beta2": ("betas", 1)}
 STATE_VERSION = 2
 COOLDOWN_FORMS = tuple(f for f in DECAY_FORMS if f != "exp")
+#: Hyperparameters that must stay in [0, 1) (torch's own rule for Adam's betas; momentum >= 1 diverges).
+BELOW_ONE = ("beta1", "beta2", "momentum")
+#: What every saved state holds (versions 1 and 2).
+STATE_KEYS = ("last_epoch", "optimizer_steps", "last_counted", "step_count", "total_steps", "eval_total",
+              "convention", "count", "schedules", "base_lrs", "cooldowns", "stretches")
 _Tensor = torch.Tensor
 
 
@@ -98,6 +105,52 @@ def _to_float(value: Any) -> float:
     return float(value.item()) if isinstance(value, _Tensor) else float(value)
 
 
+def _base_value(optimizer, i: int, key: str, value: Any) -> float:
+    """Group ``i``'s base ``key`` as a float: a finite number >= 0 (a Python number or a one-element tensor)."""
+    x = value.item() if isinstance(value, _Tensor) and value.numel() == 1 else value
+    if not v.is_real(x) or not 0.0 <= float(x) < math.inf:  # type: ignore[arg-type]
+        hint = (" (an optimizer that sets its own LR, such as transformers' Adafactor with relative_step=True, "
+                "cannot be scheduled; give it lr= and relative_step=False)" if key == "lr" and value is None else "")
+        raise SpecError(f"parameter group {_group_label(optimizer.param_groups, i)} of {type(optimizer).__name__} "
+                        f"has {key}={value!r}; lrkit schedules multiply each group's base {key}, which must be a "
+                        f"finite number >= 0{hint}")
+    return float(x)  # type: ignore[arg-type]
+
+
+def _plain_int(value: Any) -> Any:
+    """A one-element integer tensor or array as a Python int (other values unchanged, for the checks)."""
+    if hasattr(value, "item") and getattr(value, "shape", None) in ((), (1,)) and not isinstance(value, bool):
+        x = value.item()
+        return x if isinstance(x, int) else value
+    return value
+
+
+def check_hyperparams(hyperparams: Any) -> None:
+    """Check a ``hyperparams=`` argument without an optimizer: a dict of schedulable keys and valid specs."""
+    if hyperparams is None:
+        return
+    if not isinstance(hyperparams, Mapping):
+        raise SpecError(f"hyperparams={hyperparams!r} is not a dict; expected e.g. "
+                        f"{{'weight_decay': 'cosine(floor=0.1)'}}")
+    for key, value in hyperparams.items():
+        if key not in HYPERPARAMS or key == "lr":
+            others = [k for k in HYPERPARAMS if k != "lr"]
+            hint = "; Adam's betas are 'beta1' and 'beta2'" if key == "betas" else v.did_you_mean(str(key), others)
+            raise SpecError(f"hyperparams: {key!r} cannot be scheduled; expected one of {', '.join(others)}{hint}")
+        parse_specs(value, f"hyperparams[{key!r}]")
+
+
+def parse_specs(value: Any, what: str = "schedule") -> list[Schedule]:
+    """Every schedule in a spec, or in a per-group list or dict of them, parsed (no optimizer needed)."""
+    if isinstance(value, (str, Schedule)) or (isinstance(value, Mapping) and "family" in value):
+        return [parse(value)]
+    if isinstance(value, Mapping):
+        return [parse(x) for x in value.values()]
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        return [parse(x) for x in value]
+    raise SpecError(f"{what}={value!r} is not a schedule spec, a list or a dict of them")
+
+
 class Scheduler(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` driven by lrkit schedules.
 
@@ -134,25 +187,28 @@ class Scheduler(LRScheduler):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"lrkit.torch.Scheduler: {type(optimizer).__name__} is not a torch.optim.Optimizer")
         groups = optimizer.param_groups
-        self._total_steps = None if total_steps is None else v.total_steps(total_steps, "total_steps")
+        self._total_steps = None if total_steps is None else v.total_steps(_plain_int(total_steps), "total_steps")
         self._convention = get_convention(convention)
         self.count = v.choice("Scheduler", "count", count, ("optimizer", "calls"))
         self.total_change = v.choice("Scheduler", "total_change", total_change, ("error", "keep", "stretch"))
         schedules = {"lr": _per_group(schedule_or_spec, groups, "schedule")}
-        if hyperparams is not None and not isinstance(hyperparams, Mapping):
-            raise SpecError(f"hyperparams={hyperparams!r} is not a dict; expected e.g. "
-                            f"{{'weight_decay': 'cosine(floor=0.1)'}}")
+        for i, g in enumerate(groups):  # torch's base class reads initial_lr, set from lr where absent
+            _base_value(optimizer, i, "lr", g["initial_lr"] if "initial_lr" in g else g.get("lr"))
+        check_hyperparams(hyperparams)
         for key, value in (hyperparams or {}).items():
-            if key not in HYPERPARAMS or key == "lr":
-                others = [k for k in HYPERPARAMS if k != "lr"]
-                raise SpecError(f"hyperparams: {key!r} cannot be scheduled; expected one of {', '.join(others)}"
-                                f"{v.did_you_mean(key, others)}")
             field, index = HYPERPARAMS[key]
             for i, g in enumerate(groups):
                 if field not in g or (index is not None and not isinstance(g[field], (tuple, list, _Tensor))):
+                    adam = key == "momentum" and "betas" in g
+                    hint = "; Adam-style optimizers keep momentum in beta1" if adam else ""
                     raise SpecError(f"hyperparams: {key!r} is scheduled but parameter group {_group_label(groups, i)} "
                                     f"of {type(optimizer).__name__} has no {field!r}"
-                                    f"{'' if index is None else ' tuple'}")
+                                    f"{'' if index is None else ' tuple'}{hint}")
+                _base_value(optimizer, i, key, g.get(f"initial_{key}", _raw(g, key)))
+            if all(_to_float(g.get(f"initial_{key}", _raw(g, key))) == 0.0 for g in groups):
+                raise SpecError(f"hyperparams: {key!r} is scheduled, but it is 0 in every parameter group of "
+                                f"{type(optimizer).__name__}, and a schedule multiplies it, so it would stay 0; set "
+                                f"{HYPERPARAMS[key][0]}= on the optimizer")
             schedules[key] = _per_group(value, groups, f"hyperparams[{key!r}]")
         for key, scheds in schedules.items():
             for i, s in enumerate(scheds):
@@ -186,6 +242,7 @@ class Scheduler(LRScheduler):
         self._bases = {key: (list(self.base_lrs) if key == "lr" else
                              [_to_float(g[f"initial_{key}"]) for g in groups]) for key in schedules}
         self._build_plan()
+        self._check_below_one_ahead()
         self._apply()
 
     @property
@@ -301,6 +358,12 @@ class Scheduler(LRScheduler):
         if self._controller is None:
             raise SpecError(f"step(metrics=...): the LR schedule has no plateau(...) phase to feed; it is "
                             f"{_show([str(x) for x in self._schedules['lr']])}")
+        if hasattr(metrics, "item"):  # a tensor or numpy value: it must hold one number
+            size = metrics.numel() if isinstance(metrics, _Tensor) else getattr(metrics, "size", 1)
+            if size != 1:
+                raise SpecError(f"step(metrics=...): got {size} values ({type(metrics).__name__} of shape "
+                                f"{tuple(metrics.shape)}); expected one number, such as the mean validation loss")
+            metrics = metrics.item()
         if self._controller.observe(metrics, self.position(self.last_epoch)):
             self._build_plan()
             self._apply()
@@ -317,15 +380,40 @@ class Scheduler(LRScheduler):
             t = float(step)
             for key, (field, index), fns, slots, bases in self._plan:  # type: ignore[union-attr]
                 values = [b * m for b, m in zip(bases, self._values(key, fns, slots, t))]
+                if key in BELOW_ONE:
+                    self._check_below_one(key, values, step)
                 _write_all(groups, field, index, values)
                 if key == "lr":
                     self._last_lr = values
             return
         for key, (field, index), _, _, bases in self._plan:  # type: ignore[union-attr]
             values = [b * m for b, m in zip(bases, self.multipliers(key, step))]
+            if key in BELOW_ONE:
+                self._check_below_one(key, values, step)
             _write_all(groups, field, index, values)
             if key == "lr":
                 self._last_lr = values
+
+    def _check_below_one(self, key: str, values: list[float], step: int) -> None:
+        for i, x in enumerate(values):
+            if not 0.0 <= x < 1.0:
+                raise SpecError(f"hyperparams[{key!r}]: {self._schedules[key][i]} takes {key} of parameter group "
+                                f"{_group_label(self.optimizer.param_groups, i)} to {x:g} at step {step} (base "
+                                f"{self._bases[key][i]:g}); {key} must stay in [0, 1), so its multiplier must stay "
+                                f"below {1.0 / self._bases[key][i]:g}")
+
+    def _check_below_one_ahead(self) -> None:
+        """With a total, check the whole run of each [0, 1) hyperparameter now, not at the step that breaks it."""
+        if self._total_steps is None:
+            return
+        steps = np.arange(self._total_steps + 1)
+        for key in BELOW_ONE:
+            for i, (s, b) in enumerate(zip(self._schedules.get(key, ()), self._bases.get(key, ()))):
+                ms = s(steps, self._eval_total, convention=self._convention)
+                j = int(np.argmax(ms))
+                if b * ms[j] >= 1.0:
+                    self._check_below_one(key, [b * ms[j] if k == i else 0.0 for k in range(len(self._bases[key]))],
+                                          int(steps[j]))
 
     def get_last_lr(self) -> list[float]:
         """The LR of each group written by the last ``step()`` (Python floats)."""
@@ -347,7 +435,7 @@ class Scheduler(LRScheduler):
             raise SpecError("cooldown: form='exp' is not available for an anytime cooldown; expected one of "
                             f"{', '.join(COOLDOWN_FORMS)}")
         v.choice("cooldown", "form", form, COOLDOWN_FORMS)
-        floor = v.number("cooldown", "floor", floor, lo=0.0)
+        floor = v.number("cooldown", "floor", floor, lo=0.0, hi=1.0)
         start = self.multipliers("lr", at)
         self.cooldowns.append({"at": at, "decay": steps, "form": form, "floor": floor, "start": start})
         self._build_plan()
@@ -385,48 +473,70 @@ class Scheduler(LRScheduler):
         When ``total_steps`` differs from the saved one, ``total_change`` says what to do: ``"keep"``
         the saved plan (the decay ends where it was planned; the LR then holds its end value),
         ``"stretch"`` the rest of the schedule, from the saved step, over the new total (the LR is
-        continuous at the resume step), or ``"error"`` (the default).
+        continuous at the resume step), or ``"error"`` (the default). A state that fails a check changes
+        nothing.
         """
+        if not isinstance(state_dict, Mapping):
+            raise StateMismatchError(f"load_state_dict: got {type(state_dict).__name__} {_short(state_dict)}; "
+                                     f"expected the dict saved by lrkit.torch.Scheduler.state_dict()")
         s = dict(state_dict)
         version = s.get("version")
-        if version not in (1, STATE_VERSION):
+        if type(version) is not int or version not in (1, STATE_VERSION):
             raise StateMismatchError(f"this state (version {version!r}) was not saved by lrkit.torch.Scheduler "
                                      f"(state version {STATE_VERSION})")
+        if not isinstance(replan, bool):
+            raise SpecError(f"load_state_dict: replan={replan!r} is not True or False")
         total_change = self.total_change if total_change is None else total_change
         v.choice("load_state_dict", "total_change", total_change, ("error", "keep", "stretch"))
         # --- validate everything first: a failed load leaves the scheduler untouched ---
-        saved = {k: list(x) for k, x in s["schedules"].items()}
-        mine = {key: [str(x) for x in scheds] for key, scheds in self._schedules.items()}
-        n_saved, n_mine = len(s["base_lrs"]), len(self.base_lrs)
+        missing = [k for k in STATE_KEYS if k not in s]
+        if missing:
+            raise StateMismatchError(f"this state lacks {', '.join(map(repr, missing))}; it is not a complete "
+                                     f"lrkit.torch.Scheduler state")
+        last = _state_int(s, "last_epoch")
+        counters = {k: _state_int(s, k) for k in ("optimizer_steps", "last_counted", "step_count")}
+        saved_total, saved_eval = _state_total(s, "total_steps"), _state_total(s, "eval_total")
+        n_mine = len(self.base_lrs)
+        base_lrs = _state_numbers(s["base_lrs"], "base_lrs", None)
+        n_saved = len(base_lrs)
         if n_saved != n_mine:
             raise StateMismatchError(f"the state was saved for {n_saved} parameter groups, this optimizer has "
                                      f"{n_mine}")
+        saved = _state_schedules(s["schedules"], n_saved)
+        mine = {key: [str(x) for x in scheds] for key, scheds in self._schedules.items()}
         if saved != mine and not replan:
             key = next(k for k in [*mine, *saved] if saved.get(k) != mine.get(k))
             raise StateMismatchError(f"the state was saved with {key} schedule {_show(saved.get(key))} but this "
                                      f"scheduler has {_show(mine.get(key))}; build it with the saved spec, or pass "
-                                     f"replan=True to switch schedules from step {s['last_epoch']}")
-        conv = s["convention"]
-        saved_conv = conv["name"] if isinstance(conv, Mapping) else conv
-        same_conv = (conv == dataclasses.asdict(self._convention)) if isinstance(conv, Mapping) \
-            else conv == self._convention.name
-        if not same_conv and not replan:
-            raise StateMismatchError(f"the state was saved with convention {saved_conv!r}, this scheduler uses "
-                                     f"{self._convention.name!r}; build it with convention={saved_conv!r} or pass "
-                                     f"replan=True")
-        saved_bases = s.get("bases") or {"lr": list(s["base_lrs"])}
+                                     f"replan=True to switch schedules from step {last}")
+        saved_conv = _state_convention(s["convention"], self._convention)
+        if saved_conv != self._convention and not replan:
+            if saved_conv.name == self._convention.name:
+                diff = ", ".join(f"{f.name}={getattr(saved_conv, f.name)!r}" for f in dataclasses.fields(saved_conv)
+                                 if getattr(saved_conv, f.name) != getattr(self._convention, f.name))
+                raise StateMismatchError(f"the state was saved with convention {saved_conv.name!r} set differently "
+                                         f"({diff}); pass replan=True to use this scheduler's")
+            raise StateMismatchError(f"the state was saved with convention {saved_conv.name!r}, this scheduler uses "
+                                     f"{self._convention.name!r}; build it with convention={saved_conv.name!r} or "
+                                     f"pass replan=True")
+        raw_bases = s.get("bases") or {"lr": base_lrs}
+        if not isinstance(raw_bases, Mapping):
+            raise _bad_state(f"bases={_short(raw_bases)}; expected a dict of lists of numbers")
+        saved_bases = {key: _state_numbers(b, f"bases[{key!r}]", n_saved) for key, b in raw_bases.items()}
         if not replan:
             for key, b in saved_bases.items():
-                if key in self._bases and [float(x) for x in b] != self._bases[key]:
-                    raise StateMismatchError(f"the state was saved with base {key} {[float(x) for x in b]} but this "
+                if key in self._bases and b != self._bases[key]:
+                    raise StateMismatchError(f"the state was saved with base {key} {b} but this "
                                              f"optimizer's are {self._bases[key]}; build the optimizer with the saved "
                                              f"values, or pass replan=True to use the new ones")
+        if s["count"] not in ("optimizer", "calls"):
+            raise _bad_state(f"count={_short(s['count'])}; expected 'optimizer' or 'calls'")
         if s["count"] != self.count and not replan:
             raise StateMismatchError(f"the state was saved with count={s['count']!r}, this scheduler counts "
                                      f"{self.count!r}")
-        new_total, saved_total = self._total_steps, s["total_steps"]
-        last = int(s["last_epoch"])
-        stretches = [tuple(x) for x in s["stretches"]]
+        cooldowns = _state_cooldowns(s["cooldowns"], n_saved)
+        stretches = _state_stretches(s["stretches"])
+        new_total = self._total_steps
         if new_total != saved_total:
             if total_change == "error":
                 raise StateMismatchError(f"the state was saved for total_steps={saved_total}, this scheduler has "
@@ -443,23 +553,29 @@ class Scheduler(LRScheduler):
         if replan:
             for key, scheds in self._schedules.items():
                 for sch in scheds:
-                    if sch.needs_total() and s["eval_total"] is None and self._total_steps is None:
+                    if sch.needs_total() and saved_eval is None and self._total_steps is None:
                         raise StateMismatchError(f"{sch} needs a total number of steps, and neither the state nor "
                                                  f"this scheduler has one")
+        eval_total = saved_eval if saved_eval is not None else self._total_steps
+        controller = _controller(self._schedules["lr"], eval_total, self._convention)
+        if controller is not None and s.get("controller"):
+            try:
+                controller.load_state_dict(s["controller"])
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise _bad_state(f"controller={_short(s['controller'])} is not a plateau controller's state "
+                                 f"({type(e).__name__}: {e})") from None
         # --- then restore ---
         self.last_epoch = last
-        self._optimizer_steps = int(s["optimizer_steps"])
-        self._last_counted = int(s["last_counted"])
-        self._step_count = int(s["step_count"])
+        self._optimizer_steps = counters["optimizer_steps"]
+        self._last_counted = counters["last_counted"]
+        self._step_count = counters["step_count"]
         if not replan:
-            self._bases = {key: [float(x) for x in saved_bases.get(key, self._bases[key])] for key in self._bases}
+            self._bases = {key: list(saved_bases.get(key, self._bases[key])) for key in self._bases}
             self.base_lrs = list(self._bases["lr"])
-        self.cooldowns = [dict(c, start=[float(x) for x in c["start"]]) for c in s["cooldowns"]]
+        self.cooldowns = cooldowns
         self.stretches = stretches
-        self._eval_total = s["eval_total"] if s["eval_total"] is not None else self._total_steps
-        self._controller = _controller(self._schedules["lr"], self._eval_total, self._convention)
-        if self._controller is not None and s.get("controller"):
-            self._controller.load_state_dict(s["controller"])
+        self._eval_total = eval_total
+        self._controller = controller
         self._build_plan()
         self._apply()
 
@@ -508,10 +624,13 @@ def _innermost(optimizer):
     return optimizer
 
 
-def _read(group: dict, key: str) -> float:
+def _raw(group: dict, key: str) -> Any:
     field, index = HYPERPARAMS[key]
-    value = group[field] if index is None else group[field][index]
-    return _to_float(value)
+    return group[field] if index is None else group[field][index]
+
+
+def _read(group: dict, key: str) -> float:
+    return _to_float(_raw(group, key))
 
 
 def _write_all(groups: list[dict], field: str, index: int | None, values: list[float]) -> None:
@@ -521,19 +640,115 @@ def _write_all(groups: list[dict], field: str, index: int | None, values: list[f
             if current.__class__ is float:
                 g[field] = x
             elif isinstance(current, _Tensor):
-                current.fill_(x)
+                _fill(current, x)
             else:
                 g[field] = x
         return
     for g, x in zip(groups, values):
         current = g[field]
         if isinstance(current, _Tensor):
-            current[index].fill_(x)
+            _fill(current[index], x)
             continue
         item = current[index]
         if isinstance(item, _Tensor):
-            item.fill_(x)
+            _fill(item, x)
             continue
         items = list(current)
         items[index] = x
         g[field] = type(current)(items)
+
+
+def _fill(tensor: _Tensor, x: float) -> None:
+    """Write ``x`` into a tensor hyperparameter in place (also one that requires grad, as a learned LR does)."""
+    if tensor.requires_grad:
+        with torch.no_grad():
+            tensor.fill_(x)
+    else:
+        tensor.fill_(x)
+
+
+# ----- checks of a saved state: each names the entry, the value and what was expected -------------------------
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _bad_state(what: str) -> StateMismatchError:
+    return StateMismatchError(f"this is not a valid lrkit.torch.Scheduler state: {what}")
+
+
+def _state_int(s: Mapping, key: str, lo: int = 0) -> int:
+    x = s[key]
+    if not isinstance(x, numbers.Integral) or isinstance(x, bool) or x < lo:
+        raise _bad_state(f"{key}={_short(x)}; expected an integer >= {lo}")
+    return int(x)
+
+
+def _state_total(s: Mapping, key: str) -> int | None:
+    x = s[key]
+    if x is None:
+        return None
+    if not isinstance(x, numbers.Integral) or isinstance(x, bool) or x < 1:
+        raise _bad_state(f"{key}={_short(x)}; expected None or a positive integer")
+    return int(x)
+
+
+def _state_numbers(x: Any, what: str, n: int | None) -> list[float]:
+    if not isinstance(x, (list, tuple)) or not all(v.is_real(b) and math.isfinite(b) for b in x):
+        raise _bad_state(f"{what}={_short(x)}; expected a list of finite numbers")
+    if n is not None and len(x) != n:
+        raise _bad_state(f"{what} has {len(x)} values for {n} parameter groups")
+    return [float(b) for b in x]
+
+
+def _state_schedules(x: Any, n: int) -> dict[str, list[str]]:
+    if not isinstance(x, Mapping) or "lr" not in x:
+        raise _bad_state(f"schedules={_short(x)}; expected a dict with an 'lr' list of spec strings")
+    out = {}
+    for key, specs in x.items():
+        if key not in HYPERPARAMS or not isinstance(specs, (list, tuple)) or len(specs) != n \
+                or not all(isinstance(t, str) for t in specs):
+            raise _bad_state(f"schedules[{key!r}]={_short(specs)}; expected a list of {n} spec strings for one of "
+                             f"{', '.join(HYPERPARAMS)}")
+        out[key] = list(specs)
+    return out
+
+
+def _state_convention(x: Any, mine: Convention) -> Convention:
+    try:
+        if isinstance(x, str):  # version 1 saved the name only
+            return PRESETS.get(x) or (mine if x == mine.name else Convention(x))
+        if isinstance(x, Mapping):
+            return Convention(**x)
+    except (TypeError, SpecError):
+        pass
+    raise _bad_state(f"convention={_short(x)}; expected a preset name or the saved convention's fields")
+
+
+def _state_cooldowns(x: Any, n: int) -> list[dict]:
+    if not isinstance(x, (list, tuple)):
+        raise _bad_state(f"cooldowns={_short(x)}; expected a list")
+    out = []
+    for c in x:
+        ok = (isinstance(c, Mapping) and {"at", "decay", "form", "floor", "start"} <= set(c)
+              and isinstance(c["at"], int) and not isinstance(c["at"], bool) and c["at"] >= 0
+              and isinstance(c["decay"], int) and not isinstance(c["decay"], bool) and c["decay"] >= 1
+              and c["form"] in COOLDOWN_FORMS and v.is_real(c["floor"]) and 0.0 <= c["floor"] < math.inf)
+        if not ok:
+            raise _bad_state(f"cooldown {_short(c)}; expected at (step), decay (steps >= 1), form (one of "
+                             f"{', '.join(COOLDOWN_FORMS)}), floor and start")
+        out.append(dict(c, start=_state_numbers(c["start"], "cooldown start", n)))
+    return out
+
+
+def _state_stretches(x: Any) -> list[tuple[int, int, int]]:
+    if not isinstance(x, (list, tuple)):
+        raise _bad_state(f"stretches={_short(x)}; expected a list")
+    out = []
+    for st in x:
+        if not (isinstance(st, (list, tuple)) and len(st) == 3 and all(
+                isinstance(i, int) and not isinstance(i, bool) for i in st) and 0 <= st[0] < min(st[1], st[2])):
+            raise _bad_state(f"stretch {_short(st)}; expected (step, old total, new total) with both totals after "
+                             f"the step")
+        out.append(tuple(st))
+    return out

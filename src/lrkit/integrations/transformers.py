@@ -23,6 +23,10 @@ transformers) is applied only when the spec's family takes ``warmup=`` and leave
 warning says that ``args.warmup_steps`` was not used. ``args_warmup="ignore"`` never uses it.
 ``args.lr_scheduler_type`` and ``args.lr_scheduler_kwargs`` are not used (a warning says so when they are
 set), except that ``lr_scheduler_kwargs={"lrkit": SPEC}`` gives the spec from the command line.
+
+**Plateau phases.** A spec with a ``plateau(...)`` phase is fed the evaluation metric after every evaluation,
+as the Trainer feeds its own ``ReduceLROnPlateau``: ``args.metric_for_best_model`` (default ``eval_loss``).
+It needs evaluations during training (``eval_strategy`` other than ``"no"``).
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ import torch
 
 from ..errors import SpecError
 from ..schedules import Schedule
+from ..schedules.conventions import get_convention
 from ..schedules.decaying import Decaying
+from ..schedules.plateau import has_plateau
 from ..spec import parse
-from .torch import Scheduler
+from .torch import Scheduler, check_hyperparams, parse_specs
 
 try:
-    from transformers import Trainer
+    from transformers import Trainer, TrainerCallback
 except ImportError as e:  # pragma: no cover - exercised only without transformers
     raise ImportError("lrkit.integrations.transformers needs transformers: pip install transformers") from e
 
@@ -113,17 +119,23 @@ def make_scheduler(optimizer: torch.optim.Optimizer, spec: Any, args: Any, num_t
     return Scheduler(_unwrap(optimizer), spec, num_training_steps, hyperparams=hyperparams, convention=convention)
 
 
-def _check_spec(spec: Any) -> None:
-    if spec is None:
-        return
-    if isinstance(spec, (str, Schedule)) or (isinstance(spec, Mapping) and "family" in spec):
-        parse(spec)
-    elif isinstance(spec, Mapping):
-        for s in spec.values():
-            parse(s)
-    elif isinstance(spec, (list, tuple)):
-        for s in spec:
-            parse(s)
+def _metric_key(args: Any) -> str:
+    """The evaluation metric a plateau phase watches, named as the Trainer names it for ReduceLROnPlateau."""
+    key = getattr(args, "metric_for_best_model", None) or "loss"
+    return key if key.startswith("eval_") else f"eval_{key}"
+
+
+class _FeedPlateau(TrainerCallback):
+    """After each evaluation, feed the watched metric to the plateau phases of the lrkit schedule."""
+
+    def on_evaluate(self, args, state, control, metrics=None, lr_scheduler=None, **kw):
+        if not isinstance(lr_scheduler, Scheduler) or lr_scheduler._controller is None or metrics is None:
+            return
+        key = _metric_key(args)
+        if key not in metrics:
+            raise SpecError(f"lrkit: the plateau(...) phase watches {key!r} (metric_for_best_model), but the "
+                            f"evaluation reported only {', '.join(map(repr, metrics))}")
+        lr_scheduler.step(metrics=metrics[key])
 
 
 class LrkitSchedulerMixin:
@@ -140,16 +152,30 @@ class LrkitSchedulerMixin:
                  lr_schedule_convention: str | None = None, args_warmup: str = "fill", **kw) -> None:
         if args_warmup not in ARGS_WARMUP:
             raise SpecError(f"args_warmup={args_warmup!r} is not valid; expected one of {', '.join(ARGS_WARMUP)}")
-        _check_spec(lr_schedule)  # a bad spec fails here, before the model is wrapped and the data prepared
+        # bad arguments fail here, before the model is wrapped and the data prepared
+        if lr_schedule is not None:
+            parse_specs(lr_schedule, "lr_schedule")
+        check_hyperparams(lr_schedule_hyperparams)
+        get_convention(lr_schedule_convention)
         super().__init__(*a, **kw)
         sk = dict(getattr(self.args, "lr_scheduler_kwargs", None) or {})
         from_args = sk.pop(KWARGS_KEY, None)
+        given = f"TrainingArguments.lr_scheduler_kwargs['{KWARGS_KEY}']"
+        if from_args is not None and parse_specs(from_args, given) != parse_specs(lr_schedule or from_args):
+            raise SpecError(f"{type(self).__name__}: lr_schedule={lr_schedule!r} and {given}={from_args!r} are two "
+                            f"different schedules; give one")
         if lr_schedule is None:
             lr_schedule = from_args
         if lr_schedule is None:
             raise SpecError(f"{type(self).__name__}: no schedule; pass lr_schedule='cosine(warmup=0.05)' (or any "
                             f"lrkit spec), or lr_scheduler_kwargs={{'{KWARGS_KEY}': SPEC}} in TrainingArguments")
-        _check_spec(lr_schedule)
+        if has_plateau(parse_specs(lr_schedule)):
+            strategy = getattr(self.args, "eval_strategy", "no")
+            if str(getattr(strategy, "value", strategy)) == "no":
+                raise SpecError(f"{type(self).__name__}: {lr_schedule} has a plateau(...) phase, which is fed the "
+                                f"evaluation metric {_metric_key(self.args)!r}, but eval_strategy='no'; set "
+                                f"eval_strategy='steps' (with eval_steps=) or 'epoch'")
+            self.add_callback(_FeedPlateau)
         unused = []
         kind = getattr(self.args, "lr_scheduler_type", "linear")
         kind = str(getattr(kind, "value", kind))  # a SchedulerType enum or a string
