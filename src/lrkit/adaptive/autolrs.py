@@ -25,6 +25,7 @@ import io
 import json
 import math
 import pickle
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -90,6 +91,9 @@ def fit_exponential(losses, is_training: bool = True, denoise: bool = True) -> t
     xs = np.arange(len(y), dtype=float)
     if len(y) < 3:
         raise SpecError(f"AutoLRS: need at least 3 losses to forecast, got {len(y)}")
+    if not np.all(np.isfinite(y)):
+        raise SpecError(f"AutoLRS: the losses to forecast hold {int(np.sum(~np.isfinite(y)))} NaN or infinite "
+                        f"values; expected finite losses")
     if denoise and len(y) > 3:
         x2, y2 = _spline_iter(xs, y, is_training)
         ys = UnivariateSpline(x2, y2, k=2, s=_smoothing(y2))(xs)
@@ -160,14 +164,32 @@ class AutoLRS:
         self.tau = v.integer("AutoLRS", "tau", tau, lo=1)
         self.tau_probe = v.integer("AutoLRS", "tau_probe", tau_probe if tau_probe is not None else max(tau // 10, 3),
                                    lo=3)
+        if self.tau_probe > self.tau:
+            given = "" if tau_probe is not None else " (the default, max(tau // 10, 3))"
+            raise SpecError(f"AutoLRS: tau_probe={self.tau_probe}{given} is longer than the stage it forecasts, "
+                            f"tau={self.tau}; expected tau_probe <= tau")
         self.k = v.integer("AutoLRS", "k", k, lo=1)
         self.tau_max = v.integer("AutoLRS", "tau_max", tau_max, lo=1)
         self.warmup_steps = v.integer("AutoLRS", "warmup_steps", warmup_steps, lo=0)
-        self.warmup_lr = self.max_lr if warmup_lr is None else v.number("AutoLRS", "warmup_lr", warmup_lr, lo=0.0)
+        self.warmup_lr = self.max_lr if warmup_lr is None else v.number("AutoLRS", "warmup_lr", warmup_lr, lo=0.0,
+                                                                         lo_open=True)
         self.kappa = v.number("AutoLRS", "kappa", kappa, lo=0.0)
         self.loss_floor = v.number("AutoLRS", "loss_floor", loss_floor)
-        self.seed = int(seed)
+        self.seed = v.integer("AutoLRS", "seed", seed, lo=0)
         self.total_steps = None if total_steps is None else v.integer("AutoLRS", "total_steps", total_steps, lo=1)
+        if self.total_steps is not None:
+            need = self.warmup_steps + self.k * self.tau_probe + 1
+            if self.total_steps < need:
+                raise SpecError(f"AutoLRS: total_steps={total_steps} cannot hold the first search: warmup_steps="
+                                f"{self.warmup_steps} + k·tau_probe = {self.k}·{self.tau_probe} probe steps + 1 step "
+                                f"at the chosen LR; expected total_steps >= {need} (or a smaller k or tau_probe)")
+        if val_fn is not None and not callable(val_fn):
+            raise SpecError(f"AutoLRS: val_fn={val_fn!r} is not callable; expected a function () -> validation loss")
+        if log is not None:  # fail now, not after the first stage's search
+            try:
+                open(log, "a").close()
+            except OSError as e:
+                raise SpecError(f"AutoLRS: log={str(log)!r} cannot be written ({e.strerror or e})") from None
         self.model, self.optimizer, self.val_fn, self.log = model, optimizer, val_fn, log
         # --- the state ---
         self.step_count = 0  # training steps taken (probes included)
@@ -213,11 +235,9 @@ class AutoLRS:
 
         return Optimizer([Real(self.min_lr, self.max_lr, prior="log-uniform")], base_estimator="GP",
                          n_initial_points=1, acq_func="LCB", acq_func_kwargs={"kappa": self.kappa},
-                         random_state=self.seed * 1000 + self.stage)
+                         random_state=(self.seed * 1000 + self.stage) % 2**32)
 
     def _ask(self) -> float:
-        import warnings
-
         from threadpoolctl import threadpool_limits
 
         tried = {p["lr"]: p["forecast"] for p in self.probes}
@@ -264,8 +284,6 @@ class AutoLRS:
         return max(self.tau_probe // 16, 1)
 
     def _probe_done(self) -> None:
-        import warnings
-
         from threadpoolctl import threadpool_limits
 
         series = np.asarray(self.buffer, dtype=float)
@@ -283,10 +301,15 @@ class AutoLRS:
         if len(self.probes) < self.k:
             self._set_lr(self._ask())
             return
-        best = min(self.probes, key=lambda p: (p["forecast"], p["end_loss"]))  # ties (at the floor): the lower end
+        # ties (at the floor, or every probe diverged): the lower end loss, then the smaller LR
+        best = min(self.probes, key=lambda p: (p["forecast"], p["end_loss"], p["lr"]))
         decision = {"stage": self.stage, "step": self.step_count, "tau": self.tau, "tau_probe": self.tau_probe,
                     "forecast_on": "val_loss" if self.val_stage else "loss", "probes": list(self.probes),
                     "lr": best["lr"], "forecast": best["forecast"]}
+        if all(p["forecast"] >= NAN_LOSS for p in self.probes):
+            decision["note"] = "every probe diverged (NaN or infinite loss): the smallest LR tried"
+            warnings.warn(f"AutoLRS: every probe of stage {self.stage} diverged (NaN or infinite loss); training "
+                          f"on at the smallest LR tried, {best['lr']:.3g}", RuntimeWarning, stacklevel=3)
         self.decisions.append(decision)
         if self.log:
             with open(self.log, "a") as fh:
@@ -324,9 +347,7 @@ class AutoLRS:
     # ----- the public loop --------------------------------------------------------------------------------
     def step(self, loss: float) -> None:
         """Record the training loss of the step just taken and set up the next one (maybe restoring)."""
-        if hasattr(loss, "item"):
-            loss = loss.item()
-        loss = float(loss)
+        loss = _number("loss", loss)
         self.step_count += 1
         self.counter += 1
         if self.phase != "probe":
@@ -340,7 +361,7 @@ class AutoLRS:
         if self.phase == "probe":
             if self.val_stage:
                 if self.counter % self._val_every == 0:
-                    self.buffer.append(float(self.val_fn()))
+                    self.buffer.append(_number("val_fn()", self.val_fn()))
             else:
                 self.buffer.append(loss)
             if not math.isfinite(loss):  # a diverged probe: stop it early
@@ -363,6 +384,15 @@ class AutoLRS:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a saved state (load the model's and optimizer's own states first, as usual)."""
+        keys = ("step_count", "train_steps", "stage", "phase", "counter", "val_stage", "lr", "tau", "tau_probe",
+                "buffer", "probes", "decisions", "bo", "checkpoint")
+        missing = [k for k in keys if k not in state]
+        if missing:
+            raise SpecError(f"AutoLRS: the state has no {', '.join(map(repr, missing))}; expected a dict from "
+                            f"AutoLRS.state_dict()")
+        if state["phase"] not in ("warmup", "probe", "exploit"):
+            raise SpecError(f"AutoLRS: the state's phase={state['phase']!r} is not one of 'warmup', 'probe', "
+                            f"'exploit'")
         for k in ("step_count", "train_steps", "stage", "counter", "tau", "tau_probe"):
             setattr(self, k, int(state[k]))
         self.phase = str(state["phase"])
@@ -373,6 +403,19 @@ class AutoLRS:
         self._bo = pickle.loads(state["bo"]) if state["bo"] is not None else None
         self._ckpt = _clone(state["checkpoint"])
         self._set_lr(float(state["lr"]))
+
+
+def _number(name: str, value) -> float:
+    """A loss as a float (a one-element tensor or array included), or a one-line SpecError."""
+    try:
+        if hasattr(value, "item"):
+            value = value.item()
+        if not v.is_real(value):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise SpecError(f"AutoLRS: {name}={shown} is not a number; expected one loss value") from None
 
 
 def _clone(ckpt):

@@ -11,6 +11,7 @@ momentum. Everything here is a pure function on numpy vectors (flattened paramet
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -52,20 +53,40 @@ def fedhyper_round(x: np.ndarray, clients: Sequence[np.ndarray] | np.ndarray, st
     """
     v.choice("fedhyper", "variant", variant, tuple(VARIANTS))
     lo, hi, mom = VARIANTS[variant]
-    x = np.asarray(x, dtype=float)
-    cl = np.asarray(clients, dtype=float)
+    x = _numbers("x", x)
+    if x.ndim != 1:
+        raise SpecError(f"fedhyper: x has shape {x.shape}; expected the global model as a flat vector")
+    cl = _numbers("clients", clients)
     if cl.ndim == 1:
         cl = cl[None, :]
     if cl.ndim != 2 or cl.shape[1] != x.size or cl.shape[0] == 0:
         raise SpecError(f"fedhyper: clients have shape {cl.shape}; expected (clients, {x.size}) like the global "
                         f"model")
+    if not np.all(np.isfinite(x)):
+        raise SpecError(f"fedhyper: x (the global model) has {int(np.sum(~np.isfinite(x)))} non-finite values")
+    bad = np.nonzero(~np.all(np.isfinite(cl), axis=1))[0]
+    if bad.size:
+        raise SpecError(f"fedhyper: client {int(bad[0])} has NaN or infinite values ({bad.size} of {cl.shape[0]} "
+                        f"clients do); leave diverged clients out of the round")
     if weights is None:
         avg = cl.mean(axis=0)
     else:
-        w = np.asarray(weights, dtype=float)
-        if w.shape != (cl.shape[0],) or np.any(w < 0) or not w.sum() > 0:
-            raise SpecError(f"fedhyper: weights={list(weights)!r} are not one non-negative weight per client")
+        w = _numbers("weights", weights)
+        if w.shape != (cl.shape[0],) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise SpecError(f"fedhyper: weights={w.tolist()!r} are not one finite non-negative weight per client "
+                            f"({cl.shape[0]} clients), not all zero")
         avg = (w[:, None] * cl).sum(axis=0) / w.sum()
+    if state is not None:
+        if not isinstance(state, FedHyperState):
+            raise SpecError(f"fedhyper: state is a {type(state).__name__}; expected the FedHyperState returned by "
+                            f"the previous round (or None for the first)")
+        if not math.isfinite(state.agg):
+            raise SpecError(f"fedhyper: state.agg={state.agg!r} is not finite")
+        if state.last is not None and np.shape(state.last) != x.shape:
+            raise SpecError(f"fedhyper: state.last has shape {np.shape(state.last)}; expected {x.shape} like the "
+                            f"global model")
+        if state.last is not None and not np.all(np.isfinite(state.last)):
+            raise SpecError("fedhyper: state.last (the previous update) has NaN or infinite values")
     delta = avg - x
     state = state or FedHyperState()
     if state.last is None:  # first round: FedAvg
@@ -82,4 +103,20 @@ def fedhyper_round(x: np.ndarray, clients: Sequence[np.ndarray] | np.ndarray, st
 
 def fedhyper_client_lr(lr: float, state: FedHyperState, lo: float = 0.001, hi: float = 0.1) -> float:
     """FedHyper-SL: the clients' local LR scaled by the global hypergradient, ``clip(lr (1 + agg), lo, hi)``."""
+    lr = v.number("fedhyper_client_lr", "lr", lr, lo=0.0, lo_open=True)
+    lo = v.number("fedhyper_client_lr", "lo", lo, lo=0.0)
+    hi = v.number("fedhyper_client_lr", "hi", hi, lo=0.0, lo_open=True)
+    if lo > hi:
+        raise SpecError(f"fedhyper_client_lr: lo={lo!r} is above hi={hi!r}")
+    if not isinstance(state, FedHyperState):
+        raise SpecError(f"fedhyper_client_lr: state is a {type(state).__name__}; expected a FedHyperState")
     return float(min(hi, max(lo, lr * (1.0 + state.agg))))
+
+
+def _numbers(name: str, value) -> np.ndarray:
+    """``value`` as a float array, or a one-line SpecError naming ``name``."""
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"fedhyper: {name} is not an array of numbers ({e})") from None
+    return a

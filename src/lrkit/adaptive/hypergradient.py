@@ -17,6 +17,7 @@ hypergradient of ``α`` is scaled by the multiplier ``m(t-1)`` of the update it 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,11 +57,26 @@ class HypergradientLR:
         if beta is None:
             beta = 0.02 if mode == "multiplicative" else (
                 DEFAULT_BETA["adam"] if "betas" in optimizer.param_groups[0] else DEFAULT_BETA["sgd"])
-        self.beta = v.number("HypergradientLR", "beta", beta, lo=0.0)
+        if mode == "multiplicative":  # 1 + beta·cos must stay > 0, or one step can zero the LR for good
+            self.beta = v.number("HypergradientLR", "beta", beta, lo=0.0, hi=1.0, hi_open=True)
+        else:
+            self.beta = v.number("HypergradientLR", "beta", beta, lo=0.0)
         self.mode = mode
         self.lr_min = v.number("HypergradientLR", "lr_min", lr_min, lo=0.0)
         self.lr_max = math.inf if lr_max == math.inf else v.number("HypergradientLR", "lr_max", lr_max, lo=0.0,
                                                                       lo_open=True)
+        if self.lr_min > self.lr_max:
+            raise SpecError(f"HypergradientLR: lr_min={lr_min!r} is above lr_max={lr_max!r}")
+        for i, g in enumerate(optimizer.param_groups):
+            lr = float(g["lr"])
+            if not (math.isfinite(lr) and lr > 0):
+                raise SpecError(f"HypergradientLR: parameter group {i} has lr={lr!r}; expected a positive finite "
+                                f"starting LR (the hypergradient needs the update of a step with a positive LR)")
+            if not self.lr_min <= lr <= self.lr_max:
+                raise SpecError(f"HypergradientLR: parameter group {i} has lr={lr!r}, outside [lr_min, lr_max] = "
+                                f"[{self.lr_min:g}, {self.lr_max:g}]")
+        if total_steps is not None:
+            total_steps = v.total_steps(total_steps, "HypergradientLR: total_steps")
         self.optimizer = optimizer
         self._torch = torch
         self.schedule = None
@@ -70,6 +86,11 @@ class HypergradientLR:
             from ..spec import parse
 
             self.schedule = parse(schedule)
+            from ..schedules.plateau import has_plateau
+
+            if has_plateau(self.schedule):
+                raise SpecError(f"HypergradientLR: schedule={str(self.schedule)!r} has a plateau(...) phase, which "
+                                f"needs metrics that HypergradientLR cannot feed; use lrkit.torch.Scheduler for it")
             if self.schedule.needs_total() and total_steps is None:
                 raise SpecError(f"{self.schedule} decays over the run and needs total_steps=")
             bound = self.schedule.bind(total_steps)
@@ -77,6 +98,8 @@ class HypergradientLR:
         self.total_steps = total_steps
         self.lrs = [float(g["lr"]) for g in optimizer.param_groups]
         self.step_count = 0
+        #: Updates left out because the hypergradient was not finite (NaN or infinite gradients).
+        self.skipped = 0
         self.history: list[list[float]] = []
         self._prev: list[list] | None = None  # parameters before the last step, per group
         self._prev_lr: list[float] | None = None  # the effective LR of the last step
@@ -132,6 +155,15 @@ class HypergradientLR:
                     else:
                         denom = math.sqrt(float(gsq) * float(usq))
                         a = self.lrs[i] * (1.0 + self.beta * (h / denom if denom > 0 else 0.0))
+                        a = a if math.isfinite(denom) else math.nan
+                    if not (math.isfinite(h) and math.isfinite(a)):  # NaN/inf gradients: keep the LR, count it
+                        self.skipped += 1
+                        if self.skipped == 1:
+                            warnings.warn(f"HypergradientLR: the hypergradient of step {self.step_count} is not "
+                                          f"finite (NaN or infinite gradients or parameters); the LR is kept at "
+                                          f"{self.lrs[i]:g} (HypergradientLR.skipped counts such steps)",
+                                          RuntimeWarning, stacklevel=2)
+                        continue
                     self.lrs[i] = min(max(a, self.lr_min), self.lr_max)
             self._write(self.step_count)
             self._prev = [[p.detach().clone() if p.grad is not None else None for p in g["params"]] for g in groups]
@@ -149,14 +181,27 @@ class HypergradientLR:
         return {"lrs": list(self.lrs), "step_count": self.step_count, "beta": self.beta, "mode": self.mode,
                 "prev": None if self._prev is None else [[None if q is None else q.clone() for q in ps]
                                                          for ps in self._prev],
-                "prev_lr": None if self._prev_lr is None else list(self._prev_lr)}
+                "prev_lr": None if self._prev_lr is None else list(self._prev_lr), "skipped": self.skipped}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a saved state; it must come from a controller with the same groups, ``mode`` and ``beta``."""
+        missing = [k for k in ("lrs", "step_count", "prev", "prev_lr") if k not in state]
+        if missing:
+            raise SpecError(f"HypergradientLR: the state has no {', '.join(map(repr, missing))}; expected a dict "
+                            f"from HypergradientLR.state_dict()")
         if len(state["lrs"]) != len(self.lrs):
             raise SpecError(f"HypergradientLR: the state has {len(state['lrs'])} groups, the optimizer "
                             f"{len(self.lrs)}")
-        self.lrs = [float(x) for x in state["lrs"]]
+        for k in ("mode", "beta"):
+            if k in state and state[k] != getattr(self, k):
+                raise SpecError(f"HypergradientLR: the state was saved with {k}={state[k]!r}, this controller has "
+                                f"{k}={getattr(self, k)!r}; build it with the same {k} to resume")
+        lrs = [float(x) for x in state["lrs"]]
+        if not all(math.isfinite(x) and x >= 0 for x in lrs):
+            raise SpecError(f"HypergradientLR: the state's lrs={lrs!r} are not all finite and >= 0")
+        self.lrs = lrs
         self.step_count = int(state["step_count"])
+        self.skipped = int(state.get("skipped", 0))
         self._prev = None if state["prev"] is None else [[None if q is None else q.clone() for q in ps]
                                                          for ps in state["prev"]]
         self._prev_lr = None if state["prev_lr"] is None else [float(x) for x in state["prev_lr"]]

@@ -62,14 +62,12 @@ def smooth_norms(norms: Sequence[float] | np.ndarray, width: float = 0.1, trim: 
     """
     from scipy.ndimage import median_filter
 
-    g = np.asarray(norms, dtype=float).ravel()
+    g = as_norms(norms)
     g = g[np.isfinite(g)]
     if trim and g.size > 2 * trim + 2:
         g = g[trim:-trim]
     if g.size < 2:
         raise SpecError(f"refine: need at least 2 finite gradient norms, got {g.size}")
-    if np.any(g <= 0):
-        raise SpecError(f"refine: gradient norms must be positive; got {float(g[g <= 0][0])!r}")
     n = max(g.size, NVALS)
     if g.size < n:
         g = np.interp(np.linspace(0.0, 1.0, n), np.linspace(0.0, 1.0, g.size), g)
@@ -78,6 +76,29 @@ def smooth_norms(norms: Sequence[float] | np.ndarray, width: float = 0.1, trim: 
         pad = min(2 * size, n - 1)
         padded = np.pad(g, (0, pad), mode="reflect")
         g = median_filter(padded, size=size, mode="nearest")[:n]
+    return g
+
+
+def as_norms(norms) -> np.ndarray:
+    """Gradient norms as a 1-D float array; SpecError for anything else or for a norm <= 0 (NaN and inf pass:
+    they are left out later, with a note)."""
+    try:
+        a = np.asarray(norms)
+    except ValueError:  # a ragged list
+        a = np.asarray(None)
+    if a.dtype.kind not in "iuf":
+        shown = repr(norms) if len(repr(norms)) <= 60 else repr(norms)[:57] + "..."
+        raise SpecError(f"refine: norms={shown} is not a sequence of numbers; expected the gradient norms of a run "
+                        f"in step order")
+    if a.ndim != 1:
+        raise SpecError(f"refine: norms has shape {a.shape}; expected a 1-D sequence of gradient norms, one per "
+                        f"logged step")
+    g = a.astype(float)
+    bad = np.nonzero(g <= 0)[0]
+    if bad.size:
+        i = int(bad[0])
+        raise SpecError(f"refine: norms[{i}]={float(g[i])!r} is not positive ({bad.size} of {g.size} norms are <= 0); "
+                        f"gradient norms must be > 0")
     return g
 
 
@@ -92,7 +113,8 @@ def closed_form(weights: np.ndarray) -> np.ndarray:
     eta[:-1] = w[:-1] * tail[1:]
     peak = eta.max()
     if not peak > 0:
-        raise SpecError("refine: the weights give an all-zero schedule")
+        raise SpecError("refine: the weights give an all-zero schedule (the gradient norms span too many orders of "
+                        "magnitude to be represented)")
     return eta / peak
 
 
@@ -122,7 +144,7 @@ def simplify(values: np.ndarray, tolerance: float, max_points: int = 64) -> list
         idx = np.nonzero(keep)[0]
         if idx.size <= max_points:
             return [int(i) for i in idx]
-        tol *= 1.5
+        tol = tol * 1.5 if tol > 0 else 1e-9  # tolerance 0 that needs too many knots: loosen from 1e-9
 
 
 def refine(norms: Sequence[float] | np.ndarray, steps: int, optimizer: str = "sgd", *, width: float = 0.1,
@@ -152,19 +174,26 @@ def refine(norms: Sequence[float] | np.ndarray, steps: int, optimizer: str = "sg
     width = v.number("refine", "width", width, lo=0.0, hi=1.0)
     tolerance = v.number("refine", "tolerance", tolerance, lo=0.0)
     max_points = v.integer("refine", "max_points", max_points, lo=2)
-    smoothed = smooth_norms(norms, width=width)
+    digits = v.integer("refine", "digits", digits, lo=1)
+    raw = as_norms(norms)
+    notes = []
+    dropped = int(np.sum(~np.isfinite(raw)))
+    if dropped:
+        notes.append(f"left out {dropped} non-finite gradient norm{'s' if dropped > 1 else ''} of {raw.size}")
+    smoothed = smooth_norms(raw, width=width)
     # steps 0..steps: the schedule reaches 0 at step ``steps``, after the last step (lrkit's convention)
     W = v.resolve("refine", "warmup", v.duration("refine", "warmup", warmup), steps)
     if W >= steps:
         raise SpecError(f"refine: warmup={warmup!r} is {W} steps, not shorter than the run ({steps} steps)")
-    raw = np.asarray(norms, dtype=float)
     if W:  # leave out the norms logged during the warmup (by their fraction of the previous run)
         fin = raw[np.isfinite(raw) & (raw > 0)]
         cut = int(round(W / steps * fin.size))
         if 0 < cut < fin.size - 2:
             smoothed = smooth_norms(np.r_[np.full(cut, fin[cut]), fin[cut:]], width=width)
     grid = np.interp(np.linspace(0.0, 1.0, steps + 1), np.linspace(0.0, 1.0, smoothed.size), smoothed)
-    weights = grid ** -2.0 if optimizer == "sgd" else grid ** -1.0
+    with np.errstate(over="ignore"):  # the schedule is scale-free: divide by the smallest norm, so no weight
+        scaled = grid / grid.min()      # overflows (one beyond 1e308 times the smallest gets weight 0)
+        weights = scaled ** -2.0 if optimizer == "sgd" else scaled ** -1.0
     eta = closed_form(weights)
     if W:
         eta = eta / eta[W:].max()
@@ -173,27 +202,45 @@ def refine(norms: Sequence[float] | np.ndarray, steps: int, optimizer: str = "sg
     for i in knots:
         val = round(float(eta[W + i]), digits)
         points.append((int(W + i), val))
-    notes = []
-    if len(knots) == max_points:
-        notes.append(f"the spec was simplified to {max_points} knots")
     schedule = Piecewise(points=tuple(points), warmup=W) if W else Piecewise(points=tuple(points))
     values = schedule.sample(steps) if W else eta[:-1]
     if W:
         values[W:] = eta[W:-1]
+    gap = float(np.max(np.abs(schedule.sample(steps) - values)))
+    if gap > tolerance + 0.5 * 10.0 ** -digits + 1e-12:  # beyond the tolerance and the rounding to ``digits``
+        notes.append(f"the spec ({len(knots)} knots, max_points={max_points}, digits={digits}) is within {gap:.3g} of "
+                     f"the exact values, more than tolerance={tolerance:g}")
+    elif len(knots) == max_points:
+        notes.append(f"the spec was simplified to {max_points} knots")
     return Refined(values=values, schedule=schedule, smoothed=grid[:-1], steps=steps, optimizer=optimizer,
                    notes=tuple(notes))
 
 
-def norms_from_run(run, optimizer: str = "sgd") -> tuple[np.ndarray, np.ndarray]:
-    """``(steps, norms)`` of a :class:`~lrkit.runs.Run`'s logged ``grad_norm`` column, positive and finite."""
+def norms_from_run(run, optimizer: str = "sgd", notes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, norms)`` of a :class:`~lrkit.runs.Run`'s logged ``grad_norm`` column, positive and finite.
+
+    A negative norm is an error (the column is not a norm); zero and infinite norms are left out, with a
+    line in ``notes`` when a list is given.
+    """
     from ..runs import RunError
 
     s, g = run.logged("grad_norm")
     order = np.argsort(s, kind="stable")
     s, g = s[order], g[order]
+    src = run.source or run.name
+    neg = np.nonzero(g < 0)[0]
+    if neg.size:
+        i = int(neg[0])
+        raise RunError(f"{src}: step {int(s[i])}, column 'grad_norm': gradient norm {float(g[i]):g} is negative "
+                       f"({neg.size} negative values); is this column a norm?")
     ok = np.isfinite(g) & (g > 0)
     if ok.sum() < 2:
-        raise RunError(f"{run.source or run.name}: fewer than 2 positive gradient norms logged (column 'grad_norm')")
+        raise RunError(f"{src}: fewer than 2 positive gradient norms logged (column 'grad_norm')")
+    if notes is not None and not ok.all():
+        bad = s[~ok]
+        shown = ", ".join(str(int(x)) for x in bad[:5]) + (", ..." if bad.size > 5 else "")
+        notes.append(f"left out {bad.size} zero or infinite gradient norm{'s' if bad.size > 1 else ''} "
+                     f"(step{'s' if bad.size > 1 else ''} {shown})")
     return s[ok], g[ok]
 
 
@@ -204,13 +251,17 @@ def refine_run(path_or_run, steps: int, optimizer: str = "sgd", *, columns=None,
     present; otherwise the ``grad_norm`` column is taken as the l1 norm, and a note says so. Norms logged
     at uneven steps are interpolated onto every step first.
     """
-    from ..runs import Run, RunError, load_run
+    from ..runs import COLUMNS, Run, RunError, load_run
 
     notes: list[str] = []
     if isinstance(path_or_run, Run):
         run = path_or_run
     else:
         cols = dict(columns or {})
+        for role in cols:
+            if role not in COLUMNS:
+                raise SpecError(f"refine: column role {role!r} is not one of {', '.join(COLUMNS)}"
+                                f"{v.did_you_mean(role, COLUMNS)}")
         run = None
         csv_file = str(path_or_run).lower().endswith((".csv", ".tsv"))
         try:
@@ -218,7 +269,7 @@ def refine_run(path_or_run, steps: int, optimizer: str = "sgd", *, columns=None,
                 try:
                     run = load_run(path_or_run, columns={**cols, "grad_norm": "grad_norm_l1"})
                 except RunError as e:
-                    if "grad_norm_l1" not in str(e):
+                    if "'grad_norm_l1'" not in str(e):  # only a missing l1 column falls back
                         raise
                     notes.append("no 'grad_norm_l1' column: using 'grad_norm' as the l1 norm")
             if run is None:
@@ -228,7 +279,7 @@ def refine_run(path_or_run, steps: int, optimizer: str = "sgd", *, columns=None,
                 raise
             # a gradient-norm log without losses (GradNormLogger without log.loss()): read it as is
             run = _norms_only_csv(path_or_run, optimizer, cols, notes)
-    s, g = norms_from_run(run, optimizer)
+    s, g = norms_from_run(run, optimizer, notes)
     if s.size > 1 and np.ptp(np.diff(s)) > 0:
         g = np.interp(np.arange(s[0], s[-1] + 1), s, g)
     out = refine(g, steps, optimizer, **kwargs)
@@ -238,6 +289,7 @@ def refine_run(path_or_run, steps: int, optimizer: str = "sgd", *, columns=None,
 def _norms_only_csv(path, optimizer: str, cols: dict, notes: list[str]):
     """A :class:`~lrkit.runs.Run` of a CSV with step and gradient-norm columns but no losses."""
     import csv
+    import dataclasses
 
     from ..runs import Run, RunError
 
@@ -253,19 +305,22 @@ def _norms_only_csv(path, optimizer: str, cols: dict, notes: list[str]):
     if optimizer == "adam" and name == "grad_norm" and not notes:
         notes.append("no 'grad_norm_l1' column: using 'grad_norm' as the l1 norm")
     i, j = header.index(step_col), header.index(name)
-    steps, norms = [], []
+    steps, norms, where = [], [], []
     for k, row in enumerate(rows[1:], start=2):
         if len(row) <= max(i, j) or not row[j].strip():
             continue
         try:
             steps.append(float(row[i]))
             norms.append(float(row[j]))
+            where.append(k)
         except ValueError:
             raise RunError(f"{path}: row {k}: cannot read {row[i]!r}, {row[j]!r} as numbers") from None
     if not steps:
         raise RunError(f"{path}: no gradient norms logged (column '{name}')")
-    return Run(step=np.asarray(steps, dtype=np.int64), loss=np.full(len(steps), np.nan),
-               grad_norm=np.asarray(norms), name=str(path), source=str(path))
+    # the loader's checks of the steps (integers >= 0, increasing, unique), with the file's row numbers
+    run = Run(step=np.asarray(steps, dtype=float), loss=np.zeros(len(steps)), grad_norm=np.asarray(norms),
+              name=str(path), source=str(path), rows=np.asarray(where)).checked()
+    return dataclasses.replace(run, loss=np.full(len(steps), np.nan))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -334,8 +389,9 @@ class GradNormLogger:
         return np.asarray(self._steps, dtype=np.int64)
 
     def write_csv(self, path) -> None:
-        """Write ``step,loss,grad_norm,grad_norm_l1`` (``grad_norm`` is the l2 norm; an unrecorded loss is
-        left empty). ``lrkit refine`` reads it (``--optimizer adam`` takes ``grad_norm_l1``)."""
+        """Write ``step,loss,grad_norm,grad_norm_l1`` (``grad_norm`` is the l2 norm). An unrecorded loss and a
+        non-finite value (e.g. the norm of an overflowed step) are left empty, i.e. "not logged", so that
+        ``lrkit refine`` reads the file (``--optimizer adam`` takes ``grad_norm_l1``)."""
         import csv
 
         l2, l1 = self.norms("l2"), self.norms("l1")
@@ -345,5 +401,9 @@ class GradNormLogger:
             w.writerow(["step", "loss", "grad_norm", "grad_norm_l1"])
             for s, a, b in zip(self._steps, l2, l1):
                 loss = losses.get(s)
-                w.writerow([s, "" if loss is None or not math.isfinite(loss) else repr(loss), repr(float(a)),
-                            repr(float(b))])
+                w.writerow([s, _cell(loss), _cell(a), _cell(b)])
+
+
+def _cell(x) -> str:
+    """A CSV cell: the value, or empty for a missing or non-finite one (the run loaders refuse 'nan')."""
+    return "" if x is None or not math.isfinite(float(x)) else repr(float(x))

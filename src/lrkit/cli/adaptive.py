@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def register(group: click.Group) -> None:
               help="Write to this file instead of stdout (png default: refined.png).")
 @click.option("--width", type=float, default=0.1, show_default=True,
               help="Median-filter width as a fraction of the run (0: no smoothing).")
-@click.option("--warmup", type=float, default=0.0, show_default=True, metavar="STEPS|FRACTION",
+@click.option("--warmup", default="0", show_default=True, metavar="STEPS|FRACTION",
               help="Linear warmup in front; the run's norms of that stretch are left out (small norms at "
                    "initialisation would otherwise put the peak at step 0).")
 @click.option("--tolerance", type=float, default=5e-3, show_default=True,
@@ -47,9 +48,12 @@ def refine_command(run_file, steps, optimizer, fmt, lr, out, width, warmup, tole
     from ..schedules import validate
 
     steps = validate.total_steps(steps, "--steps")
-    if lr is not None and not lr > 0:
-        raise click.BadParameter(f"must be positive, got {lr}", param_hint="--lr")
-    warm = int(warmup) if warmup >= 1 and float(warmup).is_integer() else warmup
+    if lr is not None and not (lr > 0 and math.isfinite(lr)):
+        raise click.BadParameter(f"must be a positive finite number, got {lr}", param_hint="--lr")
+    if lr is not None and fmt != "csv":
+        click.echo(f"lrkit: note: --lr only scales --format csv; the {fmt} output is in multipliers of the peak LR",
+                   err=True)
+    warm = _duration(warmup)
     res = refine_run(run_file, steps, optimizer, columns=parse_column_map(columns) or None, width=width,
                      tolerance=tolerance, warmup=warm)
     for note in res.notes:
@@ -74,6 +78,19 @@ def refine_command(run_file, steps, optimizer, fmt, lr, out, width, warmup, tole
             stream.close()
     if out:
         click.echo(f"wrote {out}", err=True)
+
+
+def _duration(text: str) -> int | float:
+    """``--warmup``: ``50`` is steps, ``0.05`` (or ``1.0``, ``5e-2``) a fraction of the run, as in a spec."""
+    t = text.strip()
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number of steps or a fraction", param_hint="--warmup") from None
 
 
 def _raw_norms(run_file, optimizer, columns):

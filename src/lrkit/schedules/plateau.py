@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -206,11 +207,15 @@ class PlateauController:
 
         if isinstance(schedules, (Schedule, str)):
             schedules = [schedules]
+        if not isinstance(schedules, Sequence):
+            raise SpecError(f"plateau controller: schedules={schedules!r} is not a schedule, a spec or a list of them")
         given = [parse(s) for s in schedules]
+        if not given:
+            raise SpecError("plateau controller: no schedules given; expected at least one with a plateau(...) phase")
         if not has_plateau(given):
             raise SpecError("plateau controller: no plateau(...) phase in the schedule(s) "
                             f"{', '.join(sorted({str(s) for s in given}))}")
-        self.total = total
+        self.total = None if total is None else v.total_steps(total, "plateau controller: total")
         self.convention = get_convention(convention)
         #: The schedules as given (reductions already in them are kept; the controller's come after).
         self.base = given
@@ -227,6 +232,10 @@ class PlateauController:
         self.threshold_mode = policy["threshold_mode"]
         self.mode = policy["mode"]
         self.cooldown = policy["cooldown"]
+        if self.threshold_mode == "rel" and self.mode == "min" and self.threshold >= 1:
+            raise SpecError(f"plateau: threshold={self.threshold:g} with threshold_mode='rel' and mode='min' means "
+                            f"no positive metric can improve (it must fall below best·(1 - {self.threshold:g})); "
+                            f"expected threshold < 1")
         # One probe per distinct schedule: which plateau phases run at a step, and at which step of their clock.
         self._distinct = list(dict.fromkeys(given))
         self._slot = [self._distinct.index(s) for s in given]
@@ -296,11 +305,17 @@ class PlateauController:
         LR comes next). Observations while no plateau phase runs are ignored.
         """
         if hasattr(metric, "item"):
+            if getattr(metric, "size", 1) != 1 or (callable(getattr(metric, "numel", None)) and metric.numel() != 1):
+                raise SpecError(f"plateau: metrics has shape {tuple(metric.shape)}; expected one number, such as the "
+                                f"mean validation loss")
             metric = metric.item()
         if not v.is_real(metric):
             raise SpecError(f"plateau: metrics={metric!r} is not a number")
         metric = float(metric)
-        position = float(position)
+        if not math.isfinite(metric):  # a diverged run: torch would count it as a bad epoch and cut the LR
+            raise SpecError(f"plateau: metrics={metric!r} is not finite (did the run diverge?); the controller's "
+                            f"state is unchanged")
+        position = v.number("plateau", "step", position, lo=0.0)
         if self.reductions and position < self.reductions[-1]:
             raise SpecError(f"plateau: an observation at step {position:g} comes before the last reduction at "
                             f"step {self.reductions[-1]:g}")
@@ -347,12 +362,22 @@ class PlateauController:
                 "cooldown_left": self.cooldown_left, "observations": self.observations}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.reductions = [_as_step(x) for x in state["reductions"]]
+        missing = [k for k in ("reductions", "best", "num_bad", "cooldown_left") if k not in state]
+        if missing:
+            raise SpecError(f"plateau controller: the state has no {', '.join(map(repr, missing))}; expected a dict "
+                            f"from PlateauController.state_dict()")
+        reductions = [_as_step(v.number("plateau controller", f"state reductions[{i}]", x, lo=0.0))
+                      for i, x in enumerate(state["reductions"])]
+        if any(b < a for a, b in zip(reductions, reductions[1:])):
+            raise SpecError(f"plateau controller: the state's reductions={reductions!r} are not in non-decreasing "
+                            f"order")
         best = state["best"]
-        self.best = None if best is None else float(best)
-        self.num_bad = int(state["num_bad"])
-        self.cooldown_left = int(state["cooldown_left"])
-        self.observations = int(state.get("observations", 0))
+        best = None if best is None else v.number("plateau controller", "state best", best)
+        num_bad = v.integer("plateau controller", "state num_bad", state["num_bad"], lo=0)
+        cooldown_left = v.integer("plateau controller", "state cooldown_left", state["cooldown_left"], lo=0)
+        observations = v.integer("plateau controller", "state observations", state.get("observations", 0), lo=0)
+        self.reductions, self.best, self.num_bad = reductions, best, num_bad
+        self.cooldown_left, self.observations = cooldown_left, observations
         self._rebuild()
 
 
