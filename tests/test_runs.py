@@ -60,6 +60,9 @@ def test_jsonl_and_column_mapping(tmp_path):
     assert parse_column_map(["loss=train/loss", "step = _step"]) == {"loss": "train/loss", "step": "_step"}
     with pytest.raises(RunError, match="ROLE=NAME"):
         parse_column_map(["loss"])
+    with pytest.raises(RunError, match="'val_los' is not a role; roles: step, lr, loss, val_loss, grad_norm, tokens; "
+                                       "did you mean 'val_loss'"):
+        parse_column_map(["val_los=eval/loss"])
 
 
 def test_wandb_export(tmp_path):

@@ -491,5 +491,10 @@ def parse_column_map(items: Iterable[str]) -> dict[str, str]:
         m = re.fullmatch(r"\s*(\w+)\s*=\s*(.+?)\s*", it)
         if not m:
             raise RunError(f"column mapping {it!r} should look like ROLE=NAME, e.g. loss=train/loss")
+        if m.group(1) not in COLUMNS:
+            from .schedules.validate import did_you_mean
+
+            raise RunError(f"column mapping {it!r}: {m.group(1)!r} is not a role; roles: {', '.join(COLUMNS)}"
+                           f"{did_you_mean(m.group(1), COLUMNS)}")
         out[m.group(1)] = m.group(2)
     return out
