@@ -314,15 +314,34 @@ class Scheduler(LRScheduler):
         if self._plan is None:
             self._build_plan()
         if key == "lr":
-            for c, shape in zip(reversed(self.cooldowns), reversed(self._shapes)):
-                if step >= c["at"]:
-                    x = min((step - c["at"]) / c["decay"], 1.0)
-                    lo = c["floor"]
-                    return [lo + (start - lo) * shape(x, SCALAR) if start > lo else start for start in c["start"]]
+            return self._lr_multipliers(step, len(self.cooldowns))
         for k, _, fns, slots, _ in self._plan:  # type: ignore[union-attr]
             if k == key:
                 return self._values(key, fns, slots, self.position(step))
         raise AssertionError(key)  # pragma: no cover
+
+    def _lr_multipliers(self, step: int, n_cooldowns: int) -> list[float]:
+        """LR multipliers at ``step`` under the schedule and the first ``n_cooldowns`` cooldowns."""
+        for i in range(n_cooldowns - 1, -1, -1):
+            c = self.cooldowns[i]
+            if step >= c["at"]:
+                # a cooldown set for a later step starts from the LR of that step, plateau reductions and
+                # re-plans before it included: its start is fixed only once training reaches it
+                starts = c["start"] if c["start"] is not None else self._lr_multipliers(c["at"], i)
+                x = min((step - c["at"]) / c["decay"], 1.0)
+                lo = c["floor"]
+                shape = self._shapes[i]
+                return [lo + (start - lo) * shape(x, SCALAR) if start > lo else start for start in starts]
+        for k, _, fns, slots, _ in self._plan:  # type: ignore[union-attr]
+            if k == "lr":
+                return self._values("lr", fns, slots, self.position(step))
+        raise AssertionError("lr")  # pragma: no cover
+
+    def _fix_cooldown_starts(self) -> None:
+        """Record the start of every cooldown that training has reached (kept in the state from then on)."""
+        for i, c in enumerate(self.cooldowns):
+            if c["start"] is None and self.last_epoch >= c["at"]:
+                c["start"] = self._lr_multipliers(c["at"], i)
 
     def get_lr(self) -> list[float]:
         """The LR of each group at the current step (what ``step()`` writes)."""
@@ -376,6 +395,8 @@ class Scheduler(LRScheduler):
                                f"scheduler was built for {len(self.base_lrs)}; build a new scheduler after "
                                f"add_param_group")
         step = self.last_epoch
+        if self.cooldowns:
+            self._fix_cooldown_starts()
         if self._simple:
             t = float(step)
             for key, (field, index), fns, slots, bases in self._plan:  # type: ignore[union-attr]
@@ -436,7 +457,7 @@ class Scheduler(LRScheduler):
                             f"{', '.join(COOLDOWN_FORMS)}")
         v.choice("cooldown", "form", form, COOLDOWN_FORMS)
         floor = v.number("cooldown", "floor", floor, lo=0.0, hi=1.0)
-        start = self.multipliers("lr", at)
+        start = self.multipliers("lr", at) if at <= self.last_epoch else None  # a later start: fixed on arrival
         self.cooldowns.append({"at": at, "decay": steps, "form": form, "floor": floor, "start": start})
         self._build_plan()
         self._apply()
@@ -458,7 +479,7 @@ class Scheduler(LRScheduler):
             "schedules": {key: [str(s) for s in scheds] for key, scheds in self._schedules.items()},
             "bases": {key: list(b) for key, b in self._bases.items()},
             "base_lrs": list(self.base_lrs),
-            "cooldowns": [dict(c, start=list(c["start"])) for c in self.cooldowns],
+            "cooldowns": [dict(c, start=None if c["start"] is None else list(c["start"])) for c in self.cooldowns],
             "stretches": [list(s) for s in self.stretches],
             "controller": None if self._controller is None else self._controller.state_dict(),
         }
@@ -737,7 +758,7 @@ def _state_cooldowns(x: Any, n: int) -> list[dict]:
         if not ok:
             raise _bad_state(f"cooldown {_short(c)}; expected at (step), decay (steps >= 1), form (one of "
                              f"{', '.join(COOLDOWN_FORMS)}), floor and start")
-        out.append(dict(c, start=_state_numbers(c["start"], "cooldown start", n)))
+        out.append(dict(c, start=None if c["start"] is None else _state_numbers(c["start"], "cooldown start", n)))
     return out
 
 
