@@ -363,6 +363,8 @@ def test_clean_schedules_have_no_findings(spec):
     ("cosine(warmup=2000)", None, "warmup-too-long"),
     ("cosine(floor=1.5)", None, "floor-above-peak"),
     ("clamp(cosine(), floor=1.5)", None, "floor-above-peak"),
+    ("cyclic(base=2.0, max=1.0, up=100)", None, "floor-above-peak"),
+    ("cosine(warmup=100, warmup_init=2.0)", None, "warmup-above-peak"),
     ("wsd(warmup=500, decay=600)", None, "phases-exceed-run"),
     ("exponential(gamma=1.01)", None, "rising"),
 ])

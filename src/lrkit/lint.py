@@ -61,6 +61,13 @@ def lint(schedule: str | dict | Schedule, total: int, convention: str | Conventi
         if isinstance(floor, float) and floor > 1.0 and node.family != "clamp":
             findings.append(Finding("floor-above-peak", f"{node.family}: {name}={floor} is above the peak (1.0), "
                                                         f"so the 'decay' raises the LR"))
+        init = getattr(node, "warmup_init", 0.0)
+        if isinstance(init, float) and init > 1.0 and getattr(node, "warmup", 0):
+            findings.append(Finding("warmup-above-peak", f"{node.family}: warmup_init={init} is above the peak "
+                                                         f"(1.0), so the 'warmup' lowers the LR"))
+        if node.family == "cyclic" and node.base > node.max:  # type: ignore[attr-defined]
+            findings.append(Finding("floor-above-peak", f"cyclic: base={node.base} is above max={node.max}, "  # type: ignore[attr-defined]
+                                                        f"so every cycle runs upside down"))
     return _unique(findings)
 
 
