@@ -22,6 +22,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .schedules.validate import did_you_mean
+
 COLUMNS = ("step", "lr", "loss", "val_loss", "grad_norm", "tokens")
 
 #: Column names recognised without a mapping (case-insensitive), in order of preference.
@@ -260,9 +262,10 @@ class Run:
 def _resolve(header: Sequence[str], columns: Mapping[str, str] | None, src: str) -> dict[str, int]:
     """Map canonical column names to header positions (explicit mapping first, then aliases)."""
     columns = dict(columns or {})
-    unknown = set(columns) - set(COLUMNS)
+    unknown = sorted(set(columns) - set(COLUMNS))
     if unknown:
-        raise RunError(f"{src}: unknown column role(s) {sorted(unknown)}; valid roles: {', '.join(COLUMNS)}")
+        raise RunError(f"{src}: unknown column role(s) {unknown}; valid roles: {', '.join(COLUMNS)}"
+                       f"{did_you_mean(unknown[0], COLUMNS)}")
     low = {h.strip().lower(): i for i, h in reversed(list(enumerate(header)))}
     out: dict[str, int] = {}
     for role in COLUMNS:
@@ -492,8 +495,6 @@ def parse_column_map(items: Iterable[str]) -> dict[str, str]:
         if not m:
             raise RunError(f"column mapping {it!r} should look like ROLE=NAME, e.g. loss=train/loss")
         if m.group(1) not in COLUMNS:
-            from .schedules.validate import did_you_mean
-
             raise RunError(f"column mapping {it!r}: {m.group(1)!r} is not a role; roles: {', '.join(COLUMNS)}"
                            f"{did_you_mean(m.group(1), COLUMNS)}")
         out[m.group(1)] = m.group(2)
