@@ -45,3 +45,32 @@ make.default_lr = 0.05
 
 def not_a_task(seed: int, steps: int):
     return 42
+
+
+# ---------------------------------------------------------------- misbehaving workloads (tests/bench/test_bad_input.py)
+def bad_model(seed: int, steps: int):
+    return {"model": 1, "batch": lambda s: s, "loss": lambda m, b: b, "val_loss": lambda m: 0.0}
+
+
+def float_loss(seed: int, steps: int):
+    task = make(seed, steps)
+    task.loss = lambda m, b: 1.0
+    return task
+
+
+def nan_loss(seed: int, steps: int):
+    """Every training loss is NaN: each trial diverges at its first step."""
+    task = make(seed, steps)
+    task.loss = lambda m, b: m(b[0]).sum() * float("nan")
+    return task
+
+
+def exits(seed: int, steps: int):
+    raise SystemExit(3)
+
+
+def bad_default_lr(seed: int, steps: int):
+    return make(seed, steps)
+
+
+bad_default_lr.default_lr = "fast"

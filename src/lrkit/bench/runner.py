@@ -56,6 +56,9 @@ def expand(workloads: Sequence[str], schedules: Sequence[str], lrs: Sequence[flo
     for wl in workloads:
         w = get_workload(wl)
         w.check_options(dict(options or {}))
+        if not lrs and not (w.default_lr > 0 and math.isfinite(w.default_lr)):
+            raise ValueError(f"workload {wl}: its default_lr {getattr(w.make, 'default_lr', w.default_lr)!r} is not a "
+                             "positive number; give --lr")
         for spec, opt, lr, seed in itertools.product(specs, optimizers, list(lrs or [w.default_lr]), seeds):
             if not (lr > 0 and math.isfinite(lr)):
                 raise ValueError(f"--lr must be positive, got {lr}")
@@ -97,8 +100,9 @@ def work(trial: dict[str, Any], threads: int | None) -> dict[str, Any]:
     try:
         res = run_trial(Trial.from_dict(trial), threads=threads)
         return {"ok": True, **res}
-    except Exception as e:  # noqa: BLE001 - reported in the store, the sweep goes on
-        return {"ok": False, "error": f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"}
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - reported in the store, the sweep goes on
+        what = f"SystemExit: the workload called sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
+        return {"ok": False, "error": f"{what}\n{traceback.format_exc(limit=8)}"}
 
 
 # ---------------------------------------------------------------------- executors

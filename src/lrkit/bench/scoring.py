@@ -162,7 +162,15 @@ def score_trials(trials: Sequence[Mapping[str, Any]], histories: Mapping[int, Ma
     (default: from the reference, see the module docs).
     """
     done = [t for t in trials if t["status"] == "done"]
+    if not done:
+        raise ValueError("no finished trials to score")
     by_w, problems = group_problems(done)
+    workloads = {p["workload"] for p in problems.values()}
+    for k, v in (targets or {}).items():
+        if k not in by_w and k not in workloads:
+            raise ValueError(f"target {k}={v}: no finished trials of {k!r}; workloads: {', '.join(sorted(workloads))}")
+        if not (isinstance(v, (int, float)) and math.isfinite(v)):
+            raise ValueError(f"target {k}={v}: give a finite validation loss")
     labels: list[str] = []
     for t in done:
         if t["label"] not in labels:
@@ -176,6 +184,8 @@ def score_trials(trials: Sequence[Mapping[str, Any]], histories: Mapping[int, Ma
             groups[t["label"]][float(t["lr"])].append(t)
         wl = problems[w]["workload"]
         ref = (reference.get(w) or reference.get(wl)) if isinstance(reference, Mapping) else reference
+        if isinstance(reference, Mapping) and ref is not None and ref not in groups:
+            raise ValueError(f"reference {ref!r} has no finished trials on {w}; methods: {', '.join(groups)}")
         if ref is None or ref not in groups:
             ref = rows[0]["label"]
         out_ref[w] = ref

@@ -21,6 +21,7 @@ import os
 import socket
 import sqlite3
 import time
+import urllib.parse
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,32 +123,104 @@ def _num(x: Any) -> float | None:
 class Store:
     """A benchmark database (one SQLite file). Safe to open from several processes at once."""
 
-    def __init__(self, path: str | os.PathLike, timeout: float = 60.0, stale_after: float = 120.0) -> None:
+    def __init__(self, path: str | os.PathLike, timeout: float = 60.0, stale_after: float = 120.0,
+                 readonly: bool = False) -> None:
+        """Open (in write mode: create) the database at ``path``; ``readonly`` opens an existing one for
+        reading only and writes nothing (a read-only file or folder is fine then)."""
         self.path = Path(path)
         if self.path.is_dir():
             raise ValueError(f"{self.path}: is a folder; give a database file path")
         if not self.path.parent.exists():
             raise ValueError(f"{self.path}: folder {self.path.parent} does not exist")
+        if readonly and not self.path.is_file():
+            raise ValueError(f"{self.path}: no such database")
         self.stale_after = stale_after
+        self.readonly = readonly
+        self.conn: sqlite3.Connection | None = None
         try:
-            self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False)
+            self.conn = self._connect(timeout)
             self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":  # pragma: no cover - e.g. a network file system
-                raise ValueError(f"{self.path}: SQLite cannot use WAL mode here (got {mode!r})")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            with self.transaction():
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        self.conn.execute(stmt)  # IF NOT EXISTS: a no-op when the tables exist
-                row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if row is None:
-                    self.conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) > SCHEMA_VERSION:
-                    raise ValueError(f"{self.path}: written by a newer lrkit (schema {row[0]}); upgrade lrkit")
-        except sqlite3.DatabaseError as e:
-            raise ValueError(f"{self.path}: not an lrkit benchmark database ({e})") from None
+            fresh = self._check_schema()  # before anything is written: never touch a foreign or newer file
+            if not readonly:
+                self._create(fresh)
+        except (sqlite3.DatabaseError, ValueError) as e:
+            if self.conn is not None:
+                self.conn.close()
+            if isinstance(e, ValueError):
+                raise
+            raise ValueError(self._explain(e)) from None
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        kw: dict[str, Any] = {"timeout": timeout, "isolation_level": None, "check_same_thread": False}
+        if not self.readonly:
+            return sqlite3.connect(str(self.path), **kw)
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve()))
+        conn = sqlite3.connect(uri + "?mode=ro", uri=True, **kw)
+        try:
+            conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            # a read-only folder: SQLite cannot make the -shm file. With no -wal file nobody can be
+            # writing here, so the file alone is the whole database.
+            if os.access(self.path.parent, os.W_OK) or Path(f"{self.path}-wal").exists():
+                raise
+            return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, **kw)
+
+    def _check_schema(self) -> bool:
+        """Refuse a file that is not lrkit's or is from a newer lrkit; True if it has no tables yet."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            if self.readonly:
+                raise ValueError(f"{self.path}: an empty file, not an lrkit benchmark database")
+            return True
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() if "meta" in tables else None
+        if row is None:
+            names = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+            raise ValueError(f"{self.path}: not an lrkit benchmark database (it has tables {names}, not lrkit's)")
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.path}: not an lrkit benchmark database (schema version {row[0]!r})") from None
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"{self.path}: written by a newer lrkit (schema {version}; this lrkit reads "
+                             f"{SCHEMA_VERSION}); upgrade lrkit")
+        if "trials" not in tables:
+            raise ValueError(f"{self.path}: not an lrkit benchmark database (no trials table)")
+        return False
+
+    def _create(self, fresh: bool) -> None:
+        """WAL mode and the tables (a no-op when they exist); fails at once if the file cannot be written."""
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":  # pragma: no cover - e.g. a network file system
+            raise ValueError(f"{self.path}: SQLite cannot use WAL mode here (got {mode!r})")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        with self.transaction():
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self.conn.execute(stmt)  # IF NOT EXISTS: a no-op when the tables exist
+            if fresh:
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            else:  # a real write: a read-only file or folder fails here, not in the middle of a sweep
+                self.conn.execute("UPDATE meta SET value = value WHERE key = 'schema'")
+
+    def _explain(self, e: sqlite3.DatabaseError) -> str:
+        """One line saying why the database cannot be used, in the user's terms."""
+        msg = str(e)
+        if "readonly" in msg or ("unable to open" in msg and not self.readonly):
+            if self.path.exists() and not os.access(self.path, os.W_OK):
+                return (f"{self.path}: the file is read-only; lrkit bench writes to it "
+                        "(lrkit runs, export and report only read)")
+            if not os.access(self.path.parent, os.W_OK):
+                return (f"{self.path}: cannot write in its folder {self.path.parent} (SQLite keeps the "
+                        "database's -wal and -shm files beside it)")
+            return f"{self.path}: cannot write to the database ({msg})"
+        if "locked" in msg or "busy" in msg:
+            return f"{self.path}: the database is locked by another process ({msg}); try again"
+        if "unable to open" in msg:
+            return f"{self.path}: cannot open the database ({msg})"
+        return f"{self.path}: not an lrkit benchmark database ({msg})"
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager

@@ -70,6 +70,8 @@ def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict],
     task = workload.task(seed=trial.seed, steps=trial.steps, **trial.options)
     model = task.model
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"workload {trial.workload}: the model has no trainable parameters")
     opt = make_optimizer(trial.optimizer, params, trial.lr, task.weight_decay, tuple(task.betas))
     sched = Scheduler(opt, trial.schedule, total_steps=trial.steps)
     sf = trial.optimizer == "sfadamw"
@@ -79,7 +81,11 @@ def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict],
         if sf:
             opt.eval()  # schedule-free: evaluate at the averaged point x
         with torch.no_grad():
-            v = float(task.val_loss(model))
+            out = task.val_loss(model)
+        try:
+            v = float(out)
+        except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of several elements
+            raise ValueError(f"workload {trial.workload}: val_loss(model) returned {_what(out)}; expected a float") from None
         model.train()
         if sf:
             opt.train()
@@ -102,6 +108,9 @@ def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict],
         lr_now = float(opt.param_groups[0]["lr"])
         batch = task.batch(t)
         loss = task.loss(model, batch)
+        if not (isinstance(loss, torch.Tensor) and loss.numel() == 1 and loss.requires_grad):
+            raise ValueError(f"workload {trial.workload}: loss(model, batch) returned {_what(loss)}; expected a scalar "
+                             "tensor that depends on the model's parameters")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = float(torch.nn.utils.clip_grad_norm_(params, clip))
@@ -128,6 +137,14 @@ def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict],
             break
     return {"history": hist, "summary": trial_summary(hist, diverged, init_val, train_time, setup_time, t_start,
                                                       task.info)}
+
+
+def _what(x: Any) -> str:
+    """How a wrong return value is named in an error: its type, and a tensor's shape."""
+    shape = getattr(x, "shape", None)
+    if shape is not None and hasattr(x, "requires_grad"):
+        return f"a tensor of shape {tuple(shape)}" + ("" if x.requires_grad else " with no gradient")
+    return type(x).__name__ + (f" {x!r}" if isinstance(x, (str, int, float)) else "")
 
 
 def trial_summary(hist: dict, diverged: bool, init_val: float, train_time: float, setup_time: float,

@@ -6,6 +6,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         error(f"{e}; install lrkit's extras, e.g. pip install 'lrkit[all]'")
     except OSError as e:
         error(f"{e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else str(e))
+    except sqlite3.Error as e:  # a benchmark database that is locked, full or damaged
+        error(f"database error: {e}")
     except MemoryError as e:  # e.g. --steps 1e9: every step's LR is an array element
         error(f"out of memory ({e or 'allocation failed'}); ask for fewer steps")
     except KeyboardInterrupt:

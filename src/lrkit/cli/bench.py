@@ -8,10 +8,13 @@ from __future__ import annotations
 import ast
 import csv
 import io
+import json
 import math
+import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -30,12 +33,22 @@ def _console(stderr: bool = False):
     return Console(highlight=False, stderr=stderr, width=None if stream.isatty() else 120)
 
 
-def _store(path: str, must_exist: bool = False):
+@contextmanager
+def _store(path: str, readonly: bool = False) -> Iterator[Any]:
+    """The store at ``path`` (``readonly``: an existing one, opened without writing); an SQLite error
+    on the way (a locked or damaged file, a full disk) ends as one line naming the database."""
+    import sqlite3
+
     from ..bench.store import Store
 
-    if must_exist and not Path(path).is_file():
+    if readonly and not Path(path).is_file():
         raise click.BadParameter(f"{path}: no such database", param_hint="--db")
-    return Store(path)
+    store = Store(path, readonly=readonly)
+    try:
+        with store:
+            yield store
+    except sqlite3.Error as e:
+        raise click.ClickException(f"{path}: {e}") from None
 
 
 def _options(corpus: str | None, items: tuple[str, ...]) -> dict[str, Any]:
@@ -45,15 +58,46 @@ def _options(corpus: str | None, items: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key.strip().isidentifier():
             raise click.BadParameter(f"{it!r} should look like KEY=VALUE, e.g. d_model=128", param_hint="--option")
         try:
-            out[key.strip()] = ast.literal_eval(val.strip())
-        except (ValueError, SyntaxError):
-            out[key.strip()] = val.strip()
+            value = ast.literal_eval(val.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = val.strip()
+        if isinstance(value, tuple):
+            value = list(value)
+        try:  # options are stored as JSON, part of the trial's key
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise click.BadParameter(f"{it!r}: the value must be a number, a string, True/False/None, or a list or "
+                                     f"dict of those (got {type(value).__name__})", param_hint="--option") from None
+        out[key.strip()] = value
     if corpus:
         p = Path(corpus).expanduser().resolve()
         if not p.exists():
             raise click.BadParameter(f"{corpus}: no such file or folder", param_hint="--corpus")
         out["corpus"] = str(p)
     return out
+
+
+def reference_label(text: str) -> str:
+    """A method as named in tables, from ``--reference``: a spec, optionally with ``[sgd]``/``[sfadamw]``
+    after it as the tables show it, or the exact label of a schedule-free method."""
+    from ..bench.trial import canonical_spec
+
+    if text.strip().startswith("schedule-free AdamW"):
+        return text.strip()
+    m = re.fullmatch(r"(.*?)\s*\[\s*(\w+)\s*\]\s*", text)
+    if m:
+        return f"{canonical_spec(m.group(1))} [{m.group(2)}]"
+    return canonical_spec(text)
+
+
+def _target_text(scores, w: str) -> str:
+    """The target of problem ``w`` in words (none when every run of the reference diverged)."""
+    from rich.markup import escape
+
+    t = scores.targets[w]
+    if math.isfinite(t):
+        return f"target val loss {t:.4f} (from {escape(scores.reference[w])})"
+    return f"no target: no run of {escape(scores.reference[w])} reached a finite validation loss"
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -70,7 +114,7 @@ def print_scores(console, scores, title_prefix: str = "") -> None:
     from rich.table import Table
 
     for w, ms in scores.methods.items():
-        t = Table(title=f"{title_prefix}{esc(w)}: target val loss {scores.targets[w]:.4f} (from {esc(scores.reference[w])})",
+        t = Table(title=f"{title_prefix}{esc(w)}: {_target_text(scores, w)}",
                   title_justify="left", header_style="bold")
         for col, just in (("method", "left"), ("peak LR", "right"), ("seeds", "right"), ("final val", "right"),
                           ("best val", "right"), ("steps to target", "right"), ("time to target", "right"),
@@ -178,10 +222,12 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
     """
     from ..bench import expand, make_executor, sweep
     from ..bench.scoring import score_trials
-    from ..bench.trial import canonical_spec
 
     if workers is not None and workers < 0:
         raise click.BadParameter("must be >= 0", param_hint="--workers")
+    if workers == 0 and backend == "ray":
+        raise click.BadParameter("0 (run in this process) does not go with --backend ray; give the CPUs Ray may "
+                                 "use, or leave it out", param_hint="--workers")
     if threads is not None and threads < 1:
         raise click.BadParameter("must be >= 1", param_hint="--threads")
     if log_every < 0:
@@ -193,7 +239,11 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
         from ..bench.runner import available_cpus
 
         workers = min(available_cpus(), len(trials))
-    ref = canonical_spec(reference) if reference else None
+    ref = reference_label(reference) if reference else None
+    labels = list(dict.fromkeys(t.label for t in trials))
+    if ref is not None and ref not in labels:
+        raise click.BadParameter(f"{reference!r} is none of the methods of this sweep: {', '.join(labels)}",
+                                 param_hint="--reference")
     console = _console()
     err = _console(stderr=True)
     with _store(db) as store:
@@ -238,8 +288,13 @@ def runs(db, fmt, workload, status):
     csv columns: id, workload, schedule, lr, optimizer, seed, steps, status, final_val_loss,
     best_val_loss, diverged, train_seconds, key.
     """
-    with _store(db, must_exist=True) as store:
+    with _store(db, readonly=True) as store:
         rows = store.trials(status=status, workload=workload)
+        if workload is not None and not rows:
+            known = [r[0] for r in store.conn.execute("SELECT DISTINCT workload FROM trials ORDER BY workload")]
+            if workload not in known:
+                raise click.BadParameter(f"no trials of workload {workload!r} in {db}; its workloads: "
+                                         f"{', '.join(known) or 'none'}", param_hint="--workload")
     values = [[r["id"], r["workload"], r["schedule"], repr(r["lr"]), r["optimizer"], r["seed"], r["steps"], r["status"],
                "" if r["final_val"] is None else repr(r["final_val"]), "" if r["best_val"] is None else repr(r["best_val"]),
                "" if r["diverged"] is None else int(r["diverged"]),
@@ -266,7 +321,7 @@ def runs(db, fmt, workload, status):
     _console().print(t)
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})  # so that a negative id reads as an id
 @click.argument("trial_id", type=int)
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database of trials.")
 @click.option("--out", "-o", default="-", show_default=True, help="Run CSV to write ('-': standard output).")
@@ -279,8 +334,8 @@ def export(trial_id, db, out, loss_from):
     Example:
       lrkit export 3 --db bench.db -o run3.csv && lrkit fit run3.csv --law multipower --out fit.json
     """
-    with _store(db, must_exist=True) as store:
-        rows = store.trials(ids=[trial_id])
+    with _store(db, readonly=True) as store:
+        rows = store.trials(ids=[trial_id]) if -2**63 <= trial_id < 2**63 else []  # SQLite's integers
         if not rows:
             raise click.BadParameter(f"no trial {trial_id} in {db} (see: lrkit runs --db {db})", param_hint="TRIAL_ID")
         if rows[0]["status"] != "done":
@@ -290,6 +345,9 @@ def export(trial_id, db, out, loss_from):
     if out == "-":
         click.echo(text, nl=False)
     else:
+        if Path(out).is_dir():
+            raise click.BadParameter(f"{out} is a folder; give a file name, e.g. {Path(out) / f'run{trial_id}.csv'}",
+                                     param_hint="--out")
         Path(out).write_text(text)
         _console(stderr=True).print(f"[dim]wrote {out} ({len(h['step'])} rows)[/]")
 
@@ -321,19 +379,22 @@ def report(db, out, reference, targets, title):
     Loss curves per schedule with the seed spread, LR curves, steps to target, performance profile,
     LR sensitivity, and the demo's predicted-versus-realised curves when present.
     """
-    from ..bench.trial import canonical_spec
     from ..report.html import write_report
 
     tg: dict[str, float] = {}
     for it in targets:
-        k, sep, v = it.partition("=")
+        k, sep, v = it.rpartition("=")
         try:
-            tg[k.strip()] = float(v)
+            loss = float(v)
         except ValueError:
-            raise click.BadParameter(f"{it!r} should look like WORKLOAD=LOSS", param_hint="--target") from None
-        if not sep:
-            raise click.BadParameter(f"{it!r} should look like WORKLOAD=LOSS", param_hint="--target")
-    with _store(db, must_exist=True) as store:
-        path = write_report(store, out, reference=canonical_spec(reference) if reference else None,
+            loss = math.nan
+        if not sep or not k.strip() or not math.isfinite(loss):
+            raise click.BadParameter(f"{it!r} should look like WORKLOAD=LOSS with a finite LOSS, e.g. charlm=1.9",
+                                     param_hint="--target")
+        tg[k.strip()] = loss
+    if Path(out).exists() and not Path(out).is_dir():
+        raise click.BadParameter(f"{out} is a file; give a folder for index.html", param_hint="--out")
+    with _store(db, readonly=True) as store:
+        path = write_report(store, out, reference=reference_label(reference) if reference else None,
                             targets=tg or None, title=title)
     _console().print(f"report: {path}")

@@ -88,11 +88,19 @@ def loss_curves(methods: Sequence[Any], histories: Mapping[int, Mapping[str, Seq
                     warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns after a divergence
                     lo, hi = np.nanmin(a, axis=0), np.nanmax(a, axis=0)
                 ax.fill_between(steps, lo, hi, color=c, alpha=0.18, linewidth=0, zorder=2)
-        if key == "val_loss" and target is not None and math.isfinite(target):
-            ax.axhline(target, color="#555555", linestyle=(0, (4, 3)), linewidth=1.0, zorder=1)
-            ax.annotate(f"target {target:.4g}", xy=(1.0, target), xycoords=("axes fraction", "data"),
-                        xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", fontsize=8, color="#555555")
         _ylim(ax, arrays)
+        if key == "val_loss" and target is not None and math.isfinite(target):
+            lo, hi = ax.get_ylim()
+            if lo <= target <= hi:
+                ax.axhline(target, color="#555555", linestyle=(0, (4, 3)), linewidth=1.0, zorder=1)
+                ax.annotate(f"target {target:.4g}", xy=(1.0, target), xycoords=("axes fraction", "data"),
+                            xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", fontsize=8,
+                            color="#555555")
+            else:  # far from every curve: say where it is rather than squash the curves or draw off the axes
+                ax.annotate(f"target {target:.4g} ({'below' if target < lo else 'above'} the plot)",
+                            xy=(1.0, 0.0 if target < lo else 1.0), xycoords="axes fraction", xytext=(-4, 4 if target < lo else -4),
+                            textcoords="offset points", ha="right", va="bottom" if target < lo else "top", fontsize=8,
+                            color="#555555")
         ax.set_xlabel("step")
         ax.set_title(title, loc="left", fontsize=10.5, fontweight="bold", color="#333333")
     axes[0].legend(frameon=False, fontsize=8, loc="upper right")

@@ -103,11 +103,26 @@ def figure(fig, caption: str = "", alt: str = "") -> str:
     return f'<figure><img alt="{_e(alt or caption)}" src="data:image/svg+xml;base64,{data}">{cap}</figure>'
 
 
+#: Longer method names (e.g. a planned piecewise schedule) are cut in tables; the full spec is the tooltip.
+NAME_WIDTH = 72
+
+
 def _name(label: str, names: Mapping[str, str]) -> str:
-    """A method's name in the report: a short alias with the full spec as a tooltip, or the spec."""
+    """A method's name in the report: a short alias or the spec cut to ``NAME_WIDTH``, with the full spec
+    as a tooltip."""
     if label in names:
         return f'<span title="{_e(label)}">{_e(names[label])}</span>'
+    if len(label) > NAME_WIDTH:
+        return f'<span title="{_e(label)}">{_e(F.short(label, NAME_WIDTH))}</span>'
     return _e(label)
+
+
+def _target(scores, p: str, names: Mapping[str, str]) -> str:
+    """The target of problem ``p`` in words (none when every run of the reference diverged)."""
+    t, ref = scores.targets[p], f"<code>{_name(scores.reference[p], names)}</code>"
+    if math.isfinite(t):
+        return f"target validation loss <b>{t:.4f}</b> (median best of {ref})"
+    return f'<span class="never">no target</span>: no run of {ref} reached a finite validation loss'
 
 
 def _method_table(ms, cmap, target: float, names: Mapping[str, str]) -> str:
@@ -187,7 +202,10 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
              for p in predictions.values() for c in p.get("curves", []) if c.get("planned")}
     rows = [r for r in store.trials(status="done") if r["id"] not in pilot_ids]  # pilots: in their own section
     if not rows:
-        raise ValueError(f"{store.path}: no finished trials to report on (run lrkit bench first)")
+        n = {st: len(store.trials(status=st)) for st in ("failed", "running", "pending")}
+        have = ", ".join(f"{v} {k}" for k, v in n.items() if v)
+        raise ValueError(f"{store.path}: no finished trials to report on"
+                         + (f" ({have}; see: lrkit runs --db {store.path})" if have else " (run lrkit bench first)"))
     hist = store.histories([r["id"] for r in rows])
     scores = score_trials(rows, hist, reference, targets)
     labels_all = list(scores.labels) + [c["label"] for p in predictions.values() for c in p.get("curves", [])]
@@ -250,8 +268,8 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
             side.append(figure(F.lr_sensitivity(ms, cmap, float(l0), names),
                                "Final validation loss (median over seeds) for each peak LR swept.", "LR sensitivity"))
         parts.append(
-            f'<section class="card"><h2>{_e(p)}</h2><p class="lead">{_e(desc)} · {meta["steps"]:,} steps · target validation loss '
-            f'<b>{scores.targets[p]:.4f}</b> (median best of <code>{_e(scores.reference[p])}</code>)</p>'
+            f'<section class="card"><h2>{_e(p)}</h2><p class="lead">{_e(desc)} · {meta["steps"]:,} steps · '
+            f'{_target(scores, p, names)}</p>'
             + (f'<p class="facts">{facts}</p>' if facts else "")
             + _method_table(ms, cmap, scores.targets[p], names)
             + '<div class="figs one">' + figs[0] + "</div>"

@@ -9,6 +9,7 @@ name registered in the ``lrkit.workloads`` entry-point group.
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from importlib.metadata import entry_points
 from typing import Any
@@ -63,7 +64,11 @@ def _wrap(name: str, obj: Any) -> Workload:
         return obj
     if not callable(obj):
         raise ValueError(f"workload {name}: {obj!r} is not callable; expected function(seed, steps, **options) -> Task")
-    return Workload(name, obj, (obj.__doc__ or "").strip().split("\n")[0], float(getattr(obj, "default_lr", 1e-3)))
+    try:  # a bad default_lr only matters without --lr: refused there (runner.expand)
+        lr = float(getattr(obj, "default_lr", 1e-3))
+    except (TypeError, ValueError):
+        lr = math.nan
+    return Workload(name, obj, (obj.__doc__ or "").strip().split("\n")[0], lr)
 
 
 __all__ = ["Task", "Workload", "get_workload", "BUILTIN"]

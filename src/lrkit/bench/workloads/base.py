@@ -48,8 +48,6 @@ class Task:
     @classmethod
     def coerce(cls, obj: Any, where: str) -> "Task":
         """A :class:`Task` from a Task or a dict with the same keys; a clear error otherwise."""
-        if isinstance(obj, Task):
-            return obj
         if isinstance(obj, dict):
             missing = [k for k in ("model", "batch", "loss", "val_loss") if k not in obj]
             if missing:
@@ -58,8 +56,31 @@ class Task:
             extra = set(obj) - set(cls.__dataclass_fields__)
             if extra:
                 raise ValueError(f"workload {where} returned unknown keys {sorted(extra)}")
-            return cls(**obj)
-        raise ValueError(f"workload {where} returned {type(obj).__name__}; expected lrkit.bench.Task or a dict")
+            obj = cls(**obj)
+        if not isinstance(obj, Task):
+            raise ValueError(f"workload {where} returned {type(obj).__name__}; expected lrkit.bench.Task or a dict")
+        obj.check(where)
+        return obj
+
+    def check(self, where: str) -> None:
+        """Refuse a task whose parts are of the wrong kind, naming the part (before any training)."""
+        if not callable(getattr(self.model, "parameters", None)):
+            raise ValueError(f"workload {where}: model is {type(self.model).__name__}; expected a torch.nn.Module")
+        for name in ("batch", "loss", "val_loss"):
+            if not callable(getattr(self, name)):
+                raise ValueError(f"workload {where}: {name} is {type(getattr(self, name)).__name__}; expected a function")
+        try:
+            b1, b2 = (float(b) for b in self.betas)
+            wd = float(self.weight_decay)
+            clip = None if self.clip is None else float(self.clip)
+        except (TypeError, ValueError):
+            raise ValueError(f"workload {where}: betas must be two numbers, weight_decay and clip numbers "
+                             f"(got betas={self.betas!r}, weight_decay={self.weight_decay!r}, clip={self.clip!r})") from None
+        if not (0 <= b1 < 1 and 0 <= b2 < 1) or not wd >= 0 or (clip is not None and not clip > 0):
+            raise ValueError(f"workload {where}: need 0 <= betas < 1, weight_decay >= 0 and clip > 0 or None "
+                             f"(got betas={self.betas!r}, weight_decay={self.weight_decay!r}, clip={self.clip!r})")
+        if not isinstance(self.info, dict):
+            raise ValueError(f"workload {where}: info is {type(self.info).__name__}; expected a dict")
 
 
 @dataclass(frozen=True)
