@@ -17,8 +17,20 @@ from ..summary import summarize
 FORMATS = ("table", "csv", "json", "png", "svg")
 
 
+#: show and lint evaluate every step of the run (8 bytes a step, a few arrays of them)
+MAX_STEPS = 100_000_000
+
+
+def _check_steps(ctx, param, value):
+    if value is not None and value > MAX_STEPS:
+        raise click.BadParameter(f"{value:,} steps is more than show and lint evaluate ({MAX_STEPS:,}, every step "
+                                 f"in memory); the shape does not change with N for fraction-based specs, so "
+                                 f"show a shorter run")
+    return value
+
+
 def steps_option(f):
-    return click.option("--steps", "-n", type=int, required=True, metavar="N",
+    return click.option("--steps", "-n", type=int, required=True, metavar="N", callback=_check_steps,
                         help="Total number of steps of the run (steps 0..N-1 are shown).")(f)
 
 
