@@ -15,7 +15,7 @@ from typing import Any
 from .errors import SpecError
 from .schedules import REGISTRY, Schedule
 from .schedules.base import _ordered_fields
-from .schedules.validate import did_you_mean, shown
+from .schedules.validate import clip, did_you_mean, shown
 
 _CONSTANT_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None}
 
@@ -30,18 +30,13 @@ def parse(spec: str | dict | Schedule) -> Schedule:
                         "hundred levels") from None
 
 
-def _clip(text: str, limit: int = 120) -> str:
-    """Spec text for a message, cut short when it is long (a message stays readable)."""
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def _parse(spec: str | dict | Schedule) -> Schedule:
     if isinstance(spec, Schedule):
         return spec
     if isinstance(spec, dict):
         return _from_dict(spec, "spec")
     if not isinstance(spec, str):
-        raise SpecError(f"spec={_clip(shown(spec))} is not a string or a dict; expected e.g. 'cosine(floor=0.1)'")
+        raise SpecError(f"spec={clip(shown(spec), 120)} is not a string or a dict; expected e.g. 'cosine(floor=0.1)'")
     text = spec.strip()
     if not text:
         raise SpecError("the spec is empty; expected a schedule such as 'cosine(warmup=100)'")
@@ -56,17 +51,17 @@ def _parse(spec: str | dict | Schedule) -> Schedule:
     except SyntaxError as e:
         col = f" at column {e.offset}" if e.offset else ""
         msg = " ".join(str(e.msg).split("; use sys.set_int_max_str_digits")[0].split())
-        raise SpecError(f"syntax error in spec {_clip(text)!r}{col}: {_clip(msg, 200)}") from None
+        raise SpecError(f"syntax error in spec {clip(text, 120)!r}{col}: {clip(msg, 200)}") from None
     node = tree.body
     if not isinstance(node, (ast.Call, ast.Name)):
-        raise SpecError(f"spec {_clip(text)!r} is not a schedule; expected family(name=value, ...), "
+        raise SpecError(f"spec {clip(text, 120)!r} is not a schedule; expected family(name=value, ...), "
                         f"e.g. cosine(floor=0.1)")
     return _schedule_node(node)
 
 
 def _family(name: str) -> type[Schedule]:
     if not isinstance(name, str) or name not in REGISTRY:  # (a list from JSON is unhashable)
-        raise SpecError(f"unknown schedule family {_clip(shown(name))}{did_you_mean(name, REGISTRY)} "
+        raise SpecError(f"unknown schedule family {clip(shown(name), 120)}{did_you_mean(name, REGISTRY)} "
                         f"(families: {', '.join(sorted(REGISTRY))})")
     return REGISTRY[name]
 
@@ -87,7 +82,7 @@ def _schedule_node(node: ast.AST) -> Schedule:
     if isinstance(node, ast.Name):
         return _family(node.id)()
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-        raise SpecError(f"{_clip(_source(node))!r} is not a schedule; expected family(name=value, ...)")
+        raise SpecError(f"{clip(_source(node), 120)!r} is not a schedule; expected family(name=value, ...)")
     cls = _family(node.func.id)
     kwargs: dict[str, Any] = {}
     if node.args:

@@ -414,7 +414,7 @@ def _number(name: str, value) -> float:
             raise TypeError
         return float(value)
     except (TypeError, ValueError, RuntimeError):
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        shown = v.clip(repr(value), 60)
         raise SpecError(f"AutoLRS: {name}={shown} is not a number; expected one loss value") from None
 
 

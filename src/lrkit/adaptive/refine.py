@@ -87,7 +87,7 @@ def as_norms(norms) -> np.ndarray:
     except ValueError:  # a ragged list
         a = np.asarray(None)
     if a.dtype.kind not in "iuf":
-        shown = repr(norms) if len(repr(norms)) <= 60 else repr(norms)[:57] + "..."
+        shown = v.clip(repr(norms), 60)
         raise SpecError(f"refine: norms={shown} is not a sequence of numbers; expected the gradient norms of a run "
                         f"in step order")
     if a.ndim != 1:

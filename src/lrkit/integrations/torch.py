@@ -690,8 +690,7 @@ def _fill(tensor: _Tensor, x: float) -> None:
 
 # ----- checks of a saved state: each names the entry, the value and what was expected -------------------------
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return v.clip(repr(value), 80)
 
 
 def _bad_state(what: str) -> StateMismatchError:

@@ -28,8 +28,7 @@ def colours(labels: Sequence[str]) -> dict[str, str]:
 
 def short(label: str, width: int = 48, names: Mapping[str, str] | None = None) -> str:
     """A method's display name (``names`` maps long specs to short names), cut to ``width``."""
-    label = (names or {}).get(label, label)
-    return label if len(label) <= width else label[: width - 1] + "…"
+    return style.shorten((names or {}).get(label, label), width)
 
 
 def _stack(hists: Sequence[Mapping[str, Sequence[float]]], key: str) -> tuple[np.ndarray, np.ndarray]:

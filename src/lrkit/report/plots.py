@@ -39,7 +39,7 @@ def plot_schedules(specs: Sequence[str | Schedule] | str | Schedule, total: int,
     scale = 1.0 if lr is None else float(lr)
     for i, (s, label) in enumerate(zip(schedules, labels)):
         ax.plot(steps, s.sample(total, convention) * scale, color=style.PALETTE[i % len(style.PALETTE)],
-                linewidth=2.0, label=_short(label), zorder=3)
+                linewidth=2.0, label=style.shorten(label, 70), zorder=3)
     if len(schedules) == 1:
         _shade_phases(ax, schedules[0], total, convention)
     ax.set_xlim(0, max(total - 1, 1))
@@ -73,7 +73,3 @@ def _shade_phases(ax, schedule: Schedule, total: int, convention) -> None:
                     zorder=4, clip_on=True)
         if i:
             ax.axvline(p.start, color="#bbbbbb", linewidth=0.8, linestyle="--", zorder=1)
-
-
-def _short(label: str, width: int = 70) -> str:
-    return label if len(label) <= width else label[: width - 1] + "…"

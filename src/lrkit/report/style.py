@@ -23,3 +23,8 @@ def apply(ax) -> None:
     for side in ("left", "bottom"):
         ax.spines[side].set_color("#888888")
     ax.tick_params(colors="#444444", labelsize=9)
+
+
+def shorten(label: str, width: int) -> str:
+    """A label cut to ``width`` characters, ending in an ellipsis when cut (legends, tables)."""
+    return label if len(label) <= width else label[: width - 1] + "…"

@@ -24,6 +24,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {lower[close[0]]!r}?" if close else ""
 
 
+def clip(text: str, limit: int = 200) -> str:
+    """Text for a one-line message, cut to ``limit`` characters (ending in ``...``) when longer."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def shown(value: object) -> str:
     """A value as a message shows it: on one line, a schedule as its spec text, an array as a list."""
     from .base import Schedule
@@ -35,8 +40,7 @@ def shown(value: object) -> str:
     if isinstance(value, (list, tuple)) and any(isinstance(x, Schedule) for x in value):
         inner = ", ".join(shown(x) for x in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 200 else text[:197] + "..."
+    return clip(" ".join(repr(value).split()))
 
 
 def as_list(value: object) -> object:
