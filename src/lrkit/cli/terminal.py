@@ -50,8 +50,15 @@ def summary_panel(s: Summary, style: str = "bold blue") -> Panel:
     title = Text(s.spec, style=style)
     sub = f"{s.total:,} steps · " + (f"base LR {fmt(s.lr)}" if s.lr is not None else "multiplier of base LR") \
         + f" · convention {s.convention}"
+    # wide enough for the title and the subtitle, which rich would otherwise cut to the content's width
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console()
+    content = Measurement.get(console, console.options, grid).maximum
+    width = max(content, len(sub) + 4, len(s.spec) + 4) + 4  # borders and padding
     return Panel(grid, title=title, title_align="left", subtitle=sub, subtitle_align="right", border_style="dim",
-                 expand=False)
+                 expand=True, width=width)
 
 
 def line_plot(series: Sequence[np.ndarray], labels: Sequence[str], width: int = 76, height: int = 15,
