@@ -65,6 +65,7 @@ def main(rank, out, port):
     train(rank, model2, opt2, sched2, SAVE_AT, END, resumed)
     params = [p.detach().tolist() for p in model.parameters()]
     Path(out, f"rank{rank}.json").write_text(json.dumps({"lrs": lrs, "resumed": resumed, "params": params}))
+    dist.barrier()  # both ranks done with their collectives: tearing gloo down mid-exchange aborts the process
     dist.destroy_process_group()
 
 
