@@ -10,11 +10,12 @@ from __future__ import annotations
 import ast
 import json
 import math
+import warnings
 from typing import Any
 
 from .errors import SpecError
 from .schedules import REGISTRY, Schedule
-from .schedules.base import _ordered_fields
+from .schedules.base import MAX_DEPTH, _ordered_fields, too_deep
 from .schedules.validate import clip, did_you_mean, shown
 
 _CONSTANT_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None}
@@ -26,14 +27,14 @@ def parse(spec: str | dict | Schedule) -> Schedule:
     try:
         return _parse(spec)
     except RecursionError:
-        raise SpecError("the spec is nested too deeply to read; expected schedules nested at most a few "
-                        "hundred levels") from None
+        raise too_deep() from None
 
 
 def _parse(spec: str | dict | Schedule) -> Schedule:
     if isinstance(spec, Schedule):
         return spec
     if isinstance(spec, dict):
+        _check_depth(spec)
         return _from_dict(spec, "spec")
     if not isinstance(spec, str):
         raise SpecError(f"spec={clip(shown(spec), 120)} is not a string or a dict; expected e.g. 'cosine(floor=0.1)'")
@@ -42,21 +43,84 @@ def _parse(spec: str | dict | Schedule) -> Schedule:
         raise SpecError("the spec is empty; expected a schedule such as 'cosine(warmup=100)'")
     if text.startswith("{"):
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except json.JSONDecodeError as e:
             raise SpecError(f"spec is not valid JSON: {e.msg} at column {e.colno}") from None
         return _parse(data)
+    if not text.isascii():
+        i, ch = next((i, ch) for i, ch in enumerate(text) if not ch.isascii())
+        hint = "; write numbers with the digits 0-9" if ch.isdigit() or ch.isnumeric() else ""
+        raise SpecError(f"spec {clip(text, 120)!r} has the non-ASCII character {ch!r} (U+{ord(ch):04X}) at column "
+                        f"{i + 1}; a spec is plain ASCII{hint}")
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. SyntaxWarning 'invalid decimal literal' for 1if: the error says it
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
+        if "too many nested parentheses" in str(e.msg):
+            raise too_deep() from None
         col = f" at column {e.offset}" if e.offset else ""
         msg = " ".join(str(e.msg).split("; use sys.set_int_max_str_digits")[0].split())
         raise SpecError(f"syntax error in spec {clip(text, 120)!r}{col}: {clip(msg, 200)}") from None
+    _check_numbers(tree, text)
     node = tree.body
     if not isinstance(node, (ast.Call, ast.Name)):
         raise SpecError(f"spec {clip(text, 120)!r} is not a schedule; expected family(name=value, ...), "
                         f"e.g. cosine(floor=0.1)")
     return _schedule_node(node)
+
+
+def loads_json(text: str) -> Any:
+    """JSON data read strictly: a key given twice in one object is a :class:`SpecError` (``json`` keeps the
+    last value), and so is an integer too long to convert; malformed JSON raises ``json.JSONDecodeError``."""
+    return json.loads(text, object_pairs_hook=_no_repeats, parse_int=_json_int)
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            family = dict(pairs).get("family")
+            owner = f"{family}: " if isinstance(family, str) and key != "family" else ""
+            raise SpecError(f"{owner}{key} is given twice in one JSON object ({clip(shown(out[key]), 60)} and "
+                            f"{clip(shown(value), 60)}); give each key once")
+        out[key] = value
+    return out
+
+
+def _json_int(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # more than 4300 digits (sys.get_int_max_str_digits)
+        raise SpecError(f"an integer of {len(digits.lstrip('-')):,} digits is too long to read (at most 4300 "
+                        f"digits), and too large for any parameter") from None
+
+
+def _check_depth(data: Any) -> None:
+    """Refuse schedule dicts nested deeper than :data:`MAX_DEPTH` before building them (iteratively, so a
+    structure that holds itself ends too)."""
+    stack = [(data, 1, 1)]
+    while stack:
+        x, depth, containers = stack.pop()
+        if containers > 10 * MAX_DEPTH:
+            raise too_deep()
+        if isinstance(x, dict):
+            if depth > MAX_DEPTH:
+                raise too_deep(depth)
+            stack.extend((c, depth + 1, containers + 1) for c in x.values())
+        elif isinstance(x, (list, tuple)):
+            stack.extend((c, depth, containers + 1) for c in x)
+
+
+def _check_numbers(tree: ast.AST, text: str) -> None:
+    """Refuse ``1_005``: Python reads it as 1005, a reader may not; a spec's numbers are digits only."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float, complex):
+            written = ast.get_source_segment(text, node) or ""
+            if "_" in written:
+                raise SpecError(f"spec {clip(text, 120)!r}: the number {clip(written, 40)} at column "
+                                f"{node.col_offset + 1} has an underscore; write {clip(written.replace('_', ''), 40)} "
+                                f"(digits only, no separators)")
 
 
 def _family(name: str) -> type[Schedule]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,7 +27,7 @@ from ..errors import SpecError
 from ..schedules import Schedule
 from ..schedules import validate as v
 from ..schedules.conventions import Convention, get_convention
-from ..spec import parse
+from ..spec import loads_json, parse
 
 TOP_KEYS = ("groups", "schedule")
 GROUP_KEYS = ("name", "lr", "schedule")
@@ -57,15 +58,63 @@ def read_config(path: str | Path) -> Any:
             raise SpecError(f"--groups: {path} is YAML, and reading YAML needs PyYAML (pip install pyyaml); "
                             f"or write the config as JSON") from None
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_strict_yaml(yaml))  # noqa: S506 (a SafeLoader, stricter)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
             raise SpecError(f"--groups: {path} is not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+        except SpecError as e:
+            raise SpecError(f"--groups: {path}: {e}") from None
     try:
-        return json.loads(text)
+        return loads_json(text)
     except json.JSONDecodeError as e:
         raise SpecError(f"--groups: {path} is not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except SpecError as e:
+        raise SpecError(f"--groups: {path}: {e}") from None
+
+
+#: The decimal numbers a YAML config may hold; YAML 1.1 (PyYAML) would also read ``1_005`` as 1005, ``010`` as
+#: 8, ``0x10`` as 16 and ``1:30`` as 90.
+_YAML_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_YAML_FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+
+
+def _strict_yaml(yaml):
+    """PyYAML's SafeLoader, refusing a key given twice (it keeps the last) and numbers that are not plain
+    decimals (one line naming the line and the number)."""
+
+    class Strict(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, Hashable) and key in seen:
+                    raise SpecError(f"line {key_node.start_mark.line + 1}: {key} is given twice; give each key once")
+                if isinstance(key, Hashable):
+                    seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    def number(kind, pattern):
+        base = getattr(yaml.SafeLoader, f"construct_yaml_{kind}")
+
+        def construct(loader, node):
+            text = str(node.value)
+            if not pattern.fullmatch(text):
+                plain = text.replace("_", "")
+                hint = (f"write {plain} (digits only, no separators)" if "_" in text and pattern.fullmatch(plain)
+                        else "write it as a plain decimal number (YAML 1.1 reads it otherwise), or quote it")
+                raise SpecError(f"line {node.start_mark.line + 1}: the number {text} is not a plain decimal; {hint}")
+            try:
+                return base(loader, node)
+            except ValueError:  # an integer of more than 4300 digits
+                raise SpecError(f"line {node.start_mark.line + 1}: an integer of {len(text):,} digits is too long "
+                                f"to read") from None
+
+        return construct
+
+    Strict.add_constructor("tag:yaml.org,2002:int", number("int", _YAML_INT))
+    Strict.add_constructor("tag:yaml.org,2002:float", number("float", _YAML_FLOAT))
+    return Strict
 
 
 def parse_groups(data: Any, default: str | Schedule | None = None, where: str = "--groups") -> list[Group]:

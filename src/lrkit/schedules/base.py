@@ -27,6 +27,15 @@ Fn = Callable[[Any, Any], Any]
 
 REGISTRY: dict[str, type["Schedule"]] = {}
 
+#: Schedules nest at most this deep (``clamp(clamp(...))``), in text, JSON and Python alike: printing,
+#: comparing and evaluating recurse once per level, and this leaves room on Python's stack for the caller.
+MAX_DEPTH = 100
+
+
+def too_deep(depth: int | None = None) -> SpecError:
+    levels = f" ({depth} levels)" if depth is not None else ""
+    return SpecError(f"the spec is nested too deeply{levels}; expected schedules nested at most {MAX_DEPTH} levels")
+
 
 class Phase(NamedTuple):
     """A named stretch ``[start, end)`` of steps, for summaries, plots and lint."""
@@ -71,6 +80,10 @@ class Schedule:
 
     def __post_init__(self) -> None:
         self._check()
+        depth = 1 + max((getattr(c, "_depth", 1) for c in self.children()), default=0)
+        if depth > MAX_DEPTH:
+            raise too_deep(depth)
+        object.__setattr__(self, "_depth", depth)  # (not a field: equality, hashing and specs ignore it)
 
     # ----- subclass hooks -------------------------------------------------------------------
     def _check(self) -> None:
@@ -235,7 +248,7 @@ class Bound:
         self.schedule, self.total, self.convention, self.fn = schedule, total, convention, fn
 
     def __call__(self, step):
-        if type(step) is int and step >= 0:  # the fast path of a training loop
+        if type(step) is int and 0 <= step <= _MAX:  # the fast path of a training loop
             try:
                 r = float(self.fn(float(step), SCALAR))
             except (OverflowError, ZeroDivisionError):
@@ -247,7 +260,10 @@ class Bound:
             raise SpecError(f"step={step!r} is not a number of steps; expected an integer >= 0")
         if isinstance(step, (int, float, np.integer, np.floating)):
             if not step >= 0:  # also catches NaN
-                raise SpecError(f"step={step!r} is {'negative' if step < 0 else 'not a number'}; steps count from 0")
+                raise SpecError(f"step={v.shown(step)} is {'negative' if step < 0 else 'not a number'}; steps count "
+                                f"from 0")
+            if step > _MAX:  # an int beyond the largest float (float(step) would overflow)
+                raise SpecError(f"step={v.shown(step)} is too large; expected a step number (at most about 1.8e308)")
             try:
                 r = float(self.fn(float(step), SCALAR))
             except (OverflowError, ZeroDivisionError):

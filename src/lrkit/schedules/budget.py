@@ -101,7 +101,7 @@ class Wsd(Decaying):
         self._set("floor", v.number("wsd", "floor", self.floor, lo=0.0))
         if self.half_life is not None:
             if self.form != "exp":
-                raise SpecError(f"wsd: half_life={self.half_life!r} only applies to form='exp'; got form={self.form!r}")
+                raise SpecError(f"wsd: half_life={v.shown(self.half_life)} only applies to form='exp'; got form={self.form!r}")
             self._set("half_life", v.integer("wsd", "half_life", self.half_life, lo=1))
         try:
             cooldown_shape(self.form, self.floor, self.half_life)

@@ -236,7 +236,7 @@ class Repeat(Schedule):
             raise SpecError(f"repeat: every={self.every!r} is less than one step for a total of {total}")
         inner = self.schedule._compile(L, conv)
         Lf = float(L)
-        stop = math.inf if self.times is None else float(self.times * L)
+        stop = math.inf if self.times is None or self.times * L > v.MAX_FLOAT else float(self.times * L)
         from .._math import SCALAR
 
         end_value = inner(Lf, SCALAR)

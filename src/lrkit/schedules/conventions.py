@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SpecError
-from .validate import did_you_mean
+from .validate import did_you_mean, shown
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ class Convention:
 
     def __post_init__(self) -> None:
         if self.warmup_offset not in (0, 1):
-            raise SpecError(f"convention {self.name}: warmup_offset={self.warmup_offset!r}; expected 0 or 1")
+            raise SpecError(f"convention {self.name}: warmup_offset={shown(self.warmup_offset)}; expected 0 or 1")
         for field, options in (("placement", ("inside", "before", "replace")), ("end", ("T", "T-1")),
                                ("after_end", ("clamp", "continue"))):
             if getattr(self, field) not in options:
-                raise SpecError(f"convention {self.name}: {field}={getattr(self, field)!r}; expected one of {options}")
+                raise SpecError(f"convention {self.name}: {field}={shown(getattr(self, field))}; expected one of {options}")
 
 
 PRESETS: dict[str, Convention] = {
@@ -60,5 +60,5 @@ def get_convention(value: str | Convention | None) -> Convention:
         return value
     if isinstance(value, str) and value in PRESETS:
         return PRESETS[value]
-    raise SpecError(f"convention={value!r} is not a preset; expected one of {', '.join(PRESETS)}"
+    raise SpecError(f"convention={shown(value)} is not a preset; expected one of {', '.join(PRESETS)}"
                     f"{did_you_mean(str(value), PRESETS)}")

@@ -43,7 +43,7 @@ class OneCycle(Schedule):
                                                lo_open=True))
         v.choice("onecycle", "anneal", self.anneal, ("cos", "linear"))
         if not isinstance(self.three_phase, bool):
-            raise SpecError(f"onecycle: three_phase={self.three_phase!r} is not True or False")
+            raise SpecError(f"onecycle: three_phase={v.shown(self.three_phase)} is not True or False")
         if self.pct_final is not None:
             if not self.three_phase:
                 raise SpecError("onecycle: pct_final sets where the second of three phases ends; "
@@ -210,7 +210,8 @@ class Sgdr(Decaying):
         else:
             starts = [0]
             while starts[-1] < 1e15:
-                starts.append(starts[-1] + T0 * mult ** (len(starts) - 1))
+                # (capped: a huge mult would give a start beyond the largest float; no step reaches 10**300)
+                starts.append(min(starts[-1] + T0 * mult ** (len(starts) - 1), 10 ** 300))
             st = np.asarray(starts, dtype=float)
             lengths = np.diff(st)
 

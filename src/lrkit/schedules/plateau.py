@@ -78,7 +78,7 @@ class Plateau(Decaying):
         self._set("min", v.number("plateau", "min", self.min, lo=0.0, hi=1.0))
         rs = self.reductions
         if not isinstance(rs, (list, tuple)):
-            raise SpecError(f"plateau: reductions={rs!r} is not a list of steps")
+            raise SpecError(f"plateau: reductions={v.shown(rs)} is not a list of steps")
         clean = []
         for i, r in enumerate(rs):
             x = v.number("plateau", f"reductions[{i}]", r, lo=0.0)
@@ -208,7 +208,7 @@ class PlateauController:
         if isinstance(schedules, (Schedule, str)):
             schedules = [schedules]
         if not isinstance(schedules, Sequence):
-            raise SpecError(f"plateau controller: schedules={schedules!r} is not a schedule, a spec or a list of them")
+            raise SpecError(f"plateau controller: schedules={v.shown(schedules)} is not a schedule, a spec or a list of them")
         given = [parse(s) for s in schedules]
         if not given:
             raise SpecError("plateau controller: no schedules given; expected at least one with a plateau(...) phase")
@@ -310,7 +310,7 @@ class PlateauController:
                                 f"mean validation loss")
             metric = metric.item()
         if not v.is_real(metric):
-            raise SpecError(f"plateau: metrics={metric!r} is not a number")
+            raise SpecError(f"plateau: metrics={v.shown(metric)} is not a number")
         metric = float(metric)
         if not math.isfinite(metric):  # a diverged run: torch would count it as a bad epoch and cut the LR
             raise SpecError(f"plateau: metrics={metric!r} is not finite (did the run diverge?); the controller's "

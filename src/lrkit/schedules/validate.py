@@ -9,9 +9,14 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import sys
 from collections.abc import Iterable, Sequence
 
 from ..errors import SpecError
+
+#: The largest finite float: an integer above it cannot be a number of steps or a multiplier (``float(n)``
+#: overflows), whether it came from a spec's digits, a JSON file or Python.
+MAX_FLOAT = sys.float_info.max
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -35,12 +40,28 @@ def shown(value: object) -> str:
 
     if isinstance(value, Schedule):
         return str(value)
+    if type(value) is int and abs(value) > MAX_FLOAT:
+        return _huge(value)
     if hasattr(value, "tolist") and hasattr(value, "shape"):  # numpy arrays: their repr spans lines
         value = value.tolist()
     if isinstance(value, (list, tuple)) and any(isinstance(x, Schedule) for x in value):
         inner = ", ".join(shown(x) for x in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
     return clip(" ".join(repr(value).split()))
+
+
+def _huge(value: int) -> str:
+    """An integer too large for a float, as a message shows it: a few digits and how many there are (``repr``
+    itself refuses integers of more than 4300 digits)."""
+    sign = "-" if value < 0 else ""
+    if value.bit_length() > 14_000:  # (about 4200 digits: str() would refuse it)
+        return f"{sign}<an integer of about {int(value.bit_length() * math.log10(2)):,} digits>"
+    digits = str(abs(value))
+    return f"{sign}{digits[:6]}...{digits[-3:]} ({len(digits)} digits)"
+
+
+def _too_large(where: str, value: object, expected: str) -> SpecError:
+    return SpecError(f"{where}={shown(value)} is too large; expected {expected} (at most about 1.8e308)")
 
 
 def as_list(value: object) -> object:
@@ -59,7 +80,10 @@ def number(owner: str, name: str, value: object, *, lo: float | None = None, hi:
     """A finite real number in the given range, returned as ``float``."""
     if not is_real(value):
         raise SpecError(f"{owner}: {name}={shown(value)} is not a number")
-    v = float(value) + 0.0  # type: ignore[arg-type]  (+ 0.0: -0.0 becomes 0.0, so it prints as 0.0)
+    try:
+        v = float(value) + 0.0  # type: ignore[arg-type]  (+ 0.0: -0.0 becomes 0.0, so it prints as 0.0)
+    except OverflowError:  # an integer of more than 308 digits
+        raise _too_large(f"{owner}: {name}", value, _range_text(lo, hi, lo_open, hi_open)) from None
     if math.isnan(v) or math.isinf(v):
         raise SpecError(f"{owner}: {name}={value!r} is not finite; expected {_range_text(lo, hi, lo_open, hi_open)}")
     if (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and (v > hi or (hi_open and v == hi))):
@@ -81,6 +105,8 @@ def integer(owner: str, name: str, value: object, *, lo: int = 0) -> int:
     """An integer >= ``lo`` (floats are refused: they would be read as fractions elsewhere)."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise SpecError(f"{owner}: {name}={shown(value)} is not an integer; expected an integer >= {lo}")
+    if abs(value) > MAX_FLOAT:
+        raise _too_large(f"{owner}: {name}", value, f"an integer >= {lo}")
     if value < lo:
         raise SpecError(f"{owner}: {name}={value!r} is out of range; expected an integer >= {lo}")
     return int(value)
@@ -89,6 +115,8 @@ def integer(owner: str, name: str, value: object, *, lo: int = 0) -> int:
 def duration(owner: str, name: str, value: object, *, positive: bool = False) -> int | float:
     """A duration: an ``int`` number of steps, or a ``float`` fraction of the total in [0, 1]."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if abs(value) > MAX_FLOAT:
+            raise _too_large(f"{owner}: {name}", value, "steps (an integer) or a fraction in [0, 1]")
         if value < (1 if positive else 0):
             raise SpecError(f"{owner}: {name}={value!r} steps is {'not positive' if value >= 0 else 'negative'}; "
                             f"expected an integer number of steps >= {1 if positive else 0} or a fraction in [0, 1]")
@@ -125,12 +153,14 @@ def resolve(owner: str, name: str, value: int | float, total: int | None) -> int
 
 def total_steps(value: object, what: str = "total") -> int:
     """The total number of steps of a run: a positive integer."""
-    if type(value) is int and value > 0:  # the common case, without the slower ABC checks below
+    if type(value) is int and 0 < value <= MAX_FLOAT:  # the common case, without the slower ABC checks below
         return value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise SpecError(f"{what}={shown(value)} is not a whole number of steps; expected a positive integer")
+    if abs(value) > MAX_FLOAT:
+        raise _too_large(what, value, "a positive number of steps")
     if value <= 0:
         raise SpecError(f"{what}={value!r} is {'zero' if value == 0 else 'negative'}; expected a positive number of steps")
     return int(value)

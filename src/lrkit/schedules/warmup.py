@@ -114,7 +114,7 @@ class Warmup(Schedule):
                                 f"or use form='untuned' to take it from beta2")
             self._set("period", v.integer("warmup", "period", self.period, lo=1))
         elif self.period is not None:
-            raise SpecError(f"warmup: period={self.period!r} is not used by form={self.form!r}, "
+            raise SpecError(f"warmup: period={v.shown(self.period)} is not used by form={self.form!r}, "
                             f"which takes its period from beta2; remove it")
 
     def effective_period(self) -> int | None:
