@@ -383,3 +383,30 @@ def test_lint_rejects_bad_arguments():
         lrkit.lint("cosine()", 0)
     with pytest.raises(lrkit.SpecError):
         lrkit.lint("cosnie()", T)
+
+
+@pytest.mark.parametrize("spec,needle", [
+    ("cooldown(constant(), at=500, decay=100, floor=2.0)", "cooldown: floor=2.0"),
+    ("product(constant(), sequence(constant(), linear(end=3.0), boundaries=[500]))", "linear: end=3.0"),
+    ("repeat(sgdr(floor=1.5), every=100)", "sgdr: floor=1.5"),
+    ("clamp(cyclic(base=2.0, max=1.0, up=100))", "cyclic: base=2.0 is above max=1.0"),
+    ("rewarm(warmup=10, then=wsd(warmup=5, warmup_init=1.5))", "wsd: warmup_init=1.5"),
+])
+def test_parameter_findings_are_seen_inside_combinators(spec, needle):
+    assert any(needle in f.message for f in lrkit.lint(spec, T))
+
+
+# ----- the tree of a composite schedule --------------------------------------------------------------------------
+
+def test_nodes_walk_the_tree_depth_first():
+    s = parse("sequence(product(constant(), cosine()), clamp(linear()), boundaries=[0.5])")
+    assert [n.family for n in s.nodes()] == ["sequence", "product", "constant", "cosine", "clamp", "linear"]
+    assert list(parse("cosine()").nodes()) == [parse("cosine()")]
+
+
+def test_every_combinator_is_exported():
+    from lrkit import schedules
+
+    combinators = {cls.__name__ for cls in schedules.REGISTRY.values() if cls.schedule_fields}
+    assert combinators - set(schedules.__all__) == set()  # Cooldown was missing
+    assert all(getattr(schedules, name) is schedules.REGISTRY[name.lower()] for name in combinators)

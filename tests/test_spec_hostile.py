@@ -93,14 +93,15 @@ def test_huge_integers_in_text_and_json(spec):
 
 
 def test_a_huge_integer_is_named_briefly():
-    message = one_line_error(lambda: parse("cosine(floor=" + "1" * 400 + ")"), "cosine: floor=111111...111 (400 digits)",
-                             "too large")
+    message = one_line_error(lambda: parse("cosine(floor=" + "1" * 400 + ")"),
+                             "cosine: floor=111111...111 (400 digits)", "too large")
     assert len(message) < 200
-    one_line_error(lambda: parse('{"family": "cosine", "floor": ' + "1" * 5000 + "}"), "5,000 digits")  # was: ValueError
+    one_line_error(lambda: parse('{"family": "cosine", "floor": ' + "1" * 5000 + "}"), "5,000 digits")  # ValueError
     one_line_error(lambda: lrkit.schedules.Cosine(floor=-10 ** 5000), "floor=-<an integer of about", "too large")
 
 
-@pytest.mark.parametrize("call", [lambda s: s(10 ** 400, 100), lambda s: s(5, 10 ** 400), lambda s: s.bind(100)(10 ** 400)])
+@pytest.mark.parametrize("call", [lambda s: s(10 ** 400, 100), lambda s: s(5, 10 ** 400),
+                                  lambda s: s.bind(100)(10 ** 400)])
 def test_a_huge_step_or_total_is_one_line(call):
     one_line_error(lambda: call(parse("cosine()")), "too large")
 
@@ -225,7 +226,8 @@ def test_the_cli_prints_one_line_and_no_warning():
     ("under2.yaml", "schedule: cosine()\ngroups:\n  - name: a\n    lr: 0.000_3\n", ["0.000_3", "write 0.0003"]),
     ("sexagesimal.yaml", "schedule: cosine()\ngroups:\n  - name: a\n    lr: 1:30\n", ["1:30", "not a plain decimal"]),
     ("octal.yaml", "schedule: cosine()\ngroups:\n  - name: a\n    lr: 010\n", ["010", "not a plain decimal"]),
-    ("dup.yaml", "schedule: cosine()\ngroups:\n  - name: a\n    lr: 0.001\n    lr: 0.002\n", ["line 5", "lr is given twice"]),
+    ("dup.yaml", "schedule: cosine()\ngroups:\n  - name: a\n    lr: 0.001\n    lr: 0.002\n",
+     ["line 5", "lr is given twice"]),
     ("huge.yaml", "schedule: cosine()\ngroups:\n  - name: a\n    lr: 1" + "0" * 5000 + "\n", ["5,001 digits"]),
 ])
 def test_groups_files_read_numbers_and_keys_strictly(tmp_path, name, text, needles):
@@ -236,7 +238,8 @@ def test_groups_files_read_numbers_and_keys_strictly(tmp_path, name, text, needl
 
 def test_groups_files_with_plain_numbers_still_load(tmp_path):
     path = tmp_path / "ok.yaml"
-    path.write_text("schedule: cosine()\ngroups:\n  - {name: a, lr: 1.0e-3}\n  - {name: b, lr: 2}\n  - {name: c, lr: .5}\n")
+    path.write_text("schedule: cosine()\ngroups:\n  - {name: a, lr: 1.0e-3}\n  - {name: b, lr: 2}\n"
+                    "  - {name: c, lr: .5}\n")
     assert [g.lr for g in load_groups(path)] == [1e-3, 2.0, 0.5]
     path = tmp_path / "ok.json"
     path.write_text('{"schedule": "cosine()", "groups": [{"name": "a", "lr": 3e-4}]}')

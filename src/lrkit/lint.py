@@ -3,11 +3,11 @@
 Hard errors raise :class:`~lrkit.SpecError` when the spec is parsed; lint reports what libraries
 accept silently and users later regret: LR 0 at the first step, jumps at phase boundaries, phases or
 milestones beyond the run, a warmup longer than the run, LR rising after the end, a floor above the peak.
+What one family's parameters mean is that family's ``_lint`` (combinators ask the phases that run); what
+shows only in the values of the whole run is here.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -15,17 +15,10 @@ from ._math import ARRAY
 from .schedules import Finding, Schedule, get_convention
 from .schedules import validate as v
 from .schedules.conventions import Convention
-from .spec import parse
+from .schedules.spec import parse
 
 #: A jump between two consecutive steps larger than this fraction of the peak is reported.
 JUMP_THRESHOLD = 0.05
-
-
-def walk(schedule: Schedule) -> Iterator[Schedule]:
-    """The schedule and every schedule inside it, depth first."""
-    yield schedule
-    for child in schedule.children():
-        yield from walk(child)
 
 
 def lint(schedule: str | dict | Schedule, total: int, convention: str | Convention | None = None) -> list[Finding]:
@@ -55,19 +48,6 @@ def lint(schedule: str | dict | Schedule, total: int, convention: str | Conventi
                                                    f"{values[-1]:.4g} at step {total - 1} to {float(after.max()):.4g}, "
                                                    f"first at step {at}); running longer than planned would "
                                                    f"re-warm it"))
-    for node in walk(s):
-        name = "end" if node.family == "linear" else "floor"  # linear's end is its floor
-        floor = getattr(node, name, None)
-        if isinstance(floor, float) and floor > 1.0 and node.family != "clamp":
-            findings.append(Finding("floor-above-peak", f"{node.family}: {name}={floor} is above the peak (1.0), "
-                                                        f"so the 'decay' raises the LR"))
-        init = getattr(node, "warmup_init", 0.0)
-        if isinstance(init, float) and init > 1.0 and getattr(node, "warmup", 0):
-            findings.append(Finding("warmup-above-peak", f"{node.family}: warmup_init={init} is above the peak "
-                                                         f"(1.0), so the 'warmup' lowers the LR"))
-        if node.family == "cyclic" and node.base > node.max:  # type: ignore[attr-defined]
-            findings.append(Finding("floor-above-peak", f"cyclic: base={node.base} is above max={node.max}, "  # type: ignore[attr-defined]
-                                                        f"so every cycle runs upside down"))
     return _unique(findings)
 
 

@@ -11,7 +11,7 @@ from .errors import SpecError
 from .schedules import Phase, Schedule
 from .schedules import validate as v
 from .schedules.conventions import Convention, get_convention
-from .spec import parse
+from .schedules.spec import parse
 
 
 @dataclass(frozen=True)

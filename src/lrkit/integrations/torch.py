@@ -31,6 +31,7 @@ from ..schedules import Schedule
 from ..schedules import validate as v
 from ..schedules.budget import DECAY_FORMS, cooldown_shape
 from ..schedules.conventions import PRESETS, Convention, get_convention
+from ..schedules.plateau import PlateauController, has_plateau
 from ..spec import parse
 
 #: Hyperparameters that can be scheduled, and where they live in a param group (field, index in a tuple).
@@ -613,19 +614,8 @@ class Scheduler(LRScheduler):
 
 
 def _controller(schedules: list[Schedule], total: int | None, convention: Convention):
-    """The controller of the metric-driven phases in ``schedules`` (a node whose class has
-    ``make_controller``, such as ``plateau`` of :mod:`lrkit.schedules.plateau`), or None."""
-    def walk(x: Schedule):
-        yield x
-        for c in x.children():
-            yield from walk(c)
-
-    for sch in schedules:
-        for node in walk(sch):
-            make = getattr(type(node), "make_controller", None)
-            if make is not None:
-                return make(schedules, total, convention)
-    return None
+    """The controller of the metric-driven phases in ``schedules`` (``plateau``), or None."""
+    return PlateauController(schedules, total, convention) if has_plateau(schedules) else None
 
 
 def _show(specs: list[str] | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from .._math import ARRAY, SCALAR
+from .._math import ARRAY, SCALAR, jax_backend
 from ..errors import SpecError
 from . import validate as v
 from .conventions import Convention, get_convention
@@ -98,6 +99,11 @@ class Schedule:
     def _lint(self, total: int, conv: Convention) -> list[Finding]:
         return []
 
+    def _awaits_metrics(self) -> bool:
+        """Whether this node lowers the LR only when fed a metric during training (a plateau phase with no
+        reductions recorded), which a schedule of the step alone (optax) can never do."""
+        return False
+
     def needs_total(self) -> bool:
         """Whether this schedule can only be evaluated for a known total number of steps."""
         return False
@@ -150,11 +156,33 @@ class Schedule:
         return self.bind(total, convention)(steps)
 
     def to_optax(self, total_steps: int | None = None, lr: float = 1.0,
-                 convention: str | Convention | None = None):
-        """This schedule as an optax schedule (``count -> lr * multiplier``), traceable by ``jax.jit``."""
-        from ..integrations.optax import to_optax
+                 convention: str | Convention | None = None) -> Callable:
+        """This schedule as an optax schedule (``count -> lr * multiplier``), traceable by ``jax.jit``.
 
-        return to_optax(self, total_steps, lr, convention)
+        The same formula as the numpy evaluation runs on a ``jax.numpy`` back-end, so values agree with
+        :meth:`sample` (to float32 precision unless ``jax_enable_x64`` is on)::
+
+            sched = lrkit.parse("cosine(warmup=0.05, floor=0.1)").to_optax(total_steps=10_000, lr=3e-4)
+            tx = optax.adamw(learning_rate=sched)
+        """
+        import jax.numpy as jnp  # (jax is optional: imported when asked for)
+
+        if any(n._awaits_metrics() for n in self.nodes()):
+            raise SpecError(f"to_optax: {self} has a plateau(...) phase with no recorded reductions: it lowers the LR "
+                            f"when a metric fed during training stops improving, and an optax schedule sees only the "
+                            f"step count, so it would never lower it (use optax.contrib.reduce_on_plateau for that)")
+        if total_steps is not None:
+            total_steps = v.total_steps(_item(total_steps), "total_steps")
+        lr = v.number("to_optax", "lr", _item(lr), lo=0.0, lo_open=True)
+        fn = self._compile(total_steps, get_convention(convention))
+        m = jax_backend()
+
+        def optax_schedule(count):
+            t = jnp.asarray(count, dtype=jnp.result_type(float))
+            return lr * jnp.asarray(fn(t, m), dtype=t.dtype)
+
+        optax_schedule.__doc__ = f"optax schedule for {self} over {total_steps} steps, peak LR {lr}"
+        return optax_schedule
 
     def phases(self, total: int | None = None, convention: str | Convention | None = None) -> list[Phase]:
         """The named phases of this schedule in a run of ``total`` steps."""
@@ -163,9 +191,23 @@ class Schedule:
         return self._phases(total, get_convention(convention))
 
     def children(self) -> Iterator["Schedule"]:
+        """The schedules directly inside this one (a combinator's phases, factors or inner schedule)."""
         for name in self.schedule_fields:
             value = getattr(self, name)
             yield from (value if isinstance(value, tuple) else (value,))
+
+    def nodes(self) -> Iterator["Schedule"]:
+        """This schedule and every schedule inside it, depth first, each parent before its children."""
+        stack: list[Schedule] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(list(node.children())))
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The names of the family's parameters, in the spec's order."""
+        return [f.name for f in _ordered_fields(cls) if f.init]
 
     def params(self) -> dict[str, Any]:
         """The parameters that differ from their defaults, in the spec's order."""
@@ -199,8 +241,6 @@ class Schedule:
         return hash((type(self).__name__, self._key()))
 
     def __str__(self) -> str:
-        from ..spec import format_spec
-
         return format_spec(self)
 
     def __repr__(self) -> str:
@@ -227,6 +267,33 @@ def _typed(value: Any) -> Any:
     if isinstance(value, (bool, int, float)):
         return (type(value).__name__, value)
     return value
+
+
+def format_value(value: Any, top: bool = True) -> str:
+    """A parameter value in spec text: floats in shortest round-trip form, strings double-quoted."""
+    if isinstance(value, Schedule):
+        return format_spec(value)
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, float):
+        return "inf" if value == math.inf else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(format_value(x, top=False) for x in value)
+        return f"[{inner}]" if top else f"({inner})"
+    return repr(value)
+
+
+def format_spec(schedule: Schedule) -> str:
+    """The spec text of a schedule; ``parse(format_spec(s)) == s``."""
+    parts = []
+    for name, value in schedule.params().items():
+        if name in schedule.positional:
+            parts.extend(format_value(x) for x in (value if isinstance(value, tuple) else (value,)))
+        else:
+            parts.append(f"{name}={format_value(value)}")
+    return f"{schedule.family}({', '.join(parts)})"
 
 
 def _jsonable(value: Any) -> Any:
@@ -316,11 +383,6 @@ def _bind(schedule: Schedule, total: int | None, conv: Convention) -> Bound:
     return Bound(schedule, total, conv, schedule._compile(total, conv))
 
 
-def check_child(owner: str, name: str, value: Any) -> Schedule:
-    if isinstance(value, str) or isinstance(value, dict):
-        from ..spec import parse
-
-        value = parse(value)
-    if not isinstance(value, Schedule):
-        raise SpecError(f"{owner}: {name}={v.shown(value)} is not a schedule; expected a spec such as cosine()")
-    return value
+def _item(value):
+    """A 0-d numpy or JAX array as its Python number (``jnp.array(1000)`` for a total); others unchanged."""
+    return value.item() if getattr(value, "shape", None) == () and hasattr(value, "item") else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .._math import SCALAR
 from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, Phase, family
@@ -101,7 +102,8 @@ class Wsd(Decaying):
         self._set("floor", v.number("wsd", "floor", self.floor, lo=0.0))
         if self.half_life is not None:
             if self.form != "exp":
-                raise SpecError(f"wsd: half_life={v.shown(self.half_life)} only applies to form='exp'; got form={self.form!r}")
+                raise SpecError(f"wsd: half_life={v.shown(self.half_life)} only applies to form='exp'; "
+                                f"got form={self.form!r}")
             self._set("half_life", v.integer("wsd", "half_life", self.half_life, lo=1))
         try:
             cooldown_shape(self.form, self.floor, self.half_life)
@@ -205,7 +207,7 @@ class Power(Decaying):
         start = float(max(W, T - v.resolve("power", "decay", self.decay, T)))
         length = max(float(T) - start, 1.0)
         shape = cooldown_shape(self.form, self.floor)
-        at_start = law(start, _scalar())
+        at_start = law(start, SCALAR)
 
         def fn(u, m):
             t = u + Wf
@@ -300,9 +302,3 @@ class Infinite(Decaying):
         if a_start is not None:
             out.append(Phase(a_start, max(end, a_start), "anneal (exp)"))
         return out
-
-
-def _scalar():
-    from .._math import SCALAR
-
-    return SCALAR

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bisect
 
+import numpy as np
+
 from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, family
@@ -34,6 +36,7 @@ class Linear(Decaying):
     """Linear decay from 1 to ``end`` (Defazio et al. 2023: the worst-case-optimal default)."""
 
     end: float = 0.0
+    floor_field = "end"  # linear's end is its floor
 
     def _check(self) -> None:
         self._set("end", v.number("linear", "end", self.end, lo=0.0))
@@ -171,7 +174,7 @@ class MultiStep(Decaying):
     def _core(self, D, W, total, conv) -> Fn:
         ms = self.resolved(total)
         gamma, W = self.gamma, run_steps_before(W, conv)
-        ms_arr = __import__("numpy").asarray(ms, dtype=float)
+        ms_arr = np.asarray(ms, dtype=float)
 
         def fn(u, m):
             if m.scalar:

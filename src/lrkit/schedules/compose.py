@@ -1,4 +1,5 @@
-"""Combinators: ``sequence`` (phases with boundaries), ``product``, ``clamp``, ``repeat``, and ``rewarm``.
+"""Combinators: ``sequence`` (phases with boundaries), ``product``, ``clamp``, ``repeat``, ``rewarm`` and
+``cooldown``.
 
 Each is itself a :class:`Schedule`, prints as its spec and parses back to an equal object::
 
@@ -7,6 +8,7 @@ Each is itself a :class:`Schedule`, prints as its spec and parses back to an equ
     clamp(exponential(gamma=0.999), floor=0.05)
     repeat(cosine(), every=1000, times=3)
     rewarm(from_lr=0.1, warmup=500, then=cosine(floor=0.1))
+    cooldown(constant(), at=9000, decay=1000)
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import math
 
 import numpy as np
 
-from .._math import ARRAY
+from .._math import ARRAY, SCALAR
 from ..errors import SpecError
 from . import validate as v
-from .base import Finding, Fn, Phase, Schedule, check_child, family
+from .base import Finding, Fn, Phase, Schedule, family
+from .budget import DECAY_FORMS, cooldown_shape
 from .conventions import Convention
-from .decaying import Decaying
+from .decaying import Decaying, floor_above_peak
+from .spec import as_schedule
 
 
 def _children(owner: str, name: str, values) -> tuple[Schedule, ...]:
@@ -33,7 +37,7 @@ def _children(owner: str, name: str, values) -> tuple[Schedule, ...]:
                         f"{owner}(cosine(), linear(), ...)")
     if not values:
         raise SpecError(f"{owner}: {name} is empty; expected at least one schedule")
-    return tuple(check_child(owner, f"{name}[{i}]", x) for i, x in enumerate(values))
+    return tuple(as_schedule(owner, f"{name}[{i}]", x) for i, x in enumerate(values))
 
 
 @family("sequence")
@@ -182,7 +186,7 @@ class Clamp(Schedule):
     def _check(self) -> None:
         if self.schedule is None:
             raise SpecError("clamp: missing the schedule to clamp, e.g. clamp(exponential(gamma=0.99), floor=0.1)")
-        self._set("schedule", check_child("clamp", "schedule", self.schedule))
+        self._set("schedule", as_schedule("clamp", "schedule", self.schedule))
         self._set("floor", v.number("clamp", "floor", self.floor, lo=0.0))
         ceiling = math.inf if self.ceiling in ("inf", math.inf) else self.ceiling
         if ceiling != math.inf:
@@ -222,7 +226,7 @@ class Repeat(Schedule):
     def _check(self) -> None:
         if self.schedule is None:
             raise SpecError("repeat: missing the schedule to repeat, e.g. repeat(cosine(), every=1000)")
-        self._set("schedule", check_child("repeat", "schedule", self.schedule))
+        self._set("schedule", as_schedule("repeat", "schedule", self.schedule))
         self._set("every", v.duration("repeat", "every", self.every, positive=True))
         if self.times is not None:
             self._set("times", v.integer("repeat", "times", self.times, lo=1))
@@ -237,8 +241,6 @@ class Repeat(Schedule):
         inner = self.schedule._compile(L, conv)
         Lf = float(L)
         stop = math.inf if self.times is None or self.times * L > v.MAX_FLOAT else float(self.times * L)
-        from .._math import SCALAR
-
         end_value = inner(Lf, SCALAR)
 
         def fn(t, m):
@@ -286,7 +288,7 @@ class Rewarm(Decaying):
             raise SpecError("rewarm: warmup=0 leaves no re-warming; give warmup= (steps or fraction)")
         if self.warmup_form == "exponential" and self.from_lr == 0.0:
             raise SpecError("rewarm: warmup_form='exponential' needs from_lr > 0")
-        self._set("then", check_child("rewarm", "then", self.then if self.then is not None else "constant"))
+        self._set("then", as_schedule("rewarm", "then", self.then if self.then is not None else "constant"))
 
     def needs_total(self) -> bool:
         return super().needs_total() or self.then.needs_total()
@@ -324,12 +326,10 @@ class Cooldown(Schedule):
     positional = ("schedule",)
 
     def _check(self) -> None:
-        from .budget import DECAY_FORMS
-
         if self.schedule is None:
             raise SpecError("cooldown: missing the schedule to cool down, e.g. cooldown(constant(), at=9000, "
                             "decay=1000)")
-        self._set("schedule", check_child("cooldown", "schedule", self.schedule))
+        self._set("schedule", as_schedule("cooldown", "schedule", self.schedule))
         self._set("at", v.integer("cooldown", "at", self.at, lo=0))
         self._set("decay", v.integer("cooldown", "decay", self.decay, lo=1))
         v.choice("cooldown", "form", self.form, DECAY_FORMS)
@@ -341,9 +341,6 @@ class Cooldown(Schedule):
         return self.schedule.needs_total()
 
     def _compile(self, total, conv):
-        from .._math import SCALAR
-        from .budget import cooldown_shape
-
         inner = self.schedule._compile(total, conv)
         at, length = float(self.at), float(self.decay)
         start = float(inner(at, SCALAR))
@@ -360,7 +357,7 @@ class Cooldown(Schedule):
         return fn
 
     def _lint(self, total, conv):
-        out = self.schedule._lint(total, conv)
+        out = self.schedule._lint(total, conv) + floor_above_peak(self, "floor")
         if self.at >= total:
             out.append(Finding("phase-beyond-run", f"cooldown: at={self.at} is at or beyond the end of the run "
                                                    f"({total} steps); the cooldown never starts"))

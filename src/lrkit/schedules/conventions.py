@@ -38,7 +38,8 @@ class Convention:
         for field, options in (("placement", ("inside", "before", "replace")), ("end", ("T", "T-1")),
                                ("after_end", ("clamp", "continue"))):
             if getattr(self, field) not in options:
-                raise SpecError(f"convention {self.name}: {field}={shown(getattr(self, field))}; expected one of {options}")
+                raise SpecError(f"convention {self.name}: {field}={shown(getattr(self, field))}; expected one of "
+                                f"{options}")
 
 
 PRESETS: dict[str, Convention] = {

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import SpecError
 from . import validate as v
-from .base import Fn, Phase, Schedule, family
+from .base import Finding, Fn, Phase, Schedule, family
 from .conventions import Convention
 from .decaying import Decaying
 
@@ -171,6 +171,12 @@ class Cyclic(Schedule):
             return base + amp
 
         return fn
+
+    def _lint(self, total: int, conv: Convention) -> list[Finding]:
+        if self.base > self.max:
+            return [Finding("floor-above-peak", f"cyclic: base={self.base} is above max={self.max}, so every cycle "
+                                                f"runs upside down")]
+        return []
 
 
 @family("sgdr")

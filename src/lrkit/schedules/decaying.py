@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .._math import SCALAR
 from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, Phase, Schedule
@@ -26,6 +27,8 @@ class Decaying(Schedule):
 
     #: The family needs a total to define its decay (False for step, exponential, inverse_sqrt ...).
     decays_over_total = True  # a class attribute, not a parameter
+    #: The parameter that is the decay's floor (``end`` for linear), linted when above the peak.
+    floor_field = "floor"
 
     def __post_init__(self) -> None:
         name = self.family
@@ -81,7 +84,7 @@ class Decaying(Schedule):
         core = self._core(D, W, T, conv)
         if W == 0:
             return core
-        peak = float(core(0.0, _scalar()))
+        peak = float(core(0.0, SCALAR))
         start = self._ramp_start()
         up = ramp(self.warmup_form, W, conv.warmup_offset, start, peak)
         shift = 0.0 if conv.placement == "replace" else float(W)
@@ -116,13 +119,20 @@ class Decaying(Schedule):
         if T is not None and W >= T and conv.placement != "before":
             out.append(Finding("warmup-too-long", f"{self.family}: warmup of {W} steps is not shorter than "
                                                   f"the {T} steps it is part of; the decay never starts"))
+        out.extend(floor_above_peak(self, self.floor_field))
+        if isinstance(self.warmup_init, float) and self.warmup_init > 1.0 and self.warmup:
+            out.append(Finding("warmup-above-peak", f"{self.family}: warmup_init={self.warmup_init} is above the "
+                                                    f"peak (1.0), so the 'warmup' lowers the LR"))
         return out
 
 
-def _scalar():
-    from .._math import SCALAR
-
-    return SCALAR
+def floor_above_peak(s: Schedule, name: str) -> list[Finding]:
+    """The lint finding for a floor parameter ``name`` above the peak (1.0), if it is."""
+    floor = getattr(s, name, None)
+    if isinstance(floor, float) and floor > 1.0:
+        return [Finding("floor-above-peak", f"{s.family}: {name}={floor} is above the peak (1.0), so the 'decay' "
+                                            f"raises the LR")]
+    return []
 
 
 def run_steps_before(W: int, conv: Convention) -> float:

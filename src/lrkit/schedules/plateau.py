@@ -28,11 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from .._math import SCALAR
 from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, Schedule, family
 from .conventions import Convention, get_convention
 from .decaying import Decaying
+from .spec import parse
 
 MODES = ("min", "max")
 THRESHOLD_MODES = ("rel", "abs")
@@ -89,8 +91,11 @@ class Plateau(Decaying):
 
     @staticmethod
     def make_controller(schedules, total: int | None, convention) -> "PlateauController":
-        """The controller of the plateau phases in ``schedules`` (how ``lrkit.torch.Scheduler`` finds it)."""
+        """Deprecated: ``PlateauController(schedules, total, convention)`` (use it with :func:`has_plateau`)."""
         return PlateauController(schedules, total, convention)
+
+    def _awaits_metrics(self) -> bool:
+        return not self.reductions
 
     def multiplier(self, k: int) -> float:
         """The multiplier after ``k`` reductions."""
@@ -120,17 +125,11 @@ class Plateau(Decaying):
 
 # ------------------------------------------------------------------------------------------------------------
 # Finding and rewriting the plateau phases inside any schedule
-def _nodes(s: Schedule) -> Iterable[Schedule]:
-    yield s
-    for c in s.children():
-        yield from _nodes(c)
-
-
 def has_plateau(schedules: Schedule | Iterable[Schedule]) -> bool:
     """Whether any of the schedules contains a ``plateau`` phase."""
     if isinstance(schedules, Schedule):
         schedules = [schedules]
-    return any(isinstance(n, Plateau) for s in schedules for n in _nodes(s))
+    return any(isinstance(n, Plateau) for s in schedules for n in s.nodes())
 
 
 def _rewrite(s: Schedule, fn, counter: list[int]) -> Schedule:
@@ -203,12 +202,11 @@ class PlateauController:
 
     def __init__(self, schedules: Sequence[Schedule | str] | Schedule | str, total: int | None = None,
                  convention: str | Convention | None = None) -> None:
-        from ..spec import parse
-
         if isinstance(schedules, (Schedule, str)):
             schedules = [schedules]
         if not isinstance(schedules, Sequence):
-            raise SpecError(f"plateau controller: schedules={v.shown(schedules)} is not a schedule, a spec or a list of them")
+            raise SpecError(f"plateau controller: schedules={v.shown(schedules)} is not a schedule, a spec or a list "
+                            f"of them")
         given = [parse(s) for s in schedules]
         if not given:
             raise SpecError("plateau controller: no schedules given; expected at least one with a plateau(...) phase")
@@ -219,7 +217,7 @@ class PlateauController:
         self.convention = get_convention(convention)
         #: The schedules as given (reductions already in them are kept; the controller's come after).
         self.base = given
-        nodes = [n for s in given for n in _nodes(s) if isinstance(n, Plateau)]
+        nodes = [n for s in given for n in s.nodes() if isinstance(n, Plateau)]
         policy = {k: getattr(nodes[0], k) for k in POLICY}
         for n in nodes[1:]:
             other = {k: getattr(n, k) for k in POLICY}
@@ -251,8 +249,6 @@ class PlateauController:
     def clocks(self, position: float) -> list[dict[int, float]]:
         """For each distinct schedule, ``{plateau index: step on its clock}`` of the phases running at
         ``position`` (a step of the run)."""
-        from .._math import SCALAR
-
         out = []
         for fn in self._probes:
             _RECORD.clear()
@@ -286,7 +282,7 @@ class PlateauController:
         """For each given schedule, the multiplier of its running plateau phase(s) at ``position`` (1.0 if none)."""
         per = []
         for live, clocks in zip(self._live, self.clocks(position)):
-            nodes = [n for n in _nodes(live) if isinstance(n, Plateau)]
+            nodes = [n for n in live.nodes() if isinstance(n, Plateau)]
             ms = [nodes[i].multiplier(bisect.bisect_right([float(r) for r in nodes[i].reductions], u))
                   for i, u in clocks.items()]
             per.append(min(ms) if ms else 1.0)

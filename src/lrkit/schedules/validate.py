@@ -34,17 +34,20 @@ def clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _is_schedule(value: object) -> bool:
+    """A schedule, known by its family name (this module is the floor under :mod:`.base`: it cannot import it)."""
+    return isinstance(getattr(value, "family", None), str) and not isinstance(value, type) and hasattr(value, "nodes")
+
+
 def shown(value: object) -> str:
     """A value as a message shows it: on one line, a schedule as its spec text, an array as a list."""
-    from .base import Schedule
-
-    if isinstance(value, Schedule):
+    if _is_schedule(value):
         return str(value)
     if type(value) is int and abs(value) > MAX_FLOAT:
         return _huge(value)
     if hasattr(value, "tolist") and hasattr(value, "shape"):  # numpy arrays: their repr spans lines
         value = value.tolist()
-    if isinstance(value, (list, tuple)) and any(isinstance(x, Schedule) for x in value):
+    if isinstance(value, (list, tuple)) and any(_is_schedule(x) for x in value):
         inner = ", ".join(shown(x) for x in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
     return clip(" ".join(repr(value).split()))
