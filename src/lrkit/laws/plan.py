@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from .base import LawError
-from .fitting import FitResult
+from .result import FitResult
 from .predict import final_loss
 
 #: one-parameter families: spec template (``{x}`` the searched value, ``{w}`` the warmup), search
