@@ -75,6 +75,28 @@ def _metrics(curves: Sequence[Curve], pred: np.ndarray) -> dict[str, dict[str, f
     return out
 
 
+def _law(law: str | Law, law_options: dict[str, Any] | None) -> tuple[Law, dict[str, Any]]:
+    """The law object and the options stored with the fit (a law object's own options win)."""
+    options = dict(law_options or {})
+    if isinstance(law, str):
+        return get_law(law, **options), options
+    own = options_of(law)
+    return law, own if own is not None else options
+
+
+def _select(curves: Sequence[Curve], law: Law, huber_delta: float,
+            prior_weight: float | None) -> tuple[Law, dict[str, Any], float, dict[str, Any]] | None:
+    """The configuration chosen by :func:`select_config` (law, its options, shrinkage, the record),
+    or ``None`` when the runs are too short for any fold."""
+    if not hasattr(law, "simplified_fit"):
+        raise LawError(f"law {law.name!r} has no fit configurations to select from")
+    selection = select_config(curves, law.name, huber_delta=huber_delta, prior_weight=prior_weight)
+    if not selection:
+        return None
+    options = dict(selection["config"].get("law_options", {}))
+    return get_law(law.name, **options), options, float(selection["config"]["shrink"]), selection
+
+
 def _warmup(lr: np.ndarray) -> int:
     """Steps of a run's warmup: the ramp up to its peak, if the LR rises to it."""
     peak_at = int(np.argmax(lr))
@@ -118,24 +140,16 @@ def fit(
     no bootstrap spread.
     """
     t0 = time.perf_counter()
-    law_options = dict(law_options or {})
-    law_obj = get_law(law, **law_options) if isinstance(law, str) else law
-    if not isinstance(law, str):
-        law_options = options_of(law) if options_of(law) is not None else law_options
+    law_obj, law_options = _law(law, law_options)
     if not runs:
         raise LawError("fit needs at least one run")
     curves, notes = usable_points(_curves(runs, totals))
     selection: dict[str, Any] = {}
     if select is None:
         select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0 and not fixed
-    if select:
-        if not hasattr(law_obj, "simplified_fit"):
-            raise LawError(f"law {law_obj.name!r} has no fit configurations to select from")
-        selection = select_config(curves, law_obj.name, huber_delta=huber_delta, prior_weight=prior_weight)
-        if selection:
-            law_options = dict(selection["config"].get("law_options", {}))
-            law_obj = get_law(law_obj.name, **law_options)
-            shrink = float(selection["config"]["shrink"])
+    chosen = _select(curves, law_obj, huber_delta, prior_weight) if select else None
+    if chosen is not None:
+        law_obj, law_options, shrink, selection = chosen
     names = [c.name for c in curves]
     if len(set(names)) != len(names):
         raise LawError(f"run names must be unique, got {names}")

@@ -20,7 +20,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import LawError
+from ..schedules.budget import DECAY_FORMS
+from ..spec import parse
+from .base import LawError, schedule_lr
 from .result import FitResult
 from .predict import final_loss
 
@@ -35,7 +37,6 @@ SCALAR_FAMILIES = {
 FAMILIES = ("wsd", *SCALAR_FAMILIES, "free")
 #: planning evaluates the law at every step, hundreds of times: ~25 s at 10^6 steps on 2 cores
 MAX_STEPS = 10_000_000
-WSD_FORMS = ("linear", "cosine", "1-sqrt", "exp", "square")
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,9 @@ class Plan:
     warmup: int
 
 
-def _lrs(spec: str, steps: int, peak_lr: float) -> np.ndarray:
-    import lrkit  # lazy: the schedule language
-
-    return np.asarray(lrkit.parse(spec).sample(steps), dtype=float) * peak_lr
-
-
 def _score(fit: FitResult, spec: str, steps: int, peak_lr: float) -> Candidate:
-    import lrkit  # lazy: the schedule language
-
-    spec = str(lrkit.parse(spec))  # canonical: defaults dropped, as users write it
-    lr = _lrs(spec, steps, peak_lr)
+    spec = str(parse(spec))  # canonical: defaults dropped, as users write it
+    lr = schedule_lr(spec, steps, peak_lr)
     return Candidate(spec, final_loss(fit, lr), lr)
 
 
@@ -106,7 +99,7 @@ def _family_search(fit: FitResult, family: str, steps: int, peak_lr: float, warm
     if family == "wsd":
         max_decay = max(0.02, min(0.9, 1.0 - warmup / steps - 1e-3))
         best: Candidate | None = None
-        for form in WSD_FORMS:
+        for form in DECAY_FORMS:
             for floor in ((0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)):
                 def spec_of(d: float, form: str = form, floor: float = floor) -> str:
                     return f'wsd(decay={round(float(d), 3)}, form="{form}", floor={floor}, {w})'
@@ -135,7 +128,7 @@ def _free_search(fit: FitResult, steps: int, peak_lr: float, warmup: int, knots:
     from scipy.optimize import minimize  # lazy
 
     law, theta = fit.law_obj, fit.theta
-    ramp = _lrs(f"constant(warmup={warmup})", steps, 1.0)
+    ramp = schedule_lr(f"constant(warmup={warmup})", steps, 1.0)
     pos = np.round(np.linspace(warmup / steps, 1.0, knots), 4)
     t = np.arange(steps)
     # linear interpolation between knots, kept sparse (two weights per step): O(steps) memory
@@ -204,7 +197,7 @@ def plan(
     standard = sorted((_score(fit, s, steps, peak_lr) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
     if family == "free":
         wsd = _family_search(fit, "wsd", steps, peak_lr, warmup)
-        seeds = [wsd.lr, standard[0].lr, _lrs(f"linear(end=0.0, warmup={warmup})", steps, peak_lr)]
+        seeds = [wsd.lr, standard[0].lr, schedule_lr(f"linear(end=0.0, warmup={warmup})", steps, peak_lr)]
         best = _free_search(fit, steps, peak_lr, warmup, knots, seeds)
         best = min([best, wsd], key=lambda c: c.final_loss)
     else:
