@@ -15,12 +15,14 @@ string is exactly the schedule that was scored.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 from ..schedules.budget import DECAY_FORMS
+from ..schedules.validate import clip
 from ..spec import parse
 from .base import LawError, schedule_lr
 from .result import FitResult
@@ -164,6 +166,21 @@ def _free_search(fit: FitResult, steps: int, peak_lr: float, warmup: int, knots:
     return _score(fit, f"piecewise(points=[{pts}], warmup={warmup})", steps, peak_lr)
 
 
+def check_predictable(fit: FitResult, candidates: Sequence[Candidate], steps: int, peak_lr: float) -> None:
+    """Refuse a predicted final loss that is not a finite number or lies below the fit's irreducible
+    loss ``L0``: the law is then used outside what the fitted runs can tell (e.g. a peak LR far above
+    theirs), and its number is no prediction."""
+    floor = fit.params.get("L0")
+    for c in candidates:
+        v = c.final_loss
+        if math.isfinite(v) and (floor is None or v >= floor):
+            continue
+        what = "not a finite number" if not math.isfinite(v) else f"{v:.4g}, below the fitted irreducible loss L0={floor:.4g}"
+        raise LawError(f"peak LR {peak_lr:g}, {steps:,} steps: the predicted final loss of {clip(c.spec, 80)} is {what}; "
+                       f"the schedule is outside what the fit can predict (fitted on runs of peak LR {fit.peak_lr:g}, "
+                       f"{max(fit.totals, default=0):,} steps)")
+
+
 def plan(
     fit: FitResult,
     steps: int,
@@ -176,7 +193,9 @@ def plan(
 
     ``family``: ``wsd``, ``cosine``, ``linear``, ``rex``, ``uba`` or ``free`` (non-increasing
     piecewise-linear after warmup).  ``warmup``: steps of linear warmup (default: the warmup of the fitted runs, if it fits).
-    The result's ``standard`` list holds the predicted final losses of standard schedules.
+    The result's ``standard`` list holds the predicted final losses of standard schedules.  A budget
+    or peak LR for which a predicted final loss is not finite or lies below the fitted ``L0`` is
+    refused (:func:`check_predictable`).
     """
     if family not in FAMILIES:
         raise LawError(f"unknown family {family!r}; valid: {', '.join(FAMILIES)}")
@@ -194,12 +213,15 @@ def plan(
         warmup = fit.warmup if fit.warmup < steps // 2 else 0
     if not 0 <= warmup < steps - 2:
         raise LawError(f"warmup must be in 0..{steps - 3} steps, got {warmup}")
-    standard = sorted((_score(fit, s, steps, peak_lr) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
-    if family == "free":
-        wsd = _family_search(fit, "wsd", steps, peak_lr, warmup)
-        seeds = [wsd.lr, standard[0].lr, schedule_lr(f"linear(end=0.0, warmup={warmup})", steps, peak_lr)]
-        best = _free_search(fit, steps, peak_lr, warmup, knots, seeds)
-        best = min([best, wsd], key=lambda c: c.final_loss)
-    else:
-        best = _family_search(fit, family, steps, peak_lr, warmup)
+    with np.errstate(all="ignore"):  # an overflow ends as a refused non-finite loss, not a warning
+        standard = sorted((_score(fit, s, steps, peak_lr) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
+        check_predictable(fit, standard, steps, peak_lr)
+        if family == "free":
+            wsd = _family_search(fit, "wsd", steps, peak_lr, warmup)
+            seeds = [wsd.lr, standard[0].lr, schedule_lr(f"linear(end=0.0, warmup={warmup})", steps, peak_lr)]
+            best = _free_search(fit, steps, peak_lr, warmup, knots, seeds)
+            best = min([best, wsd], key=lambda c: c.final_loss)
+        else:
+            best = _family_search(fit, family, steps, peak_lr, warmup)
+        check_predictable(fit, [best], steps, peak_lr)
     return Plan(best, standard, family, steps, float(peak_lr), int(warmup))
