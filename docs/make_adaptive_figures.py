@@ -29,7 +29,7 @@ def refine_figure() -> None:
 
     from lrkit.adaptive.refine import GradNormLogger, refine
     from lrkit.bench.workloads import get_workload
-    from lrkit.cli.adaptive import plot_refined
+    from lrkit.report.plots import plot_refined
     from lrkit.torch import Scheduler
 
     torch.set_num_threads(1)
@@ -47,7 +47,8 @@ def refine_figure() -> None:
         sched.step()
     norms = log.norms("l1")
     res = refine(norms, steps, "adam", warmup=0.05)
-    plot_refined(res, OUT / "adaptive_refine_mnist1d.png", raw=(log.steps, norms),
+    plot_refined(res.smoothed, res.schedule.sample(res.steps), OUT / "adaptive_refine_mnist1d.png",
+                 raw=(log.steps, norms), norm="l1",
                  title="Refinement from a linear-decay pilot on mnist1d (AdamW, l1 norms)")
     # the paper's two facts on synthetic norms
     from lrkit.report import style

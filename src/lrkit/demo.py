@@ -45,6 +45,7 @@ class DemoResult:
     report: Path
     db: Path
     planned: str
+    budget: int                     # steps of the budget runs
     rows: list[dict[str, Any]]      # schedule, planned, predicted, lower, upper, realised, steps_to_target
     fit: Any
     seconds: float
@@ -59,10 +60,10 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
              config: DemoConfig | None = None, say: Callable[[str], None] = print,
              progress: Callable[[str], Callable[[str, dict], None] | None] | None = None) -> DemoResult:
     """Run the demo; write ``out/index.html`` and ``out/demo.db``; return the summary."""
-    from .laws import Curve, fit as fit_law, plan as plan_schedule, predict
-    from .report.html import write_report
-    from .spec import parse
     from .bench.scoring import score_trials
+    from .laws import fit as fit_law, plan as plan_schedule, predict
+    from .laws.base import schedule_lr
+    from .report.html import write_report
 
     cfg = config or (QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -84,13 +85,7 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
                 raise RuntimeError("a pilot run failed: " + "; ".join(rep.errors))
             phases["pilots"] = time.perf_counter() - t0
             # 2. fit the law to the pilots' validation loss
-            curves = []
-            for tid, spec in zip(rep.ids, pilot_specs):
-                h = store.history(tid)
-                lr = parse(spec).sample(cfg.pilot_steps) * cfg.peak_lr
-                st, v = np.asarray(h["step"], dtype=int), np.asarray(h["val_loss"], dtype=float)
-                ok = np.isfinite(v)
-                curves.append(Curve(spec, lr, st[ok], v[ok]))
+            curves = [_pilot_curve(store.history(tid), spec, cfg) for tid, spec in zip(rep.ids, pilot_specs)]
             t1 = time.perf_counter()
             fitted = fit_law(curves, law=cfg.law)
             # 3. plan for the longer budget (kept in the database: a rerun reuses the same plan and trials)
@@ -120,8 +115,7 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
         steps = np.asarray(h0["step"], dtype=int)
         pred_curves = []
         for spec in finals:
-            lr = parse(spec).sample(cfg.budget) * cfg.peak_lr
-            p = predict(fitted, lr, steps)
+            p = predict(fitted, schedule_lr(spec, cfg.budget, cfg.peak_lr), steps)
             pred_curves.append({"label": spec, "planned": spec == planned, "steps": steps.tolist(), "loss": p.loss.tolist(),
                                 "lower": p.lower.tolist(), "upper": p.upper.tolist()})
         store.put_artifact("prediction:charlm", {
@@ -140,7 +134,17 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
         rows.append({"schedule": c["label"], "planned": c["planned"], "predicted": c["loss"][-1], "lower": c["lower"][-1],
                      "upper": c["upper"][-1], "realised": m.final_val, "steps_to_target": m.steps_to_target})
     rows.sort(key=lambda r: r["realised"] if math.isfinite(r["realised"]) else math.inf)
-    return DemoResult(report, db, planned, rows, fitted, time.perf_counter() - t0, phases)
+    return DemoResult(report, db, planned, cfg.budget, rows, fitted, time.perf_counter() - t0, phases)
+
+
+def _pilot_curve(history: dict, spec: str, cfg: DemoConfig) -> Any:
+    """A pilot's validation loss as a law curve, its LR that of ``spec`` at the peak LR."""
+    from .laws import Curve
+    from .runs import Run
+
+    run = Run.from_arrays(history["step"], history["loss"], history["lr"], val_loss=history["val_loss"],
+                          grad_norm=history["grad_norm"], name=spec, source=f"pilot {spec}")
+    return Curve.from_run(run, total=cfg.pilot_steps, schedule=spec, base_lr=cfg.peak_lr, loss="val_loss")
 
 
 def _r2(fit: Any) -> str:

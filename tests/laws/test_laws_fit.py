@@ -126,7 +126,7 @@ def test_band_includes_model_error_growing_beyond_the_fitted_horizon(fitted):
 
 
 def test_forward_chaining_selection_is_recorded_and_round_trips(tmp_path):
-    from lrkit.laws.fitting import SELECT_MENU, select_config
+    from lrkit.laws.selection import SELECT_MENU, select_config
 
     theta = np.array([2.5, 0.6, 0.45, 500.0, 1.0, 0.5, 0.5])
     rng = np.random.default_rng(1)

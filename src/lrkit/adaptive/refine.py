@@ -286,6 +286,19 @@ def refine_run(path_or_run, steps: int, optimizer: str = "sgd", *, columns=None,
     return Refined(out.values, out.schedule, out.smoothed, out.steps, out.optimizer, tuple(notes) + out.notes)
 
 
+def logged_norms(path, optimizer: str = "sgd", columns=None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(steps, norms)`` a run file logs, read as :func:`refine_run` reads it (a log without losses
+    too), for figures.  Raises a ``ValueError`` if it has none."""
+    from ..runs import load_run
+
+    cols = dict(columns or {})
+    try:
+        run = load_run(path, columns=cols or None)
+    except ValueError:
+        run = _norms_only_csv(path, optimizer, cols, [])
+    return norms_from_run(run, optimizer)
+
+
 def _norms_only_csv(path, optimizer: str, cols: dict, notes: list[str]):
     """A :class:`~lrkit.runs.Run` of a CSV with step and gradient-norm columns but no losses."""
     import csv

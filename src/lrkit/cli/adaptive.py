@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 from pathlib import Path
 
 import click
@@ -46,6 +45,7 @@ def refine_command(run_file, steps, optimizer, fmt, lr, out, width, warmup, tole
     from ..adaptive.refine import refine_run
     from ..runs import parse_column_map
     from ..schedules import validate
+    from . import terminal
 
     steps = validate.total_steps(steps, "--steps")
     if lr is not None and not (lr > 0 and math.isfinite(lr)):
@@ -59,12 +59,19 @@ def refine_command(run_file, steps, optimizer, fmt, lr, out, width, warmup, tole
     for note in res.notes:
         click.echo(f"lrkit: note: {note}", err=True)
     if fmt == "png":
+        from ..adaptive.refine import logged_norms
+        from ..report.plots import plot_refined
+
         path = Path(out or "refined.png")
-        plot_refined(res, path, raw=_raw_norms(run_file, optimizer, columns))
+        try:
+            raw = logged_norms(run_file, optimizer, parse_column_map(columns))
+        except ValueError:  # the figure goes without the logged norms
+            raw = None
+        plot_refined(res.smoothed, res.schedule.sample(res.steps), path, raw=raw,
+                     norm="l2" if res.optimizer == "sgd" else "l1")
         click.echo(f"wrote {path}")
         return
-    stream = open(out, "w", newline="") if out else sys.stdout
-    try:
+    with terminal.output(out) as stream:
         if fmt == "spec":
             stream.write(res.spec + "\n")
         else:
@@ -73,11 +80,6 @@ def refine_command(run_file, steps, optimizer, fmt, lr, out, width, warmup, tole
             w.writerow(["step", "lr"])
             for t, x in enumerate(values):
                 w.writerow([t, repr(float(x))])
-    finally:
-        if out:
-            stream.close()
-    if out:
-        click.echo(f"wrote {out}", err=True)
 
 
 def _duration(text: str) -> int | float:
@@ -92,50 +94,3 @@ def _duration(text: str) -> int | float:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a number of steps or a fraction", param_hint="--warmup") from None
 
-
-def _raw_norms(run_file, optimizer, columns):
-    try:
-        from ..adaptive.refine import _norms_only_csv, norms_from_run
-        from ..runs import load_run, parse_column_map
-
-        try:
-            run = load_run(run_file, columns=parse_column_map(columns) or None)
-        except ValueError:
-            run = _norms_only_csv(run_file, optimizer, parse_column_map(columns), [])
-        return norms_from_run(run, optimizer)
-    except ValueError:
-        return None
-
-
-def plot_refined(res, path, raw=None, title: str | None = None):
-    """Two panels: the gradient norms (raw and smoothed) and the refined schedule beside linear decay."""
-    import numpy as np
-
-    from ..report import style
-
-    style.use_agg()
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110, layout="constrained")
-    for ax in (a, b):
-        style.apply(ax)
-    n = res.steps
-    x = np.arange(n)
-    if raw is not None:
-        s, g = raw
-        a.plot((s - s[0]) / max(s[-1] - s[0], 1) * n, g, color="#bbbbbb", linewidth=0.8, label="logged")
-    a.plot(x, res.smoothed, color=style.PALETTE[0], linewidth=2, label="median-filtered")
-    a.set_xlabel("step (mapped onto the new run)")
-    a.set_ylabel(f"gradient norm ({'l2' if res.optimizer == 'sgd' else 'l1'})")
-    a.legend(frameon=False, fontsize=8.5)
-    b.plot(x, 1 - x / n, color="#999999", linestyle="--", linewidth=1.5, label="linear()")
-    b.plot(x, res.schedule.sample(n), color=style.PALETTE[1], linewidth=2, label="refined (piecewise spec)")
-    b.set_xlabel("step")
-    b.set_ylabel("LR multiplier (× peak LR)")
-    b.set_ylim(0, 1.05)
-    b.legend(frameon=False, fontsize=8.5)
-    if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path

@@ -27,10 +27,9 @@ def register(group: click.Group) -> None:
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    from .terminal import console
 
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(highlight=False, stderr=stderr, width=None if stream.isatty() else 120)
+    return console(stderr)
 
 
 @contextmanager
@@ -141,50 +140,6 @@ def print_scores(console, scores, title_prefix: str = "") -> None:
         console.print(t)
 
 
-class _Progress:
-    """A rich progress bar fed by the sweep's events: trials done, ETA, the last result."""
-
-    def __init__(self, console, description: str) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("trials"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
-            console=console, transient=False)
-        self.description = description
-        self.task = None
-        self.failed = 0
-
-    def __enter__(self) -> "_Progress":
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
-
-    def __call__(self, kind: str, data: dict) -> None:
-        from rich.markup import escape
-
-        p = self.progress
-        if kind == "start":
-            self.task = p.add_task(self.description, total=data["total"], last="", completed=0)
-            self._already = data["done"]
-            if data["done"]:
-                p.update(self.task, completed=data["done"], last=f"[dim]{data['done']} already done[/]")
-        elif kind == "progress" and self.task is not None:
-            p.update(self.task, completed=data["done"] + data["failed"])
-        elif kind == "finished" and self.task is not None:
-            tr, s = data["trial"], data["summary"]
-            val = "diverged" if s.get("diverged") else f"val {s['final_val']:.4f}"
-            p.update(self.task, last=f"[dim]{escape(tr.label[:40])} lr={tr.lr:g} seed={tr.seed}: {val} ({s['wall_time']:.0f}s)[/]")
-        elif kind == "failed" and self.task is not None:
-            self.failed += 1
-            tr = data["trial"]
-            p.console.print(f"[red]failed:[/] {escape(tr.label)} lr={tr.lr:g} seed={tr.seed}: "
-                            f"{escape((data['error'] or 'failed').splitlines()[0])}")
-
-
 @click.command()
 @click.option("--workload", "-w", "workloads", multiple=True, required=True, metavar="NAME",
               help="digits-mlp, mnist1d, charlm, or module:function (repeat for several).")
@@ -222,6 +177,7 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
     """
     from ..bench import expand, make_executor, sweep
     from ..bench.scoring import score_trials
+    from .terminal import Progress
 
     if workers is not None and workers < 0:
         raise click.BadParameter("must be >= 0", param_hint="--workers")
@@ -253,7 +209,7 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
             if quiet:
                 rep = sweep(store, trials, executor)
             else:
-                with _Progress(err, f"bench ({what})") as prog:
+                with Progress(err, f"bench ({what})") as prog:
                     rep = sweep(store, trials, executor, on_event=prog)
         finally:
             executor.close()

@@ -32,16 +32,16 @@ def demo(out, quick, workers):
     from rich.table import Table
 
     from ..demo import run_demo
-    from .bench import _console, _Progress
+    from . import terminal
 
     if workers is not None and workers < 0:
         raise click.BadParameter("must be >= 0", param_hint="--workers")
-    console = _console()
-    err = _console(stderr=True)
+    console = terminal.console()
+    err = terminal.console(stderr=True)
     bars: list = []
 
     def progress(name: str):
-        prog = _Progress(err, name)
+        prog = terminal.Progress(err, name)
         prog.__enter__()
         bars.append(prog)
 
@@ -58,9 +58,9 @@ def demo(out, quick, workers):
         res = run_demo(out, quick=quick, workers=workers, say=say, progress=progress)
     finally:
         for b in bars:
-            if b.progress.live.is_started:
+            if b.started:
                 b.__exit__(None, None, None)
-    t = Table(title=f"charlm, {_budget(res)} steps: predicted vs realised final validation loss",
+    t = Table(title=f"charlm, {res.budget:,} steps: predicted vs realised final validation loss",
               title_justify="left", header_style="bold")
     for col, just in (("schedule", "left"), ("predicted", "right"), ("band", "right"), ("realised", "right"),
                       ("error", "right"), ("steps to target", "right")):
@@ -76,11 +76,3 @@ def demo(out, quick, workers):
     console.print(f"[dim]{res.seconds:.0f} s ({phases}); trials in {res.db}[/]")
     console.print(f"report: {res.report}")
 
-
-def _budget(res) -> str:
-
-    from ..bench.store import Store
-
-    with Store(res.db) as s:
-        pred = s.get_artifact("prediction:charlm", {})
-    return f"{pred.get('budget', '?'):,}" if isinstance(pred.get("budget"), int) else "?"

@@ -223,44 +223,13 @@ def show_table(console, groups: Sequence[Group], values: Sequence[np.ndarray], s
     console.print(terminal.line_plot(values, labels, width=width, ylabel="learning rate"))
 
 
-def plot_groups(groups: Sequence[Group], values: Sequence[np.ndarray], out: str | Path, *, title: str | None = None,
-                log: bool | None = None):
-    """Every group's absolute LR on one figure (log scale when the base LRs span more than 30x)."""
-    from ..report import style
-
-    style.use_agg()
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110, layout="constrained")
-    style.apply(ax)
-    steps = np.arange(len(values[0]))
-    for i, (g, y) in enumerate(zip(groups, values)):
-        ax.plot(steps, y, color=style.PALETTE[i % len(style.PALETTE)], linewidth=2.0,
-                label=f"{g.name}: lr {g.lr:g} × {g.schedule}", zorder=3)
-    lrs = [g.lr for g in groups]
-    if log is None:
-        log = max(lrs) / min(lrs) > 30 and all(float(np.min(y)) > 0 for y in values)
-    if log:
-        ax.set_yscale("log")
-    else:
-        ax.set_ylim(0, ax.get_ylim()[1])
-    ax.set_xlim(0, max(len(steps) - 1, 1))
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
-    ax.set_title(title or "learning rate per parameter group", loc="left", fontsize=11, fontweight="bold")
-    ax.legend(frameon=False, fontsize=8.5, loc="best")
-    fig.savefig(out, bbox_inches="tight")
-    plt.close(fig)
-    return Path(out)
-
-
-
 def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, convention: str, fmt: str,
              out: str | None, title: str | None) -> None:
     """``lrkit show --groups FILE``: the summary and plot, csv, json or a figure of every group's LR."""
-    import sys
-
     import click
+
+    from ..report.plots import plot_groups
+    from . import terminal
 
     if lr is not None:
         raise click.UsageError("--lr does not apply with --groups: each group gives its own 'lr' in the file")
@@ -272,11 +241,11 @@ def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, conv
     steps = len(values[0])
     if fmt in ("png", "svg"):
         target = Path(out or f"groups.{fmt}")
-        plot_groups(groups, values, target, title=title)
+        plot_groups([f"{g.name}: lr {g.lr:g} × {g.schedule}" for g in groups], values, target,
+                    base_lrs=[g.lr for g in groups], title=title)
         click.echo(f"wrote {target}")
         return
-    stream = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
-    try:
+    with terminal.output(out) as stream:
         if fmt == "csv":
             write_csv(stream, groups, values)
         elif fmt == "json":
@@ -286,8 +255,3 @@ def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, conv
             from rich.console import Console
 
             show_table(Console(file=stream, width=None if not out else 100), groups, values, steps, convention)
-    finally:
-        if out:
-            stream.close()
-    if out:
-        click.echo(f"wrote {out}", err=True)

@@ -12,51 +12,68 @@ from typing import Sequence
 import click
 import numpy as np
 
+from .show import MAX_STEPS
+
 LAW_CHOICES = ("multipower", "lra")
 
 
-def _console():
-    from rich.console import Console
+def _steps_range(low: int):
+    """A click callback: every value of the option is ``low..MAX_STEPS`` steps (the LR of every step is
+    an array element, as in ``show``)."""
+    def check(ctx, param, value):
+        for v in value if isinstance(value, tuple) else (value,):
+            if v is not None and v < low:
+                raise click.BadParameter(f"must be at least {low}, got {v}")
+            if v is not None and v > MAX_STEPS:
+                raise click.BadParameter(f"{v:,} steps is more than lrkit {ctx.command.name} evaluates "
+                                         f"({MAX_STEPS:,}, every step's LR in memory)")
+        return value
+    return check
 
-    return Console(highlight=False)
 
-
-def _schedule_lr(spec: str, total: int, base_lr: float | None) -> np.ndarray:
-    import lrkit
-
-    if base_lr is None:
+def _check_lr(schedules: Sequence[str | None], base_lr: float | None) -> None:
+    """``--schedule`` needs ``--lr``, a positive finite number."""
+    if any(s is not None for s in schedules) and base_lr is None:
         raise click.UsageError("--schedule needs --lr BASE (the base LR the schedule multiplies)")
-    if not (base_lr > 0):
-        raise click.BadParameter(f"must be positive, got {base_lr}", param_hint="--lr")
-    return np.asarray(lrkit.parse(spec).sample(total), dtype=float) * base_lr
+    if base_lr is not None and not (base_lr > 0 and np.isfinite(base_lr)):
+        raise click.BadParameter(f"must be a positive finite number, got {base_lr}", param_hint="--lr")
+
+
+def _per_run(values: Sequence, name: str, n: int) -> list:
+    """An option given once (for every run), once per run, or not at all (``None`` for each run)."""
+    if len(values) not in (0, 1, n):
+        raise click.UsageError(f"give {name} once (for all runs) or once per run ({n} times)")
+    return [values[0] if len(values) == 1 else (values[i] if values else None) for i in range(n)]
+
+
+def _check_total(path: str, run, total: int | None, option: str) -> None:
+    """A total must cover every logged step: a shorter one would drop the later losses."""
+    if total is not None and total <= run.last_step:
+        raise click.BadParameter(f"{total:,} steps end before {path} does (logged up to step {run.last_step:,}); give "
+                                 f"at least {run.last_step + 1:,}, or leave it out for the run's own length",
+                                 param_hint=option)
 
 
 def _load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float | None,
-                 totals: Sequence[int], columns: Sequence[str], clean: bool, console=None):
+                 totals: Sequence[int], columns: Sequence[str], clean: bool, console=None,
+                 total_option: str = "--total"):
     """Runs from files as law curves; LR from each run's own column or from --schedule/--lr."""
-    from ..laws.base import Curve
+    from rich.markup import escape
+
+    from ..laws import Curve
     from ..runs import load_run, parse_column_map
 
-    def per_run(values: Sequence, name: str):
-        if len(values) not in (0, 1, len(paths)):
-            raise click.UsageError(f"give {name} once (for all runs) or once per run ({len(paths)} times)")
-        return [values[0] if len(values) == 1 else (values[i] if values else None) for i in range(len(paths))]
-
+    specs, ends = _per_run(schedules, "--schedule", len(paths)), _per_run(totals, total_option, len(paths))
+    _check_lr(specs, base_lr)
     cmap = parse_column_map(columns)
     curves = []
-    for path, spec, total in zip(paths, per_run(schedules, "--schedule"), per_run(totals, "--steps")):
+    for path, spec, total in zip(paths, specs, ends):
         run = load_run(path, columns=cmap, clean=clean)
         if console is not None:
             for note in run.notes:
-                console.print(f"[yellow]{path}: {note}[/]")
-        n = int(total) if total else run.last_step + 1
-        if spec is not None:
-            lr = _schedule_lr(spec, n, base_lr)
-        else:
-            lr = run.lr_per_step(n)
-        steps, loss = run.logged("loss")
-        keep = steps < n
-        curves.append(Curve(run.name, lr, steps[keep], loss[keep]))
+                console.print(f"[yellow]{escape(f'{path}: {note}')}[/]")
+        _check_total(path, run, total, total_option)
+        curves.append(Curve.from_run(run, total=total, schedule=spec, base_lr=base_lr))
     return curves
 
 
@@ -64,8 +81,8 @@ _run_options = [
     click.option("--schedule", "schedules", multiple=True, metavar="SPEC",
                  help="The runs' LR schedule (once for all runs or once per run); default: the runs' lr column."),
     click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR for --schedule."),
-    click.option("--total", "totals", type=int, multiple=True, metavar="N",
-                 help="Total steps of each run (default: last logged step + 1)."),
+    click.option("--total", "totals", type=int, multiple=True, metavar="N", callback=_steps_range(1),
+                 help=f"Total steps of each run, at most {MAX_STEPS:,} (default: last logged step + 1)."),
     click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
                  help="Map a file column to a role: step, loss, lr, val_loss, grad_norm, tokens."),
     click.option("--clean", is_flag=True, help="Repair bad rows (reported) instead of failing."),
@@ -102,8 +119,9 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     from rich.table import Table
 
     from ..laws import fit
+    from .terminal import console as make_console
 
-    console = _console()
+    console = make_console()
     fixed = {}
     for item in fixes:
         name, sep, value = item.partition("=")
@@ -149,7 +167,8 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
 @click.argument("fit_file", type=click.Path(), metavar="FIT.json")
 @click.option("--schedule", default=None, metavar="SPEC", help="Schedule to predict for (with --lr and --steps).")
 @click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR.")
-@click.option("--steps", type=int, default=None, metavar="N", help="Total steps of the schedule (or of --run).")
+@click.option("--steps", type=int, default=None, metavar="N", callback=_steps_range(2),
+              help=f"Total steps of the schedule (or of --run), at most {MAX_STEPS:,}.")
 @click.option("--run", "run_path", type=click.Path(), default=None, metavar="RUN", help="Predict a logged run at its logged steps.")
 @click.option("--every", type=click.IntRange(1), default=None, metavar="K", help="Report every K steps from the end of warmup (default: about 20 rows in a table, every step in csv).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
@@ -165,12 +184,13 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
       lrkit predict fit.json --run wsd.csv --format csv
     """
     from ..laws import Curve, FitResult, predict
-    from ..laws.fitting import usable_points
+    from ..laws.base import schedule_lr, usable_points
 
     result = FitResult.from_json(fit_file)
     observed = None
     if run_path is not None:
-        curve = _load_curves([run_path], [schedule] if schedule else [], base_lr, [steps] if steps else [], columns, False)[0]
+        curve = _load_curves([run_path], [schedule] if schedule is not None else [], base_lr,
+                             [steps] if steps is not None else [], columns, False, total_option="--steps")[0]
         (curve,), notes = usable_points([curve])
         for note in notes:
             click.echo(note, err=True)
@@ -182,9 +202,8 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     else:
         if schedule is None or steps is None:
             raise click.UsageError("give --schedule SPEC --lr BASE --steps N, or --run RUN")
-        if steps < 2:
-            raise click.BadParameter(f"must be at least 2, got {steps}", param_hint="--steps")
-        lr = _schedule_lr(schedule, steps, base_lr)
+        _check_lr([schedule], base_lr)
+        lr = schedule_lr(schedule, steps, base_lr)
         k = every or (1 if fmt == "csv" else max(1, steps // 20))
         first = int(np.argmax(lr >= lr.max() * (1 - 1e-9)))  # the laws describe training after warmup
         at = np.arange(first, steps, k)
@@ -200,7 +219,9 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     else:
         from rich.table import Table
 
-        console = _console()
+        from .terminal import console as make_console
+
+        console = make_console()
         t = Table(title=f"predicted loss: {name} ({result.law} law fitted on {', '.join(result.runs)})", title_justify="left")
         t.add_column("step", justify="right")
         t.add_column("LR", justify="right")
@@ -249,6 +270,7 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot):
     from rich.table import Table
 
     from ..laws import FitResult, plan
+    from .terminal import console as make_console
 
     if steps < 10:
         raise click.BadParameter(f"must be at least 10, got {steps}", param_hint="--steps")
@@ -256,7 +278,7 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot):
         raise click.BadParameter(f"must be positive, got {peak_lr}", param_hint="--lr")
     result = FitResult.from_json(fit_file)
     p = plan(result, steps, peak_lr, family=family, warmup=warmup, knots=knots)
-    console = _console()
+    console = make_console()
     console.print(f"[bold]recommended[/] ({family}): {p.best.spec}")
     t = Table(title=f"predicted final loss after {steps} steps, peak LR {peak_lr:g} ({result.law} law)", title_justify="left")
     t.add_column("schedule")

@@ -54,12 +54,10 @@ def register(group: click.Group) -> None:
 @click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of stdout (png/svg default: schedule.<format>).")
 @click.option("--title", default=None, help="Figure title (png/svg).")
-# --- begin --groups (lrkit/cli/groups.py) ---
 @click.option("--groups", "groups_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="JSON (or YAML) config of parameter groups, each with a name, an lr and optionally its own "
                    "schedule: show each group's absolute LR (csv columns step,<group>,...). A SPEC is then the "
                    "default schedule.")
-# --- end --groups ---
 def show(specs, steps, lr, convention, fmt, out, title, groups_file):
     """Show one or more schedules over a run of N steps.
 
@@ -67,15 +65,14 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file):
     compare them on one plot.
     """
     from ..schedules import validate
+    from . import terminal
 
-    # --- begin --groups (lrkit/cli/groups.py) ---
     if groups_file is not None:
         from .groups import run_show
 
         return run_show(groups_file, specs, steps, lr, convention, fmt, out, title)
     if not specs:
         raise click.UsageError("Missing argument 'SPEC...' (or give --groups FILE).")
-    # --- end --groups ---
 
     schedules = [parse(s) for s in specs]
     steps = validate.total_steps(steps, "--steps")
@@ -90,8 +87,7 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file):
         plot_schedules(schedules, steps, lr=lr, convention=convention, out=path, title=title)
         click.echo(f"wrote {path}")
         return
-    stream = open(out, "w", newline="") if out else sys.stdout
-    try:
+    with terminal.output(out) as stream:
         if fmt == "csv":
             writer = csv.writer(stream, lineterminator="\n")
             writer.writerow(["step", "lr"] if len(schedules) == 1 else ["step"] + [str(s) for s in schedules])
@@ -109,15 +105,8 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file):
         else:
             from rich.console import Console
 
-            from . import terminal
-
             console = Console(file=stream, width=None if not out else 100)
             terminal.show(console, summaries, [y * scale for y in values])
-    finally:
-        if out:
-            stream.close()
-    if out:
-        click.echo(f"wrote {out}", err=True)
 
 
 @click.command("lint")

@@ -1,9 +1,15 @@
-"""What the terminal shows: summary panels (rich) and a braille line plot (plotext)."""
+"""What the terminal shows: consoles, where a command's output goes (:func:`output`), a sweep's
+progress bar, summary panels (rich) and a braille line plot (plotext)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
 
+import click
 import numpy as np
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -15,6 +21,74 @@ from ..summary import Summary
 #: plotext colour names matched to the rich styles used for the same series.
 SERIES = [("blue", "bold blue"), ("orange", "bold dark_orange"), ("green", "bold green"),
           ("magenta", "bold magenta"), ("cyan", "bold cyan"), ("red", "bold red")]
+
+
+def console(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr) without highlighting; 120 columns when not a terminal."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(highlight=False, stderr=stderr, width=None if stream.isatty() else 120)
+
+
+@contextmanager
+def output(out: str | Path | None) -> Iterator[TextIO]:
+    """The stream a command writes its result to: the file ``out`` (UTF-8; closed afterwards, then
+    ``wrote OUT`` on stderr) or, without ``out``, standard output."""
+    if not out:
+        yield sys.stdout
+        return
+    with open(out, "w", newline="", encoding="utf-8") as stream:
+        yield stream
+    click.echo(f"wrote {out}", err=True)
+
+
+class Progress:
+    """A rich progress bar fed by a sweep's events (:func:`lrkit.bench.sweep`'s ``on_event``): trials
+    done, ETA, the last result; a failed trial is printed above the bar."""
+
+    def __init__(self, console: Console, description: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        self.progress = Bar(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("trials"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+            console=console, transient=False)
+        self.description = description
+        self.task = None
+        self.failed = 0
+
+    def __enter__(self) -> "Progress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    @property
+    def started(self) -> bool:
+        """Whether the bar is on screen (entered and not yet exited)."""
+        return bool(self.progress.live.is_started)
+
+    def __call__(self, kind: str, data: dict) -> None:
+        from rich.markup import escape
+
+        p = self.progress
+        if kind == "start":
+            self.task = p.add_task(self.description, total=data["total"], last="", completed=0)
+            self._already = data["done"]
+            if data["done"]:
+                p.update(self.task, completed=data["done"], last=f"[dim]{data['done']} already done[/]")
+        elif kind == "progress" and self.task is not None:
+            p.update(self.task, completed=data["done"] + data["failed"])
+        elif kind == "finished" and self.task is not None:
+            tr, s = data["trial"], data["summary"]
+            val = "diverged" if s.get("diverged") else f"val {s['final_val']:.4f}"
+            p.update(self.task, last=f"[dim]{escape(tr.label[:40])} lr={tr.lr:g} seed={tr.seed}: {val} ({s['wall_time']:.0f}s)[/]")
+        elif kind == "failed" and self.task is not None:
+            self.failed += 1
+            tr = data["trial"]
+            p.console.print(f"[red]failed:[/] {escape(tr.label)} lr={tr.lr:g} seed={tr.seed}: "
+                            f"{escape((data['error'] or 'failed').splitlines()[0])}")
 
 
 def fmt(x: float | None) -> str:
@@ -51,11 +125,10 @@ def summary_panel(s: Summary, style: str = "bold blue") -> Panel:
     sub = f"{s.total:,} steps · " + (f"base LR {fmt(s.lr)}" if s.lr is not None else "multiplier of base LR") \
         + f" · convention {s.convention}"
     # wide enough for the title and the subtitle, which rich would otherwise cut to the content's width
-    from rich.console import Console
     from rich.measure import Measurement
 
-    console = Console()
-    content = Measurement.get(console, console.options, grid).maximum
+    probe = Console()
+    content = Measurement.get(probe, probe.options, grid).maximum
     width = max(content, len(sub) + 4, len(s.spec) + 4) + 4  # borders and padding
     return Panel(grid, title=title, title_align="left", subtitle=sub, subtitle_align="right", border_style="dim",
                  expand=True, width=width)

@@ -9,7 +9,8 @@ Wang, Wang 2024, arXiv 2408.11029).  Needs scipy (``pip install lrkit[fit]``); i
 """
 
 from .base import Curve, Law, LawError
-from .fitting import LAW_NAMES, FitResult, fit, get_law
+from .fitting import fit
+from .result import LAW_NAMES, FitResult, get_law
 from .plan import Candidate, Plan, plan
 from .predict import Prediction, final_loss, predict
 

@@ -1,11 +1,23 @@
-"""Common pieces of the loss-curve laws: the error type, a curve to fit, the law interface."""
+"""Common pieces of the loss-curve laws: the error type, a curve to fit (and the one door from a
+logged run to it, :meth:`Curve.from_run`), the law interface."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
 import numpy as np
+
+from ..schedules import Schedule
+from ..spec import parse
+
+if TYPE_CHECKING:
+    from ..runs import Run
+
+#: a schedule as the laws take it: spec text, a JSON dict, a Schedule, or a callable from an array of
+#: steps ``0..N-1`` to LR multipliers
+ScheduleLike = Union[str, dict, Schedule, Callable[[np.ndarray], np.ndarray]]
 
 
 class LawError(ValueError):
@@ -35,6 +47,67 @@ class Curve:
             )
         if not np.all(self.loss > 0):
             raise LawError(f"run {self.name!r}: losses must be positive for the log-space fit")
+
+    @classmethod
+    def from_run(cls, run: "Run", *, total: int | None = None, schedule: ScheduleLike | None = None,
+                 base_lr: float | None = None, loss: str = "loss") -> "Curve":
+        """The curve of a :class:`lrkit.runs.Run`: its logged ``loss`` column (e.g. ``"val_loss"``) and
+        the LR of every step ``0..total-1`` (``total``: default the run's last step + 1).
+
+        The LR comes from ``schedule`` times ``base_lr`` when a schedule is given, else from the run's
+        own logged LRs (:meth:`lrkit.runs.Run.lr_per_step`).  A ``total`` that leaves out logged
+        losses is an error, never a silent cut.
+        """
+        steps, values = run.logged(loss)
+        if total is not None:
+            total = int(total)
+            if steps.size and total <= int(steps.max()):
+                raise LawError(f"run {run.name!r}: total={total:,} steps, but a loss is logged at step "
+                               f"{int(steps.max()):,}; the total must be more than every logged step "
+                               f"(at least {int(steps.max()) + 1:,})")
+        lr = run.lr_per_step(total, None if schedule is None else multipliers(schedule), base_lr)
+        return cls(run.name, lr, steps, values)
+
+
+def multipliers(schedule: ScheduleLike) -> Callable[[np.ndarray], np.ndarray]:
+    """A callable from the steps ``0..N-1`` to the schedule's LR multipliers there."""
+    if isinstance(schedule, (str, dict, Schedule)):
+        s = parse(schedule)
+        return lambda steps: np.asarray(s.sample(int(np.asarray(steps).size)), dtype=float)
+    if callable(schedule):
+        return schedule
+    raise LawError(f"schedule={schedule!r} is not a spec, a Schedule or a callable")
+
+
+def schedule_lr(schedule: ScheduleLike, total: int, base_lr: float) -> np.ndarray:
+    """The absolute LR of every step ``0..total-1`` of ``schedule`` at base (peak) LR ``base_lr``."""
+    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float, np.floating, np.integer)) \
+            or not (base_lr > 0 and math.isfinite(base_lr)):
+        raise LawError(f"the base LR must be a positive finite number, got {base_lr!r}")
+    steps = np.arange(int(total))
+    return np.asarray(multipliers(schedule)(steps), dtype=float) * float(base_lr)
+
+
+def usable_points(curves: Sequence[Curve]) -> tuple[list[Curve], list[str]]:
+    """The curves without the losses logged before the first step with a positive LR, where the laws'
+    forward area ``S1`` is 0 and the loss is undefined (e.g. a step-0 loss under a warmup from 0),
+    and one note per run that lost points.  A run with no positive LR, or nothing left, is an error."""
+    out, notes = [], []
+    for c in curves:
+        pos = np.nonzero(c.lr > 0)[0]
+        if pos.size == 0:
+            raise LawError(f"run {c.name!r}: the LR is zero at every step; the laws need a positive LR")
+        keep = c.steps >= pos[0]
+        if not keep.all():
+            if not keep.any():
+                raise LawError(f"run {c.name!r}: every loss is logged before the first step with a positive LR "
+                               f"({int(pos[0])})")
+            n = int((~keep).sum())
+            notes.append(f"run {c.name!r}: left out {n} loss{'es' if n != 1 else ''} logged before step {int(pos[0])}, "
+                         "the first with a positive LR (the laws need some LR area before a loss)")
+            c = Curve(c.name, c.lr, c.steps[keep], c.loss[keep])
+        out.append(c)
+    return out, notes
 
 
 class Law:

@@ -15,13 +15,17 @@ string is exactly the schedule that was scored.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from .base import LawError
-from .fitting import FitResult
+from ..schedules.budget import DECAY_FORMS
+from ..schedules.validate import clip
+from ..spec import parse
+from .base import LawError, schedule_lr
+from .result import FitResult
 from .predict import final_loss
 
 #: one-parameter families: spec template (``{x}`` the searched value, ``{w}`` the warmup), search
@@ -35,7 +39,6 @@ SCALAR_FAMILIES = {
 FAMILIES = ("wsd", *SCALAR_FAMILIES, "free")
 #: planning evaluates the law at every step, hundreds of times: ~25 s at 10^6 steps on 2 cores
 MAX_STEPS = 10_000_000
-WSD_FORMS = ("linear", "cosine", "1-sqrt", "exp", "square")
 
 
 @dataclass(frozen=True)
@@ -59,17 +62,9 @@ class Plan:
     warmup: int
 
 
-def _lrs(spec: str, steps: int, peak_lr: float) -> np.ndarray:
-    import lrkit  # lazy: the schedule language
-
-    return np.asarray(lrkit.parse(spec).sample(steps), dtype=float) * peak_lr
-
-
 def _score(fit: FitResult, spec: str, steps: int, peak_lr: float) -> Candidate:
-    import lrkit  # lazy: the schedule language
-
-    spec = str(lrkit.parse(spec))  # canonical: defaults dropped, as users write it
-    lr = _lrs(spec, steps, peak_lr)
+    spec = str(parse(spec))  # canonical: defaults dropped, as users write it
+    lr = schedule_lr(spec, steps, peak_lr)
     return Candidate(spec, final_loss(fit, lr), lr)
 
 
@@ -106,7 +101,7 @@ def _family_search(fit: FitResult, family: str, steps: int, peak_lr: float, warm
     if family == "wsd":
         max_decay = max(0.02, min(0.9, 1.0 - warmup / steps - 1e-3))
         best: Candidate | None = None
-        for form in WSD_FORMS:
+        for form in DECAY_FORMS:
             for floor in ((0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)):
                 def spec_of(d: float, form: str = form, floor: float = floor) -> str:
                     return f'wsd(decay={round(float(d), 3)}, form="{form}", floor={floor}, {w})'
@@ -135,7 +130,7 @@ def _free_search(fit: FitResult, steps: int, peak_lr: float, warmup: int, knots:
     from scipy.optimize import minimize  # lazy
 
     law, theta = fit.law_obj, fit.theta
-    ramp = _lrs(f"constant(warmup={warmup})", steps, 1.0)
+    ramp = schedule_lr(f"constant(warmup={warmup})", steps, 1.0)
     pos = np.round(np.linspace(warmup / steps, 1.0, knots), 4)
     t = np.arange(steps)
     # linear interpolation between knots, kept sparse (two weights per step): O(steps) memory
@@ -171,6 +166,21 @@ def _free_search(fit: FitResult, steps: int, peak_lr: float, warmup: int, knots:
     return _score(fit, f"piecewise(points=[{pts}], warmup={warmup})", steps, peak_lr)
 
 
+def check_predictable(fit: FitResult, candidates: Sequence[Candidate], steps: int, peak_lr: float) -> None:
+    """Refuse a predicted final loss that is not a finite number or lies below the fit's irreducible
+    loss ``L0``: the law is then used outside what the fitted runs can tell (e.g. a peak LR far above
+    theirs), and its number is no prediction."""
+    floor = fit.params.get("L0")
+    for c in candidates:
+        v = c.final_loss
+        if math.isfinite(v) and (floor is None or v >= floor):
+            continue
+        what = "not a finite number" if not math.isfinite(v) else f"{v:.4g}, below the fitted irreducible loss L0={floor:.4g}"
+        raise LawError(f"peak LR {peak_lr:g}, {steps:,} steps: the predicted final loss of {clip(c.spec, 80)} is {what}; "
+                       f"the schedule is outside what the fit can predict (fitted on runs of peak LR {fit.peak_lr:g}, "
+                       f"{max(fit.totals, default=0):,} steps)")
+
+
 def plan(
     fit: FitResult,
     steps: int,
@@ -183,7 +193,9 @@ def plan(
 
     ``family``: ``wsd``, ``cosine``, ``linear``, ``rex``, ``uba`` or ``free`` (non-increasing
     piecewise-linear after warmup).  ``warmup``: steps of linear warmup (default: the warmup of the fitted runs, if it fits).
-    The result's ``standard`` list holds the predicted final losses of standard schedules.
+    The result's ``standard`` list holds the predicted final losses of standard schedules.  A budget
+    or peak LR for which a predicted final loss is not finite or lies below the fitted ``L0`` is
+    refused (:func:`check_predictable`).
     """
     if family not in FAMILIES:
         raise LawError(f"unknown family {family!r}; valid: {', '.join(FAMILIES)}")
@@ -201,12 +213,15 @@ def plan(
         warmup = fit.warmup if fit.warmup < steps // 2 else 0
     if not 0 <= warmup < steps - 2:
         raise LawError(f"warmup must be in 0..{steps - 3} steps, got {warmup}")
-    standard = sorted((_score(fit, s, steps, peak_lr) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
-    if family == "free":
-        wsd = _family_search(fit, "wsd", steps, peak_lr, warmup)
-        seeds = [wsd.lr, standard[0].lr, _lrs(f"linear(end=0.0, warmup={warmup})", steps, peak_lr)]
-        best = _free_search(fit, steps, peak_lr, warmup, knots, seeds)
-        best = min([best, wsd], key=lambda c: c.final_loss)
-    else:
-        best = _family_search(fit, family, steps, peak_lr, warmup)
+    with np.errstate(all="ignore"):  # an overflow ends as a refused non-finite loss, not a warning
+        standard = sorted((_score(fit, s, steps, peak_lr) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
+        check_predictable(fit, standard, steps, peak_lr)
+        if family == "free":
+            wsd = _family_search(fit, "wsd", steps, peak_lr, warmup)
+            seeds = [wsd.lr, standard[0].lr, schedule_lr(f"linear(end=0.0, warmup={warmup})", steps, peak_lr)]
+            best = _free_search(fit, steps, peak_lr, warmup, knots, seeds)
+            best = min([best, wsd], key=lambda c: c.final_loss)
+        else:
+            best = _family_search(fit, family, steps, peak_lr, warmup)
+        check_predictable(fit, [best], steps, peak_lr)
     return Plan(best, standard, family, steps, float(peak_lr), int(warmup))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import LawError
-from .fitting import FitResult
+from .result import FitResult
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def predict(fit: FitResult, lr_per_step: np.ndarray, steps: np.ndarray | None = 
     The band is the ``fit.band_level`` interval of the predictions under the bootstrap parameter
     samples, propagated linearly (Jacobian at the fitted parameters), widened by the law's own
     error calibrated on the fitted runs (``fit.model_error``, a forward hold-out; see
-    :func:`lrkit.laws.fitting.model_error`): the two half-widths add in quadrature, the model part
+    :func:`lrkit.laws.selection.model_error`): the two half-widths add in quadrature, the model part
     being ``z * sqrt(pi/2) * (a + b * log(t / T)) * loss`` (``T``: last fitted step; the log term is
     0 before it).
     """

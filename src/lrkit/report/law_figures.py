@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from ..laws import Curve, FitResult, Plan, predict
-from ..laws.fitting import usable_points
+from ..laws.base import usable_points
 from . import style
 
 

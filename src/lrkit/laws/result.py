@@ -1,0 +1,112 @@
+"""A fitted law and its JSON file format; the registry of laws (:data:`LAW_NAMES`, :func:`get_law`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import Law, LawError
+from .lra import LRALaw
+from .multipower import MultiPowerLaw
+
+LAW_NAMES = ("multipower", "lra")
+
+
+def get_law(name: str, **options: Any) -> Law:
+    """The law called ``name`` (``"multipower"`` or ``"lra"``); ``options`` go to its constructor."""
+    if name == "multipower":
+        extra = sorted(set(options) - {"warmup"})
+        if extra:
+            raise LawError(f"law 'multipower' takes only the option 'warmup', got {extra}")
+        try:
+            return MultiPowerLaw(**options)
+        except ValueError as exc:
+            raise LawError(str(exc)) from None
+    if name == "lra":
+        return LRALaw(**options)
+    raise LawError(f"unknown law {name!r}; valid laws: {', '.join(LAW_NAMES)}")
+
+
+def options_of(law: Law) -> dict[str, Any] | None:
+    """The options that rebuild ``law`` with :func:`get_law` (stored in a fit file); ``None`` for a law
+    not in the registry."""
+    if isinstance(law, LRALaw):
+        return {"lam": law.lam}
+    if isinstance(law, MultiPowerLaw):
+        return dict(law.options)
+    return None
+
+
+@dataclass
+class FitResult:
+    """A fitted law: parameters, fit quality per run and bootstrap parameter samples for bands."""
+
+    law: str
+    params: dict[str, float]
+    runs: list[str]
+    law_options: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    param_samples: list[list[float]] = field(default_factory=list)
+    band_level: float = 0.9
+    band_method: str = "linearised moving-block residual bootstrap"
+    huber_delta: float = 1e-3
+    warmup: int = 0
+    peak_lr: float = 0.0
+    totals: list[int] = field(default_factory=list)
+    rank: int = 0
+    #: model-error scale from the forward hold-out: relative error ``a + b * log(t / horizon)``
+    #: (``log`` term only beyond ``horizon``, the last fitted step); empty: no model error in bands
+    model_error: dict[str, float] = field(default_factory=dict)
+    #: weight of the shrinkage toward the simplified-law initialisation used by the fit
+    shrink: float = 0.0
+    #: the forward-chaining cross-validation that chose the configuration (empty: none was run)
+    selection: dict[str, Any] = field(default_factory=dict)
+    #: parameters held at given values instead of fitted (``fit(..., fixed=...)``)
+    fixed: dict[str, float] = field(default_factory=dict)
+    #: what the fit left out of the runs, one line each (e.g. losses logged before any positive LR)
+    notes: list[str] = field(default_factory=list)
+    cost: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def theta(self) -> np.ndarray:
+        return np.array([self.params[n] for n in self.law_obj.param_names])
+
+    @property
+    def law_obj(self) -> Law:
+        return get_law(self.law, **self.law_options)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """JSON text of the fit (also written to ``path`` if given)."""
+        text = json.dumps({"lrkit_fit": 1, **asdict(self)}, indent=1)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> "FitResult":
+        """Read a fit from JSON text or a file written by :meth:`to_json`."""
+        src = str(text_or_path)
+        try:
+            text = Path(src).read_text() if not src.lstrip().startswith("{") else src
+        except OSError as exc:
+            raise LawError(f"{src}: cannot read fit file ({exc.strerror})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LawError(f"{src[:60]}: not a JSON fit file ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(data, dict) or data.pop("lrkit_fit", None) != 1:
+            raise LawError(f"{src[:60]}: not an lrkit fit file (no 'lrkit_fit' marker)")
+        try:
+            fit = cls(**data)
+            law = fit.law_obj
+            missing = [n for n in law.param_names if n not in fit.params]
+        except TypeError as exc:
+            raise LawError(f"{src[:60]}: malformed fit file ({exc})") from None
+        if missing:
+            raise LawError(f"{src[:60]}: fit file lacks parameters {missing}")
+        return fit
