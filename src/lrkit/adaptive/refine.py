@@ -319,7 +319,7 @@ def _norms_only_csv(path, optimizer: str, cols: dict, notes: list[str]):
         raise RunError(f"{path}: no gradient norms logged (column '{name}')")
     # the loader's checks of the steps (integers >= 0, increasing, unique), with the file's row numbers
     run = Run(step=np.asarray(steps, dtype=float), loss=np.zeros(len(steps)), grad_norm=np.asarray(norms),
-              name=str(path), source=str(path), rows=np.asarray(where)).checked()
+              name=str(path), source=str(path), rows=np.asarray(where)).checked(("step", "grad_norm"))
     return dataclasses.replace(run, loss=np.full(len(steps), np.nan))
 
 
