@@ -193,7 +193,7 @@ def test_a_typo_step_is_refused_before_building_every_step(tmp_path):
 
 
 def test_more_lines_than_the_limit_are_refused_up_front(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs, "MAX_ROWS", 50)
+    monkeypatch.setattr(runs.base, "MAX_ROWS", 50)
     for name, line in (("r.csv", "{i},3\n"), ("r.jsonl", '{{"step": {i}, "loss": 3}}\n')):
         path = tmp_path / name
         path.write_text(("step,loss\n" if name.endswith(".csv") else "") + "".join(line.format(i=i) for i in range(60)))
@@ -201,7 +201,7 @@ def test_more_lines_than_the_limit_are_refused_up_front(tmp_path, monkeypatch):
 
 
 def test_a_big_file_is_read_in_chunks_with_row_numbers_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs, "_CHUNK", 7)
+    monkeypatch.setattr(runs.base, "CHUNK", 7)
     path = tmp_path / "r.csv"
     body = "".join(f"{i},{5 - i / 100}\n" if i != 30 else "\n" for i in range(40))
     path.write_text("step,loss\n" + body + "41,x\n")

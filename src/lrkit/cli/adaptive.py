@@ -95,14 +95,10 @@ def _duration(text: str) -> int | float:
 
 def _raw_norms(run_file, optimizer, columns):
     try:
-        from ..adaptive.refine import _norms_only_csv, norms_from_run
-        from ..runs import load_run, parse_column_map
+        from ..adaptive.refine import load_norms, norms_from_run
+        from ..runs import parse_column_map
 
-        try:
-            run = load_run(run_file, columns=parse_column_map(columns) or None)
-        except ValueError:
-            run = _norms_only_csv(run_file, optimizer, parse_column_map(columns), [])
-        return norms_from_run(run, optimizer)
+        return norms_from_run(load_norms(run_file, optimizer, parse_column_map(columns)), optimizer)
     except ValueError:
         return None
 
