@@ -4,7 +4,7 @@
 
 Each file is written to a temporary folder (step, lr, loss on every row, like a per-step log), then
 loaded once with ``lrkit.runs.load_run`` in a fresh process, which reports wall and CPU seconds and
-its peak resident memory.  Also timed: ``Run.lr_per_step()`` on the loaded run, and a file of 1,000
+its peak resident memory (VmHWM, Linux).  Also timed: ``Run.lr_per_step()`` on the loaded run, and a file of 1,000
 rows plus one typo row at step 10^8, which must be refused at once (costs follow the rows logged).
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 CHILD = r"""
-import resource, sys, time
+import sys, time
 from lrkit.runs import RunError, load_run
 t, c = time.perf_counter(), time.process_time()
 run = load_run(sys.argv[1])
@@ -30,7 +30,7 @@ try:
     lr = f"{time.perf_counter() - t:.2f} s"
 except RunError as e:
     lr = f"refused in {time.perf_counter() - t:.3f} s ({str(e).split(': ', 1)[1][:60]}...)"
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 2**20  # kB -> GB
 print(f"{run.step.size:>10,} rows  load {load_wall:6.2f} s wall, {load_cpu:6.2f} s CPU  peak {rss:5.2f} GB  lr_per_step {lr}")
 """
 
