@@ -15,7 +15,9 @@ step's training loss after ``optimizer.step()``; it sets the next LR and, betwee
 model and optimizer in place. Probe steps are training steps too (the search costs about as much as the
 training, as in the paper). Every decision is logged (:attr:`AutoLRS.decisions`, optionally as JSON lines)
 and :meth:`AutoLRS.state_dict` holds everything, the in-memory checkpoint and the BO included, so a resumed
-run makes the same decisions.
+run makes the same decisions. The BO is saved as plain data (its seed and the LRs it proposed and was told,
+in order) and rebuilt by replaying them, so ``torch.load(weights_only=True)`` reads a checkpoint and loading it
+runs no pickled code.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import copy
 import io
 import json
 import math
-import pickle
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -204,6 +205,8 @@ class AutoLRS:
         self.probes: list[dict[str, float]] = []
         self.decisions: list[dict[str, Any]] = []
         self._bo = None
+        #: The current stage's BO as plain data: its random_state and every ask / tell, in order (replayed on load).
+        self._bo_log: dict[str, Any] | None = None
         self._ckpt: dict[str, Any] | None = None
         if self.phase == "warmup":
             self._set_lr(self.warmup_lr / self.warmup_steps)
@@ -230,12 +233,26 @@ class AutoLRS:
         self.optimizer.load_state_dict(copy.deepcopy(self._ckpt["optimizer"]))
 
     def _new_bo(self):
+        random_state = (self.seed * 1000 + self.stage) % 2**32
+        self._bo_log = {"random_state": random_state, "calls": []}
+        return self._make_bo(random_state)
+
+    def _make_bo(self, random_state: int):
         from skopt import Optimizer
         from skopt.space import Real
 
         return Optimizer([Real(self.min_lr, self.max_lr, prior="log-uniform")], base_estimator="GP",
                          n_initial_points=1, acq_func="LCB", acq_func_kwargs={"kappa": self.kappa},
-                         random_state=(self.seed * 1000 + self.stage) % 2**32)
+                         random_state=random_state)
+
+    def _bo_ask(self) -> float:
+        lr = float(self._bo.ask()[0])
+        self._bo_log["calls"].append(["ask", lr])
+        return lr
+
+    def _bo_tell(self, lr: float, value: float) -> None:
+        self._bo.tell([lr], value)
+        self._bo_log["calls"].append(["tell", lr, value])
 
     def _ask(self) -> float:
         from threadpoolctl import threadpool_limits
@@ -244,12 +261,12 @@ class AutoLRS:
         # one BLAS thread: the GP is tiny, and threads contending for shared cores made each ask 10x slower
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")  # skopt warns when it proposes a point twice
-            lr = float(self._bo.ask()[0])
+            lr = self._bo_ask()
             for _ in range(20):  # as the reference: re-tell a repeated LR and ask again
                 if lr not in tried:
                     break
-                self._bo.tell([lr], tried[lr])
-                lr = float(self._bo.ask()[0])
+                self._bo_tell(lr, tried[lr])
+                lr = self._bo_ask()
         return lr
 
     def _start_stage(self) -> None:
@@ -292,7 +309,7 @@ class AutoLRS:
         told = pred if math.isfinite(pred) else NAN_LOSS
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")
-            self._bo.tell([self.lr], told)
+            self._bo_tell(self.lr, told)
         end = float(np.mean(series[-max(len(series) // 4, 1):])) if len(series) else math.nan
         self.probes.append({"lr": self.lr, "forecast": told, "end_loss": end if math.isfinite(end) else NAN_LOSS})
         self._restore()
@@ -375,34 +392,107 @@ class AutoLRS:
 
     # ----- state ------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything a resume needs: counters, the stage's probes, the decisions, the BO (pickled) and the
-        in-memory checkpoint (tensors). Save it with ``torch.save``."""
-        keys = ("step_count", "train_steps", "stage", "phase", "counter", "val_stage", "lr", "tau", "tau_probe")
-        return {**{k: getattr(self, k) for k in keys}, "buffer": list(self.buffer), "probes": copy.deepcopy(self.probes),
-                "decisions": copy.deepcopy(self.decisions), "bo": pickle.dumps(self._bo) if self._bo else None,
+        """Everything a resume needs: counters, the stage's probes, the decisions, the BO (its seed and its
+        asks and tells, plain data) and the in-memory checkpoint (tensors). Save it with ``torch.save``; it
+        loads with ``torch.load(weights_only=True)``."""
+        return {**{k: getattr(self, k) for k in _COUNTERS}, "phase": self.phase, "val_stage": self.val_stage,
+                "lr": self.lr, "buffer": list(self.buffer), "probes": copy.deepcopy(self.probes),
+                "decisions": copy.deepcopy(self.decisions), "bo": copy.deepcopy(self._bo_log) if self._bo else None,
                 "checkpoint": _clone(self._ckpt)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a saved state (load the model's and optimizer's own states first, as usual)."""
-        keys = ("step_count", "train_steps", "stage", "phase", "counter", "val_stage", "lr", "tau", "tau_probe",
-                "buffer", "probes", "decisions", "bo", "checkpoint")
-        missing = [k for k in keys if k not in state]
+        """Restore a saved state (load the model's and optimizer's own states first, as usual).
+
+        The BO is rebuilt by replaying its saved asks and tells; a state whose BO is a pickled object (saved
+        by lrkit before plain-data states) is refused, since unpickling runs code. A state that fails a check
+        changes nothing."""
+        if not isinstance(state, Mapping):
+            raise SpecError(f"AutoLRS: the state is {type(state).__name__}; expected the dict from AutoLRS.state_dict()")
+        missing = [k for k in (*_COUNTERS, *_OTHERS) if k not in state]
         if missing:
             raise SpecError(f"AutoLRS: the state has no {', '.join(map(repr, missing))}; expected a dict from "
                             f"AutoLRS.state_dict()")
         if state["phase"] not in ("warmup", "probe", "exploit"):
-            raise SpecError(f"AutoLRS: the state's phase={state['phase']!r} is not one of 'warmup', 'probe', "
-                            f"'exploit'")
-        for k in ("step_count", "train_steps", "stage", "counter", "tau", "tau_probe"):
-            setattr(self, k, int(state[k]))
+            raise SpecError(f"AutoLRS: the state's phase={v.clip(repr(state['phase']), 60)} is not one of 'warmup', "
+                            f"'probe', 'exploit'")
+        counters = {k: v.integer("AutoLRS", f"state {k}", state[k], lo=0) for k in _COUNTERS}
+        for k in ("tau", "tau_probe"):
+            if counters[k] < 1:
+                raise SpecError(f"AutoLRS: the state's {k}={counters[k]} is out of range; expected an integer >= 1")
+        if not isinstance(state["val_stage"], bool):
+            raise SpecError(f"AutoLRS: the state's val_stage={v.clip(repr(state['val_stage']), 60)} is not True or "
+                            f"False")
+        lr = v.number("AutoLRS", "state lr", state["lr"], lo=0.0)
+        buffer = state["buffer"]
+        if not isinstance(buffer, (list, tuple)) or not all(v.is_real(x) for x in buffer):
+            raise SpecError(f"AutoLRS: the state's buffer={v.clip(repr(buffer), 60)} is not a list of losses")
+        for k in ("probes", "decisions"):
+            if not isinstance(state[k], (list, tuple)) or not all(isinstance(x, Mapping) for x in state[k]):
+                raise SpecError(f"AutoLRS: the state's {k}={v.clip(repr(state[k]), 60)} is not a list of dicts")
+        bo, log = self._replay_bo(state["bo"])
+        ckpt = state["checkpoint"]
+        if ckpt is not None and not (isinstance(ckpt, Mapping) and {"model", "optimizer"} <= set(ckpt)):
+            raise SpecError(f"AutoLRS: the state's checkpoint={v.clip(repr(ckpt), 60)} is not the model's and "
+                            f"optimizer's states; expected None or a dict with 'model' and 'optimizer'")
+        ckpt = _clone(ckpt)
+        # --- every check passed: restore ---
+        for k, x in counters.items():
+            setattr(self, k, x)
         self.phase = str(state["phase"])
-        self.val_stage = bool(state["val_stage"])
-        self.buffer = [float(x) for x in state["buffer"]]
+        self.val_stage = state["val_stage"]
+        self.buffer = [float(x) for x in buffer]
         self.probes = copy.deepcopy(list(state["probes"]))
         self.decisions = copy.deepcopy(list(state["decisions"]))
-        self._bo = pickle.loads(state["bo"]) if state["bo"] is not None else None
-        self._ckpt = _clone(state["checkpoint"])
-        self._set_lr(float(state["lr"]))
+        self._bo, self._bo_log = bo, log
+        self._ckpt = ckpt
+        self._set_lr(lr)
+
+    def _replay_bo(self, saved: Any):
+        """The BO of a saved state, rebuilt by replaying its asks and tells in order, and its log (or Nones)."""
+        from threadpoolctl import threadpool_limits
+
+        if saved is None:
+            return None, None
+        if isinstance(saved, (bytes, bytearray)):
+            raise SpecError("AutoLRS: the state's bo is a pickled object (saved by an older lrkit); it is refused, "
+                            "since unpickling runs code from the file; resume from the start of the stage or save "
+                            "the state again with this version (its BO is plain data)")
+        calls = saved.get("calls") if isinstance(saved, Mapping) else None
+        seed = saved.get("random_state") if isinstance(saved, Mapping) else None
+        ok = (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32
+              and isinstance(calls, (list, tuple)) and all(_is_call(c) for c in calls))
+        if not ok:
+            raise SpecError(f"AutoLRS: the state's bo={v.clip(repr(saved), 80)} is not a saved BO; expected "
+                            f"{{'random_state': int, 'calls': [['ask', lr] or ['tell', lr, value], ...]}}")
+        bo = self._make_bo(seed)
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
+            warnings.simplefilter("ignore")
+            for i, call in enumerate(calls):
+                try:
+                    if call[0] == "tell":
+                        bo.tell([float(call[1])], float(call[2]))
+                        continue
+                    got = float(bo.ask()[0])
+                except ValueError as e:
+                    raise SpecError(f"AutoLRS: the state's BO cannot be replayed: call {i} {call!r} fails "
+                                    f"({v.clip(str(e), 80)})") from None
+                if got != call[1]:
+                    raise SpecError(f"AutoLRS: the state's BO does not replay: ask {i} proposes {got!r} here, the "
+                                    f"state recorded {call[1]!r} (a controller with other min_lr, max_lr or kappa, "
+                                    f"another scikit-optimize, or an edited state)")
+        return bo, {"random_state": seed, "calls": [list(c) for c in calls]}
+
+
+#: The integer counters of a saved state, and its other entries.
+_COUNTERS = ("step_count", "train_steps", "stage", "counter", "tau", "tau_probe")
+_OTHERS = ("phase", "val_stage", "lr", "buffer", "probes", "decisions", "bo", "checkpoint")
+
+
+def _is_call(c: Any) -> bool:
+    """One saved BO call: ``['ask', lr]`` or ``['tell', lr, value]`` with finite numbers."""
+    if not isinstance(c, (list, tuple)) or not c or c[0] not in ("ask", "tell") or len(c) != (2 if c[0] == "ask" else 3):
+        return False
+    return all(v.is_real(x) and math.isfinite(x) for x in c[1:])
 
 
 def _number(name: str, value) -> float:
@@ -426,7 +516,7 @@ def _clone(ckpt):
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     buf.seek(0)
-    return torch.load(buf, weights_only=False)
+    return torch.load(buf, weights_only=True)  # tensors and plain data only: loading runs no pickled code
 
 
 def train_with_autolrs(task, steps: int, *, optimizer_factory: Callable, min_lr: float, max_lr: float,

@@ -226,6 +226,8 @@ class Scheduler(LRScheduler):
         self._controller = _controller(schedules["lr"], self._eval_total, self._convention)
         self.cooldowns: list[dict] = []
         self.stretches: list[tuple[int, int, int]] = []
+        #: Every change of total_steps at a load: [step, old total, new total, 'keep' or 'stretch'].
+        self.total_changes: list[list] | None = []
         self._optimizer_steps = 0
         self._last_counted = 0
         self._plan: tuple | None = None
@@ -286,11 +288,7 @@ class Scheduler(LRScheduler):
 
     def position(self, step: int) -> float:
         """The schedule position of an optimizer step: the step itself, unless the run was stretched."""
-        t = float(step)
-        for at, old, new in reversed(self.stretches):
-            if t > at:
-                t = at + (t - at) * (old - at) / (new - at)
-        return t
+        return _position(self.stretches, step)
 
     @staticmethod
     def _values(key: str, fns, slots, t: float) -> list[float]:
@@ -424,17 +422,22 @@ class Scheduler(LRScheduler):
                                 f"below {1.0 / self._bases[key][i]:g}")
 
     def _check_below_one_ahead(self) -> None:
-        """With a total, check the whole run of each [0, 1) hyperparameter now, not at the step that breaks it."""
+        """With a total, check the run of each [0, 1) hyperparameter now, not at the step that breaks it: every
+        step of a run up to ``AHEAD_STEPS`` long, else that many steps spread evenly over it, in chunks (the cost
+        does not grow with the total; a value between the steps checked is still caught at its step)."""
         if self._total_steps is None:
             return
-        steps = np.arange(self._total_steps + 1)
         for key in BELOW_ONE:
             for i, (s, b) in enumerate(zip(self._schedules.get(key, ()), self._bases.get(key, ()))):
-                ms = s(steps, self._eval_total, convention=self._convention)
-                j = int(np.argmax(ms))
-                if b * ms[j] >= 1.0:
-                    self._check_below_one(key, [b * ms[j] if k == i else 0.0 for k in range(len(self._bases[key]))],
-                                          int(steps[j]))
+                bound = s.bind(self._eval_total, self._convention)
+                top, at = -math.inf, 0
+                for steps in _ahead_steps(self._total_steps):
+                    ms = bound(steps)
+                    j = int(np.argmax(ms))
+                    if ms[j] > top:
+                        top, at = float(ms[j]), int(steps[j])
+                if b * top >= 1.0:
+                    self._check_below_one(key, [b * top if k == i else 0.0 for k in range(len(self._bases[key]))], at)
 
     def get_last_lr(self) -> list[float]:
         """The LR of each group written by the last ``step()`` (Python floats)."""
@@ -481,6 +484,7 @@ class Scheduler(LRScheduler):
             "base_lrs": list(self.base_lrs),
             "cooldowns": [dict(c, start=None if c["start"] is None else list(c["start"])) for c in self.cooldowns],
             "stretches": [list(s) for s in self.stretches],
+            "total_changes": None if self.total_changes is None else [list(c) for c in self.total_changes],
             "controller": None if self._controller is None else self._controller.state_dict(),
         }
 
@@ -515,7 +519,7 @@ class Scheduler(LRScheduler):
             raise StateMismatchError(f"this state lacks {', '.join(map(repr, missing))}; it is not a complete "
                                      f"lrkit.torch.Scheduler state")
         last = _state_int(s, "last_epoch")
-        counters = {k: _state_int(s, k) for k in ("optimizer_steps", "last_counted", "step_count")}
+        counters = _state_counters(s, last)
         saved_total, saved_eval = _state_total(s, "total_steps"), _state_total(s, "eval_total")
         n_mine = len(self.base_lrs)
         base_lrs = _state_numbers(s["base_lrs"], "base_lrs", None)
@@ -543,7 +547,7 @@ class Scheduler(LRScheduler):
         raw_bases = s.get("bases") or {"lr": base_lrs}
         if not isinstance(raw_bases, Mapping):
             raise _bad_state(f"bases={_short(raw_bases)}; expected a dict of lists of numbers")
-        saved_bases = {key: _state_numbers(b, f"bases[{key!r}]", n_saved) for key, b in raw_bases.items()}
+        saved_bases = _state_bases(raw_bases, base_lrs, n_saved)
         if not replan:
             for key, b in saved_bases.items():
                 if key in self._bases and b != self._bases[key]:
@@ -555,8 +559,9 @@ class Scheduler(LRScheduler):
         if s["count"] != self.count and not replan:
             raise StateMismatchError(f"the state was saved with count={s['count']!r}, this scheduler counts "
                                      f"{self.count!r}")
-        cooldowns = _state_cooldowns(s["cooldowns"], n_saved)
-        stretches = _state_stretches(s["stretches"])
+        cooldowns = _state_cooldowns(s["cooldowns"], n_saved, last)
+        stretches = _state_stretches(s["stretches"], last)
+        changes = _state_total_changes(s.get("total_changes"), saved_total, saved_eval, stretches, last)
         new_total = self._total_steps
         if new_total != saved_total:
             if total_change == "error":
@@ -571,6 +576,8 @@ class Scheduler(LRScheduler):
                     raise StateMismatchError(f"cannot stretch the schedule from step {last}: total_steps={new_total} "
                                              f"(saved {saved_total}) leaves nothing after it")
                 stretches.append((last, saved_total, new_total))
+            if changes is not None:
+                changes.append([last, saved_total, new_total, total_change])
         if replan:
             for key, scheds in self._schedules.items():
                 for sch in scheds:
@@ -585,6 +592,7 @@ class Scheduler(LRScheduler):
             except (KeyError, TypeError, ValueError, AttributeError) as e:
                 raise _bad_state(f"controller={_short(s['controller'])} is not a plateau controller's state "
                                  f"({type(e).__name__}: {e})") from None
+            _check_controller(controller, s["controller"], _position(stretches, last), replan)
         # --- then restore ---
         self.last_epoch = last
         self._optimizer_steps = counters["optimizer_steps"]
@@ -595,6 +603,7 @@ class Scheduler(LRScheduler):
             self.base_lrs = list(self._bases["lr"])
         self.cooldowns = cooldowns
         self.stretches = stretches
+        self.total_changes = changes
         self._eval_total = eval_total
         self._controller = controller
         self._build_plan()
@@ -626,6 +635,29 @@ def _controller(schedules: list[Schedule], total: int | None, convention: Conven
             if make is not None:
                 return make(schedules, total, convention)
     return None
+
+
+#: The ahead check of a [0, 1) hyperparameter evaluates at most this many steps, ``AHEAD_CHUNK`` at a time.
+AHEAD_STEPS = 2**20
+AHEAD_CHUNK = 2**16
+
+
+def _ahead_steps(total: int):
+    """Steps ``0 .. total`` in chunks: all of them, or ``AHEAD_STEPS`` spread evenly (both ends included)."""
+    n = total + 1
+    k = min(n, AHEAD_STEPS)
+    for a in range(0, k, AHEAD_CHUNK):
+        idx = np.arange(a, min(a + AHEAD_CHUNK, k), dtype=np.int64)
+        yield idx if k == n else np.minimum(np.round(idx * ((n - 1) / (k - 1))), n - 1).astype(np.int64)
+
+
+def _position(stretches: Sequence[tuple[int, int, int]], step: int) -> float:
+    """The schedule position of optimizer step ``step`` after the ``(step, old total, new total)`` stretches."""
+    t = float(step)
+    for at, old, new in reversed(stretches):
+        if t > at:
+            t = at + (t - at) * (old - at) / (new - at)
+    return t
 
 
 def _show(specs: list[str] | None) -> str:
@@ -745,7 +777,46 @@ def _state_convention(x: Any, mine: Convention) -> Convention:
     raise _bad_state(f"convention={_short(x)}; expected a preset name or the saved convention's fields")
 
 
-def _state_cooldowns(x: Any, n: int) -> list[dict]:
+def _state_counters(s: Mapping, last: int) -> dict[str, int]:
+    """The step counters, consistent with each other: the steps counted cannot exceed the optimizer steps
+    applied nor the schedule's step, and each counted ``step()`` call advanced the step by at least one."""
+    c = {k: _state_int(s, k) for k in ("optimizer_steps", "last_counted", "step_count")}
+    if c["last_counted"] > c["optimizer_steps"]:
+        raise _bad_state(f"last_counted={c['last_counted']} is above optimizer_steps={c['optimizer_steps']}; the "
+                         f"optimizer steps counted cannot exceed those applied")
+    if c["last_counted"] > last:
+        raise _bad_state(f"last_counted={c['last_counted']} is above last_epoch={last}; each optimizer step counted "
+                         f"advances the schedule")
+    if not 1 <= c["step_count"] <= last + 1:
+        raise _bad_state(f"step_count={c['step_count']} with last_epoch={last}; expected 1 to {last + 1} (one for "
+                         f"the first step, one per step() call that advanced)")
+    return c
+
+
+def _state_bases(raw: Any, base_lrs: list[float], n: int) -> dict[str, list[float]]:
+    """Each scheduled hyperparameter's base values: finite, >= 0, below 1 for betas and momentum, and the LR's
+    equal to ``base_lrs``."""
+    if not isinstance(raw, Mapping):
+        raise _bad_state(f"bases={_short(raw)}; expected a dict of lists of numbers")
+    out = {}
+    for key, b in raw.items():
+        if key not in HYPERPARAMS:
+            raise _bad_state(f"bases has {_short(key)}; expected keys among {', '.join(HYPERPARAMS)}")
+        values = _state_numbers(b, f"bases[{key!r}]", n)
+        hi = 1.0 if key in BELOW_ONE else math.inf
+        if not all(0.0 <= x < hi for x in values):
+            raise _bad_state(f"bases[{key!r}]={_short(values)}; expected values >= 0{' and below 1' if key in BELOW_ONE else ''}")
+        out[key] = values
+    if any(x < 0.0 for x in base_lrs):
+        raise _bad_state(f"base_lrs={_short(base_lrs)}; expected values >= 0")
+    if "lr" in out and out["lr"] != base_lrs:
+        raise _bad_state(f"bases['lr']={_short(out['lr'])} differ from base_lrs={_short(base_lrs)}")
+    return out
+
+
+def _state_cooldowns(x: Any, n: int, last: int) -> list[dict]:
+    """Each cooldown: at, decay >= 1, a form, a floor in [0, 1] (what ``cooldown()`` accepts), and a start that
+    is recorded exactly when training has reached ``at``."""
     if not isinstance(x, (list, tuple)):
         raise _bad_state(f"cooldowns={_short(x)}; expected a list")
     out = []
@@ -753,15 +824,19 @@ def _state_cooldowns(x: Any, n: int) -> list[dict]:
         ok = (isinstance(c, Mapping) and {"at", "decay", "form", "floor", "start"} <= set(c)
               and isinstance(c["at"], int) and not isinstance(c["at"], bool) and c["at"] >= 0
               and isinstance(c["decay"], int) and not isinstance(c["decay"], bool) and c["decay"] >= 1
-              and c["form"] in COOLDOWN_FORMS and v.is_real(c["floor"]) and 0.0 <= c["floor"] < math.inf)
+              and c["form"] in COOLDOWN_FORMS and v.is_real(c["floor"]) and 0.0 <= c["floor"] <= 1.0)
         if not ok:
             raise _bad_state(f"cooldown {_short(c)}; expected at (step), decay (steps >= 1), form (one of "
-                             f"{', '.join(COOLDOWN_FORMS)}), floor and start")
-        out.append(dict(c, start=None if c["start"] is None else _state_numbers(c["start"], "cooldown start", n)))
+                             f"{', '.join(COOLDOWN_FORMS)}), floor (in [0, 1]) and start")
+        if (c["start"] is None) != (c["at"] > last):
+            raise _bad_state(f"cooldown {_short(c)} at step {c['at']} with last_epoch={last}; a cooldown records its "
+                             f"start exactly when training reaches its step")
+        start = None if c["start"] is None else _state_numbers(c["start"], "cooldown start", n)
+        out.append(dict(c, floor=float(c["floor"]), start=start))
     return out
 
 
-def _state_stretches(x: Any) -> list[tuple[int, int, int]]:
+def _state_stretches(x: Any, last: int) -> list[tuple[int, int, int]]:
     if not isinstance(x, (list, tuple)):
         raise _bad_state(f"stretches={_short(x)}; expected a list")
     out = []
@@ -770,5 +845,56 @@ def _state_stretches(x: Any) -> list[tuple[int, int, int]]:
                 isinstance(i, int) and not isinstance(i, bool) for i in st) and 0 <= st[0] < min(st[1], st[2])):
             raise _bad_state(f"stretch {_short(st)}; expected (step, old total, new total) with both totals after "
                              f"the step")
+        if st[0] > last or (out and st[0] < out[-1][0]):
+            raise _bad_state(f"stretch {_short(st)} after {[list(o) for o in out]} with last_epoch={last}; stretches "
+                             f"are made at loads, in step order, at or before the saved step")
         out.append(tuple(st))
     return out
+
+
+def _state_total_changes(x: Any, total: int | None, eval_total: int | None,
+                         stretches: list[tuple[int, int, int]], last: int) -> list[list] | None:
+    """The changes of total_steps at loads, checked against the totals and stretches they explain: the schedule
+    is evaluated over the first total the run had (``eval_total``), and each change starts from the last."""
+    if eval_total is None and total is not None:
+        raise _bad_state(f"eval_total=None with total_steps={total}; a scheduler with a total evaluates over one")
+    if x is None:  # saved before lrkit recorded them (or a run resumed from such a state): nothing to check
+        return None
+    if not isinstance(x, (list, tuple)):
+        raise _bad_state(f"total_changes={_short(x)}; expected a list")
+    out: list[list] = []
+    for c in x:
+        ok = (isinstance(c, (list, tuple)) and len(c) == 4 and isinstance(c[0], int) and not isinstance(c[0], bool)
+              and 0 <= c[0] <= last and (not out or c[0] >= out[-1][0]) and c[3] in ("keep", "stretch")
+              and all(t is None or (isinstance(t, int) and not isinstance(t, bool) and t >= 1) for t in c[1:3])
+              and c[1] != c[2])
+        if not ok:
+            raise _bad_state(f"total change {_short(c)}; expected [step (in order, <= last_epoch={last}), old total, "
+                             f"new total, 'keep' or 'stretch']")
+        out.append(list(c))
+    chain = [out[0][1]] + [c[2] for c in out] if out else [total]
+    if any(a[2] != b[1] for a, b in zip(out, out[1:])) or chain[-1] != total:
+        raise _bad_state(f"total_changes={_short(out)} do not lead to total_steps={total}")
+    first = next((t for t in chain if t is not None), None)
+    if eval_total != first:
+        raise _bad_state(f"eval_total={eval_total} with total_steps={total}; expected {first}, the run's first "
+                         f"total, over which the schedule is evaluated" + (f" (total changes {_short(out)})" if out else ""))
+    if [tuple(c[:3]) for c in out if c[3] == "stretch"] != list(stretches):
+        raise _bad_state(f"stretches={_short([list(t) for t in stretches])} are not the stretches among "
+                         f"total_changes={_short(out)}")
+    return out
+
+
+def _check_controller(controller, saved: Mapping, now: float, replan: bool) -> None:
+    """A plateau controller's state that its own checks let through, against the rules it runs by: no
+    reduction after the saved step, a reduction per observation at most, and (unless re-planned to other
+    rules) counters within patience and cooldown."""
+    late = [r for r in controller.reductions if r > now]
+    if late:
+        raise _bad_state(f"controller reductions {_short(late)} lie after the saved step's position {now:g}")
+    if not replan and (controller.num_bad > controller.patience or controller.cooldown_left > controller.cooldown):
+        raise _bad_state(f"controller num_bad={controller.num_bad}, cooldown_left={controller.cooldown_left} "
+                         f"exceed the plateau's patience={controller.patience}, cooldown={controller.cooldown}")
+    if "observations" in saved and len(controller.reductions) > controller.observations:
+        raise _bad_state(f"controller has {len(controller.reductions)} reductions from {controller.observations} "
+                         f"observations")
