@@ -23,7 +23,6 @@ runs no pickled code.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import math
 import warnings
@@ -34,6 +33,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..schedules import validate as v
+from .autolrs_state import COUNTERS, clone, read_state, replay_bo
 
 NAN_LOSS = 1e6  # the reference tells the BO 1e6 for a probe whose loss went NaN
 
@@ -395,104 +395,26 @@ class AutoLRS:
         """Everything a resume needs: counters, the stage's probes, the decisions, the BO (its seed and its
         asks and tells, plain data) and the in-memory checkpoint (tensors). Save it with ``torch.save``; it
         loads with ``torch.load(weights_only=True)``."""
-        return {**{k: getattr(self, k) for k in _COUNTERS}, "phase": self.phase, "val_stage": self.val_stage,
+        return {**{k: getattr(self, k) for k in COUNTERS}, "phase": self.phase, "val_stage": self.val_stage,
                 "lr": self.lr, "buffer": list(self.buffer), "probes": copy.deepcopy(self.probes),
                 "decisions": copy.deepcopy(self.decisions), "bo": copy.deepcopy(self._bo_log) if self._bo else None,
-                "checkpoint": _clone(self._ckpt)}
+                "checkpoint": clone(self._ckpt)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a saved state (load the model's and optimizer's own states first, as usual).
 
         The BO is rebuilt by replaying its saved asks and tells; a state whose BO is a pickled object (saved
         by lrkit before plain-data states) is refused, since unpickling runs code. A state that fails a check
-        changes nothing."""
-        if not isinstance(state, Mapping):
-            raise SpecError(f"AutoLRS: the state is {type(state).__name__}; expected the dict from AutoLRS.state_dict()")
-        missing = [k for k in (*_COUNTERS, *_OTHERS) if k not in state]
-        if missing:
-            raise SpecError(f"AutoLRS: the state has no {', '.join(map(repr, missing))}; expected a dict from "
-                            f"AutoLRS.state_dict()")
-        if state["phase"] not in ("warmup", "probe", "exploit"):
-            raise SpecError(f"AutoLRS: the state's phase={v.clip(repr(state['phase']), 60)} is not one of 'warmup', "
-                            f"'probe', 'exploit'")
-        counters = {k: v.integer("AutoLRS", f"state {k}", state[k], lo=0) for k in _COUNTERS}
-        for k in ("tau", "tau_probe"):
-            if counters[k] < 1:
-                raise SpecError(f"AutoLRS: the state's {k}={counters[k]} is out of range; expected an integer >= 1")
-        if not isinstance(state["val_stage"], bool):
-            raise SpecError(f"AutoLRS: the state's val_stage={v.clip(repr(state['val_stage']), 60)} is not True or "
-                            f"False")
-        lr = v.number("AutoLRS", "state lr", state["lr"], lo=0.0)
-        buffer = state["buffer"]
-        if not isinstance(buffer, (list, tuple)) or not all(v.is_real(x) for x in buffer):
-            raise SpecError(f"AutoLRS: the state's buffer={v.clip(repr(buffer), 60)} is not a list of losses")
-        for k in ("probes", "decisions"):
-            if not isinstance(state[k], (list, tuple)) or not all(isinstance(x, Mapping) for x in state[k]):
-                raise SpecError(f"AutoLRS: the state's {k}={v.clip(repr(state[k]), 60)} is not a list of dicts")
-        bo, log = self._replay_bo(state["bo"])
-        ckpt = state["checkpoint"]
-        if ckpt is not None and not (isinstance(ckpt, Mapping) and {"model", "optimizer"} <= set(ckpt)):
-            raise SpecError(f"AutoLRS: the state's checkpoint={v.clip(repr(ckpt), 60)} is not the model's and "
-                            f"optimizer's states; expected None or a dict with 'model' and 'optimizer'")
-        ckpt = _clone(ckpt)
-        # --- every check passed: restore ---
-        for k, x in counters.items():
+        (:mod:`lrkit.adaptive.autolrs_state`) changes nothing."""
+        checked = read_state(state)
+        bo, log = replay_bo(state["bo"], self._make_bo)
+        ckpt = clone(checked.pop("checkpoint"))
+        lr = checked.pop("lr")
+        for k, x in checked.items():  # every check passed: restore
             setattr(self, k, x)
-        self.phase = str(state["phase"])
-        self.val_stage = state["val_stage"]
-        self.buffer = [float(x) for x in buffer]
-        self.probes = copy.deepcopy(list(state["probes"]))
-        self.decisions = copy.deepcopy(list(state["decisions"]))
         self._bo, self._bo_log = bo, log
         self._ckpt = ckpt
         self._set_lr(lr)
-
-    def _replay_bo(self, saved: Any):
-        """The BO of a saved state, rebuilt by replaying its asks and tells in order, and its log (or Nones)."""
-        from threadpoolctl import threadpool_limits
-
-        if saved is None:
-            return None, None
-        if isinstance(saved, (bytes, bytearray)):
-            raise SpecError("AutoLRS: the state's bo is a pickled object (saved by an older lrkit); it is refused, "
-                            "since unpickling runs code from the file; resume from the start of the stage or save "
-                            "the state again with this version (its BO is plain data)")
-        calls = saved.get("calls") if isinstance(saved, Mapping) else None
-        seed = saved.get("random_state") if isinstance(saved, Mapping) else None
-        ok = (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32
-              and isinstance(calls, (list, tuple)) and all(_is_call(c) for c in calls))
-        if not ok:
-            raise SpecError(f"AutoLRS: the state's bo={v.clip(repr(saved), 80)} is not a saved BO; expected "
-                            f"{{'random_state': int, 'calls': [['ask', lr] or ['tell', lr, value], ...]}}")
-        bo = self._make_bo(seed)
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
-            warnings.simplefilter("ignore")
-            for i, call in enumerate(calls):
-                try:
-                    if call[0] == "tell":
-                        bo.tell([float(call[1])], float(call[2]))
-                        continue
-                    got = float(bo.ask()[0])
-                except ValueError as e:
-                    raise SpecError(f"AutoLRS: the state's BO cannot be replayed: call {i} {call!r} fails "
-                                    f"({v.clip(str(e), 80)})") from None
-                if got != call[1]:
-                    raise SpecError(f"AutoLRS: the state's BO does not replay: ask {i} proposes {got!r} here, the "
-                                    f"state recorded {call[1]!r} (a controller with other min_lr, max_lr or kappa, "
-                                    f"another scikit-optimize, or an edited state)")
-        return bo, {"random_state": seed, "calls": [list(c) for c in calls]}
-
-
-#: The integer counters of a saved state, and its other entries.
-_COUNTERS = ("step_count", "train_steps", "stage", "counter", "tau", "tau_probe")
-_OTHERS = ("phase", "val_stage", "lr", "buffer", "probes", "decisions", "bo", "checkpoint")
-
-
-def _is_call(c: Any) -> bool:
-    """One saved BO call: ``['ask', lr]`` or ``['tell', lr, value]`` with finite numbers."""
-    if not isinstance(c, (list, tuple)) or not c or c[0] not in ("ask", "tell") or len(c) != (2 if c[0] == "ask" else 3):
-        return False
-    return all(v.is_real(x) and math.isfinite(x) for x in c[1:])
 
 
 def _number(name: str, value) -> float:
@@ -506,17 +428,6 @@ def _number(name: str, value) -> float:
     except (TypeError, ValueError, RuntimeError):
         shown = v.clip(repr(value), 60)
         raise SpecError(f"AutoLRS: {name}={shown} is not a number; expected one loss value") from None
-
-
-def _clone(ckpt):
-    if ckpt is None:
-        return None
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(ckpt, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=True)  # tensors and plain data only: loading runs no pickled code
 
 
 def train_with_autolrs(task, steps: int, *, optimizer_factory: Callable, min_lr: float, max_lr: float,

@@ -28,7 +28,7 @@ from ...schedules import Schedule
 from ...schedules import validate as v
 from ...schedules.conventions import Convention, get_convention
 from . import groups as G
-from .groups import BELOW_ONE, HYPERPARAMS
+from .groups import BELOW_ONE
 from .plan import build_plan, cooldown_starts, values
 from .state import FORMS, STATE_VERSION, SavedState, StateMismatchError, bad_state, check_controller, position, read_state, short
 
