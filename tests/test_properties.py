@@ -203,12 +203,46 @@ def _warmup(draw):
     return out
 
 
+@st.composite
+def _timm_cycles(draw):
+    return {"floor": draw(st.floats(0.0, 0.5)), "cycle_mul": draw(st.sampled_from([1.0, 0.5, 1.5, 2.0])),
+            "cycle_decay": draw(st.floats(0.1, 1.0)), "cycle_limit": draw(st.integers(1, 4)), **draw(warmup_kwargs())}
+
+
+@st.composite
+def _tanh(draw):
+    # lb <= -4: timm's prefix warmup climbs to the base LR (1.0), not to the tanh's first value
+    # (1 - tanh(lb))/2, and stays below it only while that value is within 1/W of 1 (see Tanh's docstring)
+    lb = draw(st.floats(-10.0, -4.0))
+    return {"lb": lb, "ub": draw(st.floats(lb + 0.5, 8.0)), **draw(_timm_cycles())}
+
+
+@st.composite
+def _kdecay(draw):
+    form = draw(st.sampled_from(["cosine", "polynomial"]))
+    out = {"form": form, "k": draw(st.floats(0.2, 4.0)), **draw(_timm_cycles())}
+    if form == "polynomial":
+        out["power"] = draw(st.floats(0.1, 4.0))
+    return out
+
+
+@st.composite
+def _cosine_waves(draw):
+    return {"waves": draw(st.floats(0.1, 4.0)), "floor": draw(unit), **draw(warmup_kwargs())}
+
+
+@st.composite
+def _cosine_restarts(draw):
+    return {"cycles": draw(st.floats(0.3, 6.0)), "floor": draw(unit), **draw(warmup_kwargs())}
+
+
 LEAVES = {
     "constant": _constant(), "linear": _linear(), "cosine": _cosine(), "polynomial": _polynomial(),
     "exponential": _exponential(), "step": _step(), "multistep": _multistep(), "inverse_sqrt": _inverse_sqrt(),
     "rex": _rex(), "uba": _uba(), "wsd": _wsd(), "power": _power(), "infinite": _infinite(),
     "onecycle": _onecycle(), "cyclic": _cyclic(), "sgdr": _sgdr(), "piecewise": _piecewise(), "warmup": _warmup(),
     "plateau": _plateau(),
+    "tanh": _tanh(), "kdecay": _kdecay(), "cosine_waves": _cosine_waves(), "cosine_restarts": _cosine_restarts(),
 }
 leaf = st.one_of([_leaf(name, s) for name, s in LEAVES.items()])
 

@@ -8,6 +8,7 @@ from .conventions import PRESETS, Convention, get_convention
 from .cyclic import Cyclic, OneCycle, Sgdr
 from .piecewise import Piecewise
 from .plateau import Plateau, PlateauController
+from .restarts import CosineRestarts, CosineWaves, KDecay, Tanh
 from .scaling import linear_scaling, sqrt_scaling
 from .warmup import Warmup, radam_rectification, untuned_period
 
@@ -17,4 +18,5 @@ __all__ = [
     "Rex", "Uba", "Wsd", "Power", "Infinite", "OneCycle", "Cyclic", "Sgdr", "Piecewise", "Warmup",
     "Plateau", "PlateauController", "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "linear_scaling", "sqrt_scaling",
     "radam_rectification", "untuned_period",
+    "Tanh", "KDecay", "CosineWaves", "CosineRestarts",
 ]
