@@ -60,6 +60,7 @@ SPECS: list[tuple[str, str]] = [
     ("kdecay", "kdecay(warmup=0.01, k=2.0, floor=0.01)"),
     ("cosine_waves", "cosine_waves(warmup=0.01, waves=1.5, floor=0.1)"),
     ("cosine_restarts", "cosine_restarts(warmup=0.01, cycles=3.0)"),
+    ("noise", "noise(cosine(warmup=0.01), range=[0.9, 1.0])"),
     ("composite", "sequence(rewarm(from_lr=0.1, warmup=0.05, then=wsd(decay=0.2)), "
                   "clamp(repeat(cosine(), every=0.1), floor=0.1), boundaries=[0.6])"),
 ]

@@ -293,6 +293,18 @@ def _composites(children):
 
 
 COMPOSITES = _composites(leaf)
+
+
+@st.composite
+def _noise(draw):
+    """timm's LR noise around a leaf (not nested deeper: each noisy step costs a torch generator draw)."""
+    form = draw(st.sampled_from(["normal", "uniform"]))
+    return REGISTRY["noise"](schedule=draw(leaf), range=draw(st.sampled_from([(0,), (0.5,), (10, 200), (0.2, 0.8)])),
+                             pct=draw(st.floats(0.05, 1.0)), std=draw(st.floats(0.05, 2.0)) if form == "normal" else 1.0,
+                             seed=draw(st.integers(0, 10_000)), form=form)
+
+
+COMPOSITES["noise"] = _noise()
 schedules = st.recursive(leaf, lambda children: st.one_of(list(_composites(children).values())), max_leaves=5)
 any_family = st.one_of(leaf, *COMPOSITES.values(), schedules)
 totals = st.integers(40, 400)

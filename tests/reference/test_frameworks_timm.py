@@ -183,3 +183,110 @@ def test_bad_arguments_one_line(spec, words):
     with pytest.raises(lrkit.SpecError) as e:
         lrkit.parse(spec)
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+# ----- LR noise (timm's Scheduler._add_noise) -----------------------------------------------------------------
+
+@pytest.mark.parametrize("noise_range, spec_range", [(30, "[30]"), ((20, 70), "[20, 70]"), (0, "[0]"),
+                                                     ((0.25, 0.75), "[0.25, 0.75]")])
+@pytest.mark.parametrize("pct, std, seed", [(0.67, 1.0, 42), (0.2, 0.5, 7), (0.9, 2.0, 0), (1.0, 0.1, 12345)])
+def test_noise_on_cosine(timm, noise_range, spec_range, pct, std, seed):
+    """timm's create_scheduler turns fractions into noise_range_t = fraction * t_initial (here whole steps)."""
+    T = 100
+    rng = tuple(x * T for x in noise_range) if isinstance(noise_range, tuple) and isinstance(noise_range[0], float) \
+        else noise_range
+    ref = timm_lrs(lambda o: timm.CosineLRScheduler(o, t_initial=T, lr_min=1e-4, warmup_t=5, warmup_lr_init=1e-4,
+                                                    t_in_epochs=False, noise_range_t=rng, noise_pct=pct,
+                                                    noise_std=std, noise_seed=seed), T + 30)
+    spec = (f"noise(cosine(floor={1e-4 / BASE!r}, warmup=5, warmup_init={1e-4 / BASE!r}), range={spec_range}, "
+            f"pct={pct}, std={std}, seed={seed})")
+    assert_steps(lrkit_lrs(spec, T + 30, BASE, "timm", total=T), ref, rtol=RTOL, what=spec)
+
+
+@pytest.mark.parametrize("make, inner", [
+    (lambda timm, o, kw: timm.TanhLRScheduler(o, t_initial=80, cycle_limit=2, **kw), "tanh(cycle_limit=2)"),
+    (lambda timm, o, kw: timm.StepLRScheduler(o, decay_t=30, decay_rate=0.5, **kw), "step(every=30, gamma=0.5)"),
+    (lambda timm, o, kw: timm.PolyLRScheduler(o, t_initial=80, power=2.0, k_decay=2.0, **kw),
+     "kdecay(form='polynomial', power=2.0, k=2.0)"),
+])
+def test_noise_on_other_schedulers(timm, make, inner):
+    kw = dict(t_in_epochs=False, noise_range_t=(10, 150), noise_pct=0.5, noise_std=0.8, noise_seed=3)
+    ref = timm_lrs(lambda o: make(timm, o, kw), 170)
+    spec = f"noise({inner}, range=[10, 150], pct=0.5, std=0.8, seed=3)"
+    assert_steps(lrkit_lrs(spec, 170, BASE, "timm", total=80), ref, rtol=RTOL, what=spec)
+
+
+def test_noise_uniform(timm):
+    """timm's base Scheduler takes noise_type='uniform' (2 (u - 1/2) pct); its subclasses leave it at the
+    default, so it is set on the built scheduler here."""
+    def make(o):
+        s = timm.CosineLRScheduler(o, t_initial=100, t_in_epochs=False, noise_range_t=0, noise_pct=0.3, noise_seed=9)
+        s.noise_type = "uniform"
+        return s
+
+    ref = timm_lrs(make, 120)
+    spec = "noise(cosine(), pct=0.3, seed=9, form='uniform')"
+    assert_steps(lrkit_lrs(spec, 120, BASE, "timm", total=100), ref, rtol=RTOL, what=spec)
+
+
+def test_noise_is_a_pure_function_of_step_and_seed():
+    s = lrkit.parse("noise(cosine(), range=[0], seed=5)")
+    forward = s(np.arange(300), 300)
+    backward = np.array([s(t, 300) for t in reversed(range(300))])[::-1]
+    assert np.array_equal(forward, backward)
+    assert not np.array_equal(forward, lrkit.parse("noise(cosine(), seed=6)")(np.arange(300), 300))
+    assert np.all(forward > 0) and np.all(np.abs(forward / lrkit.parse("cosine()").sample(300) - 1) < 0.67)
+    assert s(7.5, 300) == pytest.approx(s(7, 300) * lrkit.parse("cosine()")(7.5, 300) / lrkit.parse("cosine()")(7, 300))
+
+
+def test_noise_without_torch_says_so_in_one_line(monkeypatch):
+    from lrkit.schedules import noise as module
+
+    monkeypatch.setitem(__import__("sys").modules, "torch", None)  # import torch now raises ImportError
+    module.draw.cache_clear()
+    s = lrkit.parse("noise(cosine(), range=[10])")
+    assert str(s) == "noise(cosine(), range=[10])"  # parsing and printing need no torch
+    with pytest.raises(lrkit.SpecError) as e:
+        s.sample(50)
+    assert "needs torch" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_noise_is_refused_by_jax_in_one_line():
+    pytest.importorskip("optax")
+    with pytest.raises(lrkit.SpecError) as e:
+        lrkit.parse("noise(cosine())").to_optax(100)(3)
+    assert "cannot be traced by jax" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_noise_lint_and_phases():
+    s = lrkit.parse("noise(cosine(warmup=10), range=[500])")
+    assert [p.label for p in s.phases(100)] == ["warmup", "cosine"]
+    assert any(f.code == "phase-beyond-run" for f in lrkit.lint(s, 100))
+
+
+@pytest.mark.parametrize("spec", ["noise(cosine())", "noise(tanh(), range=[0.4, 0.9], pct=0.5, std=2.0, seed=1)",
+                                  "noise(linear(warmup=5), range=[10, 50], form='uniform')"])
+def test_noise_round_trip(spec):
+    s = lrkit.parse(spec)
+    assert lrkit.parse(str(s)) == s and lrkit.parse(s.to_dict()) == s and str(lrkit.parse(str(s))) == str(s)
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("noise()", "missing the schedule"),
+    ("noise(cosine(), range=[])", "is not [start] or [start, end]"),
+    ("noise(cosine(), range=[1, 2, 3])", "is not [start] or [start, end]"),
+    ("noise(cosine(), range=[50, 10])", "ends before it starts"),
+    ("noise(cosine(), range=[-5])", "range[0]=-5 steps is negative"),
+    ("noise(cosine(), pct=0)", "pct=0 is out of range"),
+    ("noise(cosine(), pct=1.5)", "pct=1.5 is out of range"),
+    ("noise(cosine(), std=-1.0)", "std=-1.0 is out of range"),
+    ("noise(cosine(), seed=-1)", "seed=-1 is out of range"),
+    ("noise(cosine(), seed=1.5)", "seed=1.5 is not an integer"),
+    ("noise(cosine(), form='gauss')", "form='gauss' is not one of"),
+    ("noise(cosine(), form='uniform', std=2.0)", "std=2.0 applies only to form='normal'"),
+    ("noise(cosine(), pct=0.001, std=10.0)", "too narrow"),
+])
+def test_noise_bad_arguments_one_line(spec, words):
+    with pytest.raises(lrkit.SpecError) as e:
+        lrkit.parse(spec)
+    assert words in str(e.value) and "\n" not in str(e.value)

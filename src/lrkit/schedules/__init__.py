@@ -6,6 +6,7 @@ from .classic import Constant, Cosine, Exponential, InverseSqrt, Linear, MultiSt
 from .compose import Clamp, Product, Repeat, Rewarm, Sequence
 from .conventions import PRESETS, Convention, get_convention
 from .cyclic import Cyclic, OneCycle, Sgdr
+from .noise import Noise
 from .piecewise import Piecewise
 from .plateau import Plateau, PlateauController
 from .restarts import CosineRestarts, CosineWaves, KDecay, Tanh
@@ -18,5 +19,5 @@ __all__ = [
     "Rex", "Uba", "Wsd", "Power", "Infinite", "OneCycle", "Cyclic", "Sgdr", "Piecewise", "Warmup",
     "Plateau", "PlateauController", "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "linear_scaling", "sqrt_scaling",
     "radam_rectification", "untuned_period",
-    "Tanh", "KDecay", "CosineWaves", "CosineRestarts",
+    "Tanh", "KDecay", "CosineWaves", "CosineRestarts", "Noise",
 ]
