@@ -61,6 +61,13 @@ SPECS: list[tuple[str, str]] = [
     ("cosine_waves", "cosine_waves(warmup=0.01, waves=1.5, floor=0.1)"),
     ("cosine_restarts", "cosine_restarts(warmup=0.01, cycles=3.0)"),
     ("noise", "noise(cosine(warmup=0.01), range=[0.9, 1.0])"),
+    ("megatron", "megatron(decay_style=\"WSD\", warmup=0.01, wsd_decay=0.2, floor=0.1)"),
+    ("megatron_wd", "megatron_wd(style=\"cosine\", start=0.0)"),
+    ("torchtitan", "torchtitan(warmup=0.01, decay_ratio=0.2, decay_type=\"sqrt\")"),
+    ("cosine_lr_rate", "cosine_lr_rate(warmup=0.01, floor=0.1, warmup_lr_rate=0.01)"),
+    ("deepspeed_warmup", "deepspeed_warmup(warmup=0.01)"),
+    ("deepspeed_warmup_decay", "deepspeed_warmup_decay(warmup=0.01)"),
+    ("deepspeed_warmup_cosine", "deepspeed_warmup_cosine(warmup=0.01)"),
     ("composite", "sequence(rewarm(from_lr=0.1, warmup=0.05, then=wsd(decay=0.2)), "
                   "clamp(repeat(cosine(), every=0.1), floor=0.1), boundaries=[0.6])"),
 ]

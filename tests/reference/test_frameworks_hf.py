@@ -101,3 +101,44 @@ def test_bad_arguments_one_line(spec, words):
     with pytest.raises(lrkit.SpecError) as e:
         lrkit.parse(spec)
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+# ----- get_cosine_with_min_lr_schedule_with_warmup_lr_rate ("cosine_warmup_with_min_lr") ------------------------
+
+@pytest.mark.parametrize("W, T", [(0, 100), (10, 100), (1, 20), (7, 33), (100, 1000)])
+@pytest.mark.parametrize("rate", [0.0, 0.1])
+@pytest.mark.parametrize("warmup_lr_rate", [None, 0.0, 0.05, 0.5])
+@pytest.mark.parametrize("waves", [0.5, 1.5])
+def test_cosine_lr_rate(W, T, rate, warmup_lr_rate, waves):
+    n = T + T // 2
+    ref = torch_lrs(lambda o: opt.get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
+        o, W, T, num_cycles=waves, min_lr_rate=rate, warmup_lr_rate=warmup_lr_rate), n, BASE)
+    spec = f"cosine_lr_rate(warmup={W}, waves={waves}, floor={rate}, warmup_lr_rate={warmup_lr_rate})"
+    for conv in ("lrkit", "hf", "timm"):  # transformers' own counting under every convention
+        assert_steps(lrkit_lrs(spec, n, BASE, conv, total=T), ref, rtol=RTOL, what=f"{spec} {conv}")
+
+
+def test_cosine_lr_rate_edges():
+    """Each edge one step ahead of transformers' other cosines: the floor at T - 1, the peak at W - 1 with
+    warmup_lr_rate, and 1/W (not 0) at step 0 without it."""
+    s = lrkit.parse("cosine_lr_rate(warmup=10, floor=0.1)")
+    assert s(0, 100) == pytest.approx(0.1) and s(99, 100) == pytest.approx(0.1)
+    assert lrkit.parse("cosine_lr_rate(warmup=10, warmup_lr_rate=0.2)")(9, 100) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("spec", ["cosine_lr_rate()", "cosine_lr_rate(warmup=0.1, waves=1.0, floor=0.1, "
+                                                      "warmup_lr_rate=0.01, steps=300)"])
+def test_cosine_lr_rate_round_trip(spec):
+    s = lrkit.parse(spec)
+    assert lrkit.parse(str(s)) == s and lrkit.parse(s.to_dict()) == s and str(lrkit.parse(str(s))) == str(s)
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("cosine_lr_rate(warmup_lr_rate=-0.1)", "warmup_lr_rate=-0.1 is out of range"),
+    ("cosine_lr_rate(waves=0.0)", "waves=0.0 is out of range"),
+    ("cosine_lr_rate(min_lr_rate=0.1)", "unknown parameter 'min_lr_rate'"),
+])
+def test_cosine_lr_rate_bad_arguments_one_line(spec, words):
+    with pytest.raises(lrkit.SpecError) as e:
+        lrkit.parse(spec)
+    assert words in str(e.value) and "\n" not in str(e.value)

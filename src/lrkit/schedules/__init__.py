@@ -6,6 +6,8 @@ from .classic import Constant, Cosine, Exponential, InverseSqrt, Linear, MultiSt
 from .compose import Clamp, Product, Repeat, Rewarm, Sequence
 from .conventions import PRESETS, Convention, get_convention
 from .cyclic import Cyclic, OneCycle, Sgdr
+from .deepspeed import DeepSpeedWarmup, DeepSpeedWarmupCosine, DeepSpeedWarmupDecay
+from .frameworks import CosineLrRate, Megatron, MegatronWd, Torchtitan
 from .noise import Noise
 from .piecewise import Piecewise
 from .plateau import Plateau, PlateauController
@@ -20,4 +22,6 @@ __all__ = [
     "Plateau", "PlateauController", "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "linear_scaling", "sqrt_scaling",
     "radam_rectification", "untuned_period",
     "Tanh", "KDecay", "CosineWaves", "CosineRestarts", "Noise",
+    "Megatron", "MegatronWd", "Torchtitan", "CosineLrRate", "DeepSpeedWarmup", "DeepSpeedWarmupDecay",
+    "DeepSpeedWarmupCosine",
 ]
