@@ -190,9 +190,10 @@ class LRRangeResult:
             ax.plot([self.lrs[self.index]], [self.losses[self.index]], "o", color="C3",
                     label=f"{self.method}: {self.suggestion:.3g}")
         finite = self.losses[np.isfinite(self.losses)]
-        if finite.size:
-            lo, hi = float(finite.min()), float(finite[0])
-            ax.set_ylim(lo - 0.1 * abs(hi - lo) - 1e-12, max(hi, lo) + 0.5 * abs(hi - lo) + 1e-12)
+        if finite.size:  # from the lowest loss to a little above the first: the blow-up is cut off
+            raw = self.raw_losses[np.isfinite(self.raw_losses)]
+            lo, hi = float(min(finite.min(), raw.min() if raw.size else np.inf)), float(finite[0])
+            ax.set_ylim(lo - 0.05 * abs(hi - lo) - 1e-12, max(hi, lo) + 0.3 * abs(hi - lo) + 1e-12)
         ax.set_xlabel("learning rate")
         ax.set_ylabel("training loss")
         ax.set_title("LR range test")
