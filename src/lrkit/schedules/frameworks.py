@@ -107,7 +107,8 @@ class Megatron(_Own):
         """``(W, T, anneal_start)``; Megatron asserts ``lr_warmup_steps < lr_decay_steps``."""
         W, T = self._sizes(total)
         if W >= T:
-            raise SpecError(f"megatron: warmup={self.warmup!r} ({W} steps) is not shorter than the {T} decay steps; "
+            steps = f" ({W} steps)" if isinstance(self.warmup, float) else ""
+            raise SpecError(f"megatron: warmup={self.warmup!r}{steps} is not shorter than the {T} decay steps; "
                             f"Megatron asserts lr_warmup_steps < lr_decay_steps")
         start = None
         if self.decay_style == "WSD":
