@@ -28,20 +28,26 @@ class _Target:
 
 
 def _matching_total(spec: str, base_lr: float, convention, steps: np.ndarray, logged: np.ndarray) -> tuple[int, float] | None:
-    """The total (from the run's last logged step + 1 to two logging intervals beyond) whose spec LRs
-    match the logged ones best, and that mismatch; ``None`` if nothing matches within the tolerance."""
+    """The total, from the run's last logged step + 1 up to 10% (or two logging intervals) more, whose
+    spec LRs match the logged ones best, and that mismatch; ``None`` if none matches within the tolerance."""
     from ...spec import parse
 
     s = parse(spec)
     last = int(steps[-1])
     gap = int(np.median(np.diff(steps))) if steps.size > 1 else 1
+    span = max(2 * gap, (last + 1) // 10, 2)
     peak = float(np.max(np.abs(logged))) or 1.0
-    best = None
-    for total in range(last + 1, last + 2 + min(2 * gap, 5000)):
-        rel = float(np.max(np.abs(np.asarray(s(steps, total, convention=convention)) * base_lr - logged)) / peak)
-        if best is None or rel < best[1]:
-            best = (total, rel)
-    return best if best is not None and best[1] <= LR_TOLERANCE else None
+
+    def mismatch(total: int) -> float:
+        return float(np.max(np.abs(np.asarray(s(steps, total, convention=convention)) * base_lr - logged)) / peak)
+
+    coarse = np.unique(np.linspace(last + 1, last + 1 + span, 200).astype(int))
+    best = min(coarse, key=mismatch)
+    width = int(np.ceil(span / 199)) + 1
+    fine = range(max(last + 1, best - width), best + width + 1)
+    total = min(fine, key=mismatch)
+    rel = mismatch(total)
+    return (int(total), rel) if rel <= LR_TOLERANCE else None
 
 
 def _compare_lr(run, spec: str, base_lr: float, convention, lr: np.ndarray, steps_given: bool) -> dict[str, str]:
