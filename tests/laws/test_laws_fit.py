@@ -195,3 +195,15 @@ def test_losses_before_the_first_positive_lr_are_left_out_with_a_note():
 def test_plan_refuses_budgets_it_cannot_evaluate(fitted):
     with pytest.raises(LawError, match="more than plan handles"):
         plan(fitted, 100_000_000, PEAK)
+
+
+@pytest.mark.parametrize("law_name, theta", [("multipower", np.array([2.5, 0.6, 0.45, 500.0, 1.0, 0.5, 0.5])),
+                                             ("lra", np.array([2.5, 0.6, 0.45, 1.2]))])
+def test_predict_in_blocks_equals_predict_at_once(law_name, theta, monkeypatch):
+    law = get_law(law_name)
+    lr, steps = lrs(SPECS[2]), np.arange(W, N)
+    whole, J = law.evaluate(law.prepare(lr, steps), theta, True)
+    monkeypatch.setattr(type(law), "predict_block", lambda self, n: 97)  # memory bounded by a block of steps
+    blocks, Jb = law.predict(lr, steps, theta, jac=True)
+    np.testing.assert_array_equal(blocks, whole)
+    np.testing.assert_array_equal(Jb, J)

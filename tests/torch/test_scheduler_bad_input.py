@@ -185,3 +185,23 @@ def test_a_cooldown_floor_above_the_peak_is_refused():
     with pytest.raises(lrkit.SpecError, match=r"cooldown: floor=2.0 is out of range; expected a number in \[0, 1\]"):
         sched.cooldown(3, floor=2.0)
     assert sched.cooldowns == []
+
+
+def test_a_huge_total_allocates_nothing_that_grows_with_it():
+    """Before: every Scheduler with a total allocated total_steps + 1 values up front (800 MB at 10^8 steps; at
+    10^12 numpy could not allocate them), for a check that only [0, 1) hyperparameters need."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        opt = sgd(momentum=0.9)
+        sched = Scheduler(opt, "cosine()", 10**12, hyperparams={"momentum": "linear(end=0.5)"})
+        opt.step()
+        sched.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB"
+    assert sched.get_last_lr()[0] == pytest.approx(0.1)
+    with pytest.raises(lrkit.SpecError, match=r"takes momentum of parameter group 0 to 1.8 at step 1000000000000 "):
+        Scheduler(sgd(momentum=0.9), "cosine()", 10**12, hyperparams={"momentum": "linear(end=2.0)"})

@@ -15,16 +15,16 @@ step's training loss after ``optimizer.step()``; it sets the next LR and, betwee
 model and optimizer in place. Probe steps are training steps too (the search costs about as much as the
 training, as in the paper). Every decision is logged (:attr:`AutoLRS.decisions`, optionally as JSON lines)
 and :meth:`AutoLRS.state_dict` holds everything, the in-memory checkpoint and the BO included, so a resumed
-run makes the same decisions.
+run makes the same decisions. The BO is saved as plain data (its seed and the LRs it proposed and was told,
+in order) and rebuilt by replaying them, so ``torch.load(weights_only=True)`` reads a checkpoint and loading it
+runs no pickled code.
 """
 
 from __future__ import annotations
 
 import copy
-import io
 import json
 import math
-import pickle
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..schedules import validate as v
+from .autolrs_state import COUNTERS, clone, read_state, replay_bo
 
 NAN_LOSS = 1e6  # the reference tells the BO 1e6 for a probe whose loss went NaN
 
@@ -204,6 +205,8 @@ class AutoLRS:
         self.probes: list[dict[str, float]] = []
         self.decisions: list[dict[str, Any]] = []
         self._bo = None
+        #: The current stage's BO as plain data: its random_state and every ask / tell, in order (replayed on load).
+        self._bo_log: dict[str, Any] | None = None
         self._ckpt: dict[str, Any] | None = None
         if self.phase == "warmup":
             self._set_lr(self.warmup_lr / self.warmup_steps)
@@ -230,12 +233,26 @@ class AutoLRS:
         self.optimizer.load_state_dict(copy.deepcopy(self._ckpt["optimizer"]))
 
     def _new_bo(self):
+        random_state = (self.seed * 1000 + self.stage) % 2**32
+        self._bo_log = {"random_state": random_state, "calls": []}
+        return self._make_bo(random_state)
+
+    def _make_bo(self, random_state: int):
         from skopt import Optimizer
         from skopt.space import Real
 
         return Optimizer([Real(self.min_lr, self.max_lr, prior="log-uniform")], base_estimator="GP",
                          n_initial_points=1, acq_func="LCB", acq_func_kwargs={"kappa": self.kappa},
-                         random_state=(self.seed * 1000 + self.stage) % 2**32)
+                         random_state=random_state)
+
+    def _bo_ask(self) -> float:
+        lr = float(self._bo.ask()[0])
+        self._bo_log["calls"].append(["ask", lr])
+        return lr
+
+    def _bo_tell(self, lr: float, value: float) -> None:
+        self._bo.tell([lr], value)
+        self._bo_log["calls"].append(["tell", lr, value])
 
     def _ask(self) -> float:
         from threadpoolctl import threadpool_limits
@@ -244,12 +261,12 @@ class AutoLRS:
         # one BLAS thread: the GP is tiny, and threads contending for shared cores made each ask 10x slower
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")  # skopt warns when it proposes a point twice
-            lr = float(self._bo.ask()[0])
+            lr = self._bo_ask()
             for _ in range(20):  # as the reference: re-tell a repeated LR and ask again
                 if lr not in tried:
                     break
-                self._bo.tell([lr], tried[lr])
-                lr = float(self._bo.ask()[0])
+                self._bo_tell(lr, tried[lr])
+                lr = self._bo_ask()
         return lr
 
     def _start_stage(self) -> None:
@@ -292,7 +309,7 @@ class AutoLRS:
         told = pred if math.isfinite(pred) else NAN_LOSS
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")
-            self._bo.tell([self.lr], told)
+            self._bo_tell(self.lr, told)
         end = float(np.mean(series[-max(len(series) // 4, 1):])) if len(series) else math.nan
         self.probes.append({"lr": self.lr, "forecast": told, "end_loss": end if math.isfinite(end) else NAN_LOSS})
         self._restore()
@@ -375,34 +392,29 @@ class AutoLRS:
 
     # ----- state ------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything a resume needs: counters, the stage's probes, the decisions, the BO (pickled) and the
-        in-memory checkpoint (tensors). Save it with ``torch.save``."""
-        keys = ("step_count", "train_steps", "stage", "phase", "counter", "val_stage", "lr", "tau", "tau_probe")
-        return {**{k: getattr(self, k) for k in keys}, "buffer": list(self.buffer), "probes": copy.deepcopy(self.probes),
-                "decisions": copy.deepcopy(self.decisions), "bo": pickle.dumps(self._bo) if self._bo else None,
-                "checkpoint": _clone(self._ckpt)}
+        """Everything a resume needs: counters, the stage's probes, the decisions, the BO (its seed and its
+        asks and tells, plain data) and the in-memory checkpoint (tensors). Save it with ``torch.save``; it
+        loads with ``torch.load(weights_only=True)``."""
+        return {**{k: getattr(self, k) for k in COUNTERS}, "phase": self.phase, "val_stage": self.val_stage,
+                "lr": self.lr, "buffer": list(self.buffer), "probes": copy.deepcopy(self.probes),
+                "decisions": copy.deepcopy(self.decisions), "bo": copy.deepcopy(self._bo_log) if self._bo else None,
+                "checkpoint": clone(self._ckpt)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a saved state (load the model's and optimizer's own states first, as usual)."""
-        keys = ("step_count", "train_steps", "stage", "phase", "counter", "val_stage", "lr", "tau", "tau_probe",
-                "buffer", "probes", "decisions", "bo", "checkpoint")
-        missing = [k for k in keys if k not in state]
-        if missing:
-            raise SpecError(f"AutoLRS: the state has no {', '.join(map(repr, missing))}; expected a dict from "
-                            f"AutoLRS.state_dict()")
-        if state["phase"] not in ("warmup", "probe", "exploit"):
-            raise SpecError(f"AutoLRS: the state's phase={state['phase']!r} is not one of 'warmup', 'probe', "
-                            f"'exploit'")
-        for k in ("step_count", "train_steps", "stage", "counter", "tau", "tau_probe"):
-            setattr(self, k, int(state[k]))
-        self.phase = str(state["phase"])
-        self.val_stage = bool(state["val_stage"])
-        self.buffer = [float(x) for x in state["buffer"]]
-        self.probes = copy.deepcopy(list(state["probes"]))
-        self.decisions = copy.deepcopy(list(state["decisions"]))
-        self._bo = pickle.loads(state["bo"]) if state["bo"] is not None else None
-        self._ckpt = _clone(state["checkpoint"])
-        self._set_lr(float(state["lr"]))
+        """Restore a saved state (load the model's and optimizer's own states first, as usual).
+
+        The BO is rebuilt by replaying its saved asks and tells; a state whose BO is a pickled object (saved
+        by lrkit before plain-data states) is refused, since unpickling runs code. A state that fails a check
+        (:mod:`lrkit.adaptive.autolrs_state`) changes nothing."""
+        checked = read_state(state)
+        bo, log = replay_bo(state["bo"], self._make_bo)
+        ckpt = clone(checked.pop("checkpoint"))
+        lr = checked.pop("lr")
+        for k, x in checked.items():  # every check passed: restore
+            setattr(self, k, x)
+        self._bo, self._bo_log = bo, log
+        self._ckpt = ckpt
+        self._set_lr(lr)
 
 
 def _number(name: str, value) -> float:
@@ -416,17 +428,6 @@ def _number(name: str, value) -> float:
     except (TypeError, ValueError, RuntimeError):
         shown = v.clip(repr(value), 60)
         raise SpecError(f"AutoLRS: {name}={shown} is not a number; expected one loss value") from None
-
-
-def _clone(ckpt):
-    if ckpt is None:
-        return None
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(ckpt, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=False)
 
 
 def train_with_autolrs(task, steps: int, *, optimizer_factory: Callable, min_lr: float, max_lr: float,

@@ -17,13 +17,13 @@ Only numpy and scipy are needed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import SpecError
+from ..runs import COLUMNS, MAX_STEPS, Run, RunError, load_run, write_csv
 from ..schedules import validate as v
 from ..schedules.piecewise import Piecewise
 
@@ -222,8 +222,6 @@ def norms_from_run(run, optimizer: str = "sgd", notes: list[str] | None = None) 
     A negative norm is an error (the column is not a norm); zero and infinite norms are left out, with a
     line in ``notes`` when a list is given.
     """
-    from ..runs import RunError
-
     s, g = run.logged("grad_norm")
     order = np.argsort(s, kind="stable")
     s, g = s[order], g[order]
@@ -251,35 +249,12 @@ def refine_run(path_or_run, steps: int, optimizer: str = "sgd", *, columns=None,
     present; otherwise the ``grad_norm`` column is taken as the l1 norm, and a note says so. Norms logged
     at uneven steps are interpolated onto every step first.
     """
-    from ..runs import COLUMNS, Run, RunError, load_run
-
     notes: list[str] = []
-    if isinstance(path_or_run, Run):
-        run = path_or_run
-    else:
-        cols = dict(columns or {})
-        for role in cols:
-            if role not in COLUMNS:
-                raise SpecError(f"refine: column role {role!r} is not one of {', '.join(COLUMNS)}"
-                                f"{v.did_you_mean(role, COLUMNS)}")
-        run = None
-        csv_file = str(path_or_run).lower().endswith((".csv", ".tsv"))
-        try:
-            if optimizer == "adam" and "grad_norm" not in cols:
-                try:
-                    run = load_run(path_or_run, columns={**cols, "grad_norm": "grad_norm_l1"})
-                except RunError as e:
-                    if "'grad_norm_l1'" not in str(e):  # only a missing l1 column falls back
-                        raise
-                    notes.append("no 'grad_norm_l1' column: using 'grad_norm' as the l1 norm")
-            if run is None:
-                run = load_run(path_or_run, columns=cols or None)
-        except RunError as e:
-            if "loss" not in str(e) or not csv_file:
-                raise
-            # a gradient-norm log without losses (GradNormLogger without log.loss()): read it as is
-            run = _norms_only_csv(path_or_run, optimizer, cols, notes)
+    run = path_or_run if isinstance(path_or_run, Run) else load_norms(path_or_run, optimizer, columns, notes)
     s, g = norms_from_run(run, optimizer, notes)
+    if s[-1] - s[0] >= MAX_STEPS:
+        raise RunError(f"{run.source or run.name}: gradient norms logged from step {int(s[0]):,} to {int(s[-1]):,}: refine "
+                       f"interpolates every step between, at most {MAX_STEPS:,} (a typo in the step column?)")
     if s.size > 1 and np.ptp(np.diff(s)) > 0:
         g = np.interp(np.arange(s[0], s[-1] + 1), s, g)
     out = refine(g, steps, optimizer, **kwargs)
@@ -289,51 +264,28 @@ def refine_run(path_or_run, steps: int, optimizer: str = "sgd", *, columns=None,
 def logged_norms(path, optimizer: str = "sgd", columns=None) -> tuple[np.ndarray, np.ndarray]:
     """The ``(steps, norms)`` a run file logs, read as :func:`refine_run` reads it (a log without losses
     too), for figures.  Raises a ``ValueError`` if it has none."""
-    from ..runs import load_run
+    return norms_from_run(load_norms(path, optimizer, columns), optimizer)
 
+
+def load_norms(path, optimizer: str = "sgd", columns=None, notes: list[str] | None = None) -> Run:
+    """A run file's gradient norms as a :class:`~lrkit.runs.Run` (losses optional): its ``grad_norm`` column,
+    or for ``optimizer="adam"`` its ``grad_norm_l1`` column (written by :class:`GradNormLogger`) when there is
+    one; otherwise ``grad_norm`` is taken as the l1 norm, and a line in ``notes`` says so."""
     cols = dict(columns or {})
-    try:
-        run = load_run(path, columns=cols or None)
-    except ValueError:
-        run = _norms_only_csv(path, optimizer, cols, [])
-    return norms_from_run(run, optimizer)
-
-
-def _norms_only_csv(path, optimizer: str, cols: dict, notes: list[str]):
-    """A :class:`~lrkit.runs.Run` of a CSV with step and gradient-norm columns but no losses."""
-    import csv
-    import dataclasses
-
-    from ..runs import Run, RunError
-
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    step_col = cols.get("step", "step").lower()
-    names = [cols["grad_norm"].lower()] if "grad_norm" in cols else (
-        ["grad_norm_l1", "grad_norm"] if optimizer == "adam" else ["grad_norm"])
-    name = next((n for n in names if n in header), None)
-    if step_col not in header or name is None:
-        raise RunError(f"{path}: needs a '{step_col}' and a '{names[-1]}' column (header: {', '.join(header)})")
-    if optimizer == "adam" and name == "grad_norm" and not notes:
-        notes.append("no 'grad_norm_l1' column: using 'grad_norm' as the l1 norm")
-    i, j = header.index(step_col), header.index(name)
-    steps, norms, where = [], [], []
-    for k, row in enumerate(rows[1:], start=2):
-        if len(row) <= max(i, j) or not row[j].strip():
-            continue
+    for role in cols:
+        if role not in COLUMNS:
+            raise SpecError(f"refine: column role {role!r} is not one of {', '.join(COLUMNS)}"
+                            f"{v.did_you_mean(role, COLUMNS)}")
+    need = ("step", "grad_norm")
+    if optimizer == "adam" and "grad_norm" not in cols:
         try:
-            steps.append(float(row[i]))
-            norms.append(float(row[j]))
-            where.append(k)
-        except ValueError:
-            raise RunError(f"{path}: row {k}: cannot read {row[i]!r}, {row[j]!r} as numbers") from None
-    if not steps:
-        raise RunError(f"{path}: no gradient norms logged (column '{name}')")
-    # the loader's checks of the steps (integers >= 0, increasing, unique), with the file's row numbers
-    run = Run(step=np.asarray(steps, dtype=float), loss=np.zeros(len(steps)), grad_norm=np.asarray(norms),
-              name=str(path), source=str(path), rows=np.asarray(where)).checked()
-    return dataclasses.replace(run, loss=np.full(len(steps), np.nan))
+            return load_run(path, columns={**cols, "grad_norm": "grad_norm_l1"}, require=need)
+        except RunError as e:
+            if "'grad_norm_l1'" not in str(e):  # only a missing l1 column falls back
+                raise
+        if notes is not None:
+            notes.append("no 'grad_norm_l1' column: using 'grad_norm' as the l1 norm")
+    return load_run(path, columns=cols or None, require=need)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -401,22 +353,11 @@ class GradNormLogger:
     def steps(self) -> np.ndarray:
         return np.asarray(self._steps, dtype=np.int64)
 
-    def write_csv(self, path) -> None:
-        """Write ``step,loss,grad_norm,grad_norm_l1`` (``grad_norm`` is the l2 norm). An unrecorded loss and a
-        non-finite value (e.g. the norm of an overflowed step) are left empty, i.e. "not logged", so that
-        ``lrkit refine`` reads the file (``--optimizer adam`` takes ``grad_norm_l1``)."""
-        import csv
-
-        l2, l1 = self.norms("l2"), self.norms("l1")
+    def write_csv(self, path) -> int:
+        """Write ``step,loss,grad_norm,grad_norm_l1`` (``grad_norm`` is the l2 norm) with :func:`lrkit.runs.write_csv`;
+        returns the rows written.  An unrecorded loss and a non-finite value (e.g. the norm of an overflowed step) are
+        left empty, i.e. "not logged", so that ``lrkit refine`` reads the file (``--optimizer adam`` takes
+        ``grad_norm_l1``)."""
         losses = {k: float(x) for k, x in self._loss.items()}
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["step", "loss", "grad_norm", "grad_norm_l1"])
-            for s, a, b in zip(self._steps, l2, l1):
-                loss = losses.get(s)
-                w.writerow([s, _cell(loss), _cell(a), _cell(b)])
-
-
-def _cell(x) -> str:
-    """A CSV cell: the value, or empty for a missing or non-finite one (the run loaders refuse 'nan')."""
-    return "" if x is None or not math.isfinite(float(x)) else repr(float(x))
+        return write_csv(path, {"step": self._steps, "loss": [losses.get(s) for s in self._steps],
+                                "grad_norm": self.norms("l2"), "grad_norm_l1": self.norms("l1")})

@@ -93,4 +93,3 @@ def _duration(text: str) -> int | float:
         return float(t)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a number of steps or a fraction", param_hint="--warmup") from None
-

@@ -46,6 +46,7 @@ from ..schedules.decaying import Decaying
 from ..schedules.plateau import has_plateau
 from ..spec import parse
 from .torch import Scheduler, check_hyperparams, parse_specs
+from .torch.groups import innermost
 
 try:
     from transformers import Trainer, TrainerCallback
@@ -92,15 +93,6 @@ def resolve_schedule(spec: str | Mapping | Schedule, args: Any = None, num_train
     return schedule
 
 
-def _unwrap(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
-    """The torch optimizer inside accelerate's ``AcceleratedOptimizer`` (whose step hooks never fire)."""
-    seen = 0
-    while not hasattr(optimizer, "_optimizer_step_post_hooks") and hasattr(optimizer, "optimizer") and seen < 8:
-        optimizer = optimizer.optimizer
-        seen += 1
-    return optimizer
-
-
 def make_scheduler(optimizer: torch.optim.Optimizer, spec: Any, args: Any, num_training_steps: int, *,
                    hyperparams: Mapping[str, Any] | None = None, convention: str | None = None,
                    args_warmup: str = "fill") -> Scheduler:
@@ -116,7 +108,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, spec: Any, args: Any, num_t
         spec = {k: resolve_schedule(s, args, num_training_steps, args_warmup=args_warmup) for k, s in spec.items()}
     elif isinstance(spec, (list, tuple)):
         spec = [resolve_schedule(s, args, num_training_steps, args_warmup=args_warmup) for s in spec]
-    return Scheduler(_unwrap(optimizer), spec, num_training_steps, hyperparams=hyperparams, convention=convention)
+    return Scheduler(innermost(optimizer), spec, num_training_steps, hyperparams=hyperparams, convention=convention)
 
 
 def _metric_key(args: Any) -> str:

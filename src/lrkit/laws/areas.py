@@ -118,6 +118,11 @@ def _pairs_from(m: np.ndarray, delta: np.ndarray, lr_k: np.ndarray, s: np.ndarra
                    np.log(np.maximum(lr_k, floor)), np.log(np.maximum(s, floor)))
 
 
+def pairs_per_step(n: int, rel_width: float | None = None) -> int:
+    """An upper bound on the loss-drop pairs of one evaluation step in a run of ``n`` steps."""
+    return 2 * int(_block_edges(n, REL_WIDTH if rel_width is None else float(rel_width)).size)
+
+
 def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None, from_start: bool = False) -> LDPairs:
     """Build :class:`LDPairs`: only steps where the LR changes and only the evaluation steps.
 

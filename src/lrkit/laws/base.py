@@ -139,9 +139,20 @@ class Law:
     def starts(self, preps: Sequence[Any], losses: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
         raise NotImplementedError
 
+    def predict_block(self, n: int) -> int | None:
+        """Evaluation steps per block in :meth:`predict` for a run of ``n`` steps (``None``: all at once)."""
+        return None
+
     def predict(self, lr: np.ndarray, steps: np.ndarray, theta: np.ndarray, jac: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predict at ``steps`` for per-step LRs ``lr`` (memory-bounded; see :meth:`prepare`)."""
-        return self.evaluate(self.prepare(lr, steps), theta, jac)
+        """Predict at ``steps`` for per-step LRs ``lr``, in blocks of :meth:`predict_block` steps: the
+        law's preparation (:meth:`prepare`) of one block only is held at a time, so memory does not
+        grow with the number of steps predicted beyond the results themselves."""
+        steps = np.asarray(steps)
+        block = self.predict_block(int(np.asarray(lr).size))
+        if not block or steps.size <= block:
+            return self.evaluate(self.prepare(lr, steps), theta, jac)
+        outs = [self.evaluate(self.prepare(lr, steps[i:i + block]), theta, jac) for i in range(0, steps.size, block)]
+        return np.concatenate([o[0] for o in outs]), (np.concatenate([o[1] for o in outs]) if jac else None)
 
 
 def linear_start(features: np.ndarray, loss: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, float]:

@@ -16,7 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .areas import MIN_LR_FRACTION, LDPairs, change_steps, forward_area, ld_chunks, loss_drop, loss_drop_jac
+from .areas import (MAX_PAIRS, MIN_LR_FRACTION, LDPairs, change_steps, forward_area, ld_chunks, loss_drop,
+                    loss_drop_jac, pairs_per_step)
 from .base import Law, linear_start
 
 
@@ -66,6 +67,10 @@ class MultiPowerLaw(Law):
         csum = np.concatenate([[0.0], np.cumsum(delta)])
         sat = csum[np.searchsorted(k, steps, side="right")]
         return MPLPrep(forward_area(lr, steps), ld_chunks(lr, steps, from_start=fs), sat)
+
+    def predict_block(self, n: int) -> int:
+        """As many evaluation steps as keep their loss-drop pairs below :data:`~lrkit.laws.areas.MAX_PAIRS`."""
+        return max(256, MAX_PAIRS // pairs_per_step(n))
 
     def evaluate(self, prep: MPLPrep, theta: np.ndarray, jac: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         L0, A, alpha, B, C, beta, gamma = (float(v) for v in theta)

@@ -92,6 +92,21 @@ def _check(lr_per_step: np.ndarray, steps: np.ndarray | None) -> tuple[np.ndarra
     return lr, steps
 
 
+#: steps whose (steps x bootstrap samples) prediction shifts are held at once for the band's quantiles
+BAND_BLOCK = 8192
+
+
+def _parameter_band(J: np.ndarray, shifts: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``q`` and ``1 - q`` quantiles of the linearised prediction shifts ``J @ shift`` over the
+    bootstrap parameter shifts, clipped to include 0; a block of steps at a time."""
+    lo, hi = np.empty(J.shape[0]), np.empty(J.shape[0])
+    for i in range(0, J.shape[0], BAND_BLOCK):
+        d = J[i:i + BAND_BLOCK] @ shifts.T
+        lo[i:i + BAND_BLOCK] = np.minimum(np.quantile(d, q, axis=1), 0.0)
+        hi[i:i + BAND_BLOCK] = np.maximum(np.quantile(d, 1 - q, axis=1), 0.0)
+    return lo, hi
+
+
 def _predict_at(fit: FitResult, lr: np.ndarray, steps: np.ndarray, band: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The law's loss at ``steps`` (where it applies) and its band.
 
@@ -108,10 +123,8 @@ def _predict_at(fit: FitResult, lr: np.ndarray, steps: np.ndarray, band: bool = 
     pred, J = law.predict(lr, steps, theta, jac=want_band)
     if want_band:
         assert J is not None
-        d = J @ (np.asarray(fit.param_samples) - theta).T
         q = (1 - fit.band_level) / 2
-        lo_p = np.minimum(np.quantile(d, q, axis=1), 0.0)
-        hi_p = np.maximum(np.quantile(d, 1 - q, axis=1), 0.0)
+        lo_p, hi_p = _parameter_band(J, np.asarray(fit.param_samples) - theta, q)
         me = fit.model_error
         if me:
             from scipy.stats import norm

@@ -89,11 +89,6 @@ class Plateau(Decaying):
             clean.append(int(x) if float(x).is_integer() else x)
         self._set("reductions", tuple(clean))
 
-    @staticmethod
-    def make_controller(schedules, total: int | None, convention) -> "PlateauController":
-        """Deprecated: ``PlateauController(schedules, total, convention)`` (use it with :func:`has_plateau`)."""
-        return PlateauController(schedules, total, convention)
-
     def _awaits_metrics(self) -> bool:
         return not self.reductions
 
