@@ -53,34 +53,67 @@ def check_total(path: str, run, total: int | None, option: str) -> None:
                                  param_hint=option)
 
 
-def load_runs(paths: Sequence[str], columns: Sequence[str], clean: bool, console=None) -> list:
-    """Runs from files (their notes printed on ``console``)."""
+def parse_bases(items: Sequence[str], paths: Sequence[str]) -> dict[int, str]:
+    """``--base BRANCH=BASE`` items as ``{index of the branch among paths: base path}``; BRANCH is a run
+    as given, or its file name or stem."""
+    from pathlib import Path
+
+    out: dict[int, str] = {}
+    for item in items:
+        branch, sep, base = item.partition("=")
+        if not (sep and branch.strip() and base.strip()):
+            raise click.BadParameter(f"expected BRANCH=BASE (a run given above and the run it branched from), got "
+                                     f"{item!r}", param_hint="'--base'")
+        branch = branch.strip()
+        hits = [i for i, p in enumerate(paths) if branch in (p, Path(p).name, Path(p).stem)]
+        if len(hits) != 1:
+            raise click.BadParameter(f"{branch!r} names {'none' if not hits else 'more than one'} of the runs "
+                                     f"({', '.join(paths)})", param_hint="'--base'")
+        if hits[0] in out:
+            raise click.BadParameter(f"{branch!r} is given a base twice", param_hint="'--base'")
+        out[hits[0]] = base.strip()
+    return out
+
+
+def load_runs(paths: Sequence[str], columns: Sequence[str], clean: bool, console=None,
+              bases: dict[int, str] | None = None) -> list:
+    """Runs from files (their notes printed on ``console``); a run with a base (``bases``: index -> the
+    base's path) joined to it (:meth:`lrkit.runs.Run.on_base`)."""
     from rich.markup import escape
 
     from ...runs import load_run, parse_column_map
 
     cmap = parse_column_map(columns)
     runs = []
-    for path in paths:
-        run = load_run(path, columns=cmap, clean=clean)
+
+    def say(path: str, notes) -> None:
         if console is not None:
-            for note in run.notes:
+            for note in notes:
                 console.print(f"[yellow]{escape(f'{path}: {note}')}[/]")
+
+    for i, path in enumerate(paths):
+        run = load_run(path, columns=cmap, clean=clean)
+        if bases and i in bases:
+            base = load_run(bases[i], columns=cmap, clean=clean)
+            say(bases[i], base.notes)
+            run = run.on_base(base)
+        say(path, run.notes)
         runs.append(run)
     return runs
 
 
 def load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float | None,
                 totals: Sequence[int], columns: Sequence[str], clean: bool, console=None,
-                total_option: str = "--total", target: str = "loss", convention: str | None = None):
-    """Runs from files as law curves of their ``target`` column; LR from each run's own column or from
-    --schedule/--lr (evaluated under ``convention``)."""
+                total_option: str = "--total", target: str = "loss", convention: str | None = None,
+                bases: dict[int, str] | None = None):
+    """Runs from files (branches joined to their ``bases``) as law curves of their ``target`` column; LR
+    from each run's own column or from --schedule/--lr (evaluated under ``convention``)."""
     from ...laws import Curve
 
     specs, ends = per_run(schedules, "--schedule", len(paths)), per_run(totals, total_option, len(paths))
     check_lr(specs, base_lr)
     curves = []
-    for path, run, spec, total in zip(paths, load_runs(paths, columns, clean, console), specs, ends):
+    for path, run, spec, total in zip(paths, load_runs(paths, columns, clean, console, bases), specs, ends):
         check_total(path, run, total, total_option)
         curves.append(Curve.from_run(run, total=total, schedule=spec, base_lr=base_lr, loss=target,
                                      convention=convention))
@@ -114,6 +147,10 @@ RUN_OPTIONS = [
     click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
                  help="Map a file column to a role: step, loss, lr, val_loss, grad_norm, tokens."),
     click.option("--clean", is_flag=True, help="Repair bad rows (reported) instead of failing."),
+    click.option("--base", "bases", multiple=True, metavar="BRANCH=BASE",
+                 help="A run that branched from another (a cooldown resumed from a checkpoint of the constant run, "
+                      "logged only from the branch point): join it to its base run (BRANCH: a RUN as given, or its "
+                      "file name); repeatable."),
 ]
 
 

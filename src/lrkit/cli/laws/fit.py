@@ -6,7 +6,7 @@ import click
 import numpy as np
 
 from ...laws.result import MAX_ERROR, MIN_R2
-from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, warn
+from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, warn
 
 LAW_CHOICES = ("multipower", "lra")
 
@@ -68,8 +68,8 @@ def _tables(console, result) -> None:
 @click.option("--force", is_flag=True,
               help=f"Write the fit even if it does not describe its pilots (R² < {MIN_R2:g} or an error above "
                    f"{100 * MAX_ERROR:g}% on a pilot).")
-def fit_command(runs, law, schedules, base_lr, totals, columns, clean, target, convention, out, plot, boot, fixes,
-                force):
+def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, target, convention, out, plot, boot,
+                fixes, force):
     """Fit a loss-curve law to one or more training runs (CSV, JSON lines, TensorBoard).
 
     The fit file records the law's domain of validity (the pilots' peak LRs, length, warmup and
@@ -79,7 +79,8 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, target, c
     Example:
       lrkit fit cosine.csv constant.csv --schedule 'cosine(warmup=2160, floor=0.1)' \\
           --schedule 'constant(warmup=2160)' --lr 3e-4 --total 24000 --out fit.json
-      lrkit fit constant.csv cooldown.csv --target val_loss --out fit.json
+      lrkit fit constant.csv cooldown.csv --base cooldown.csv=constant.csv --target val_loss \\
+          --schedule 'constant(warmup=100)' --schedule 'wsd(decay=0.2, warmup=100)' --lr 1e-3 --out fit.json
     """
     from ...laws import LawError, fit
     from ..terminal import console as make_console
@@ -87,7 +88,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, target, c
     console = make_console()
     fixed = _fixes(fixes)
     curves = load_curves(runs, schedules, base_lr, totals, columns, clean, console, target=target,
-                         convention=convention)
+                         convention=convention, bases=parse_bases(bases, runs))
     result = fit(curves, law, n_boot=boot, fixed=fixed or None, target=target,
                  convention=(convention or "lrkit") if schedules else None)
     problems = result.problems()

@@ -70,13 +70,15 @@ def _compare_lr(run, spec: str, base_lr: float, convention, lr: np.ndarray, step
     return {"lr": msg}
 
 
-def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every) -> _Target:
+def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base=None) -> _Target:
     from ...laws import Curve
     from ...laws.base import usable_points
     from ...laws.domain import law_start
 
     check_lr([schedule], base_lr)
-    (run,) = load_runs([run_path], columns, False)
+    (run,) = load_runs([run_path], columns, False, None, {0: base} if base else None)
+    for note in run.notes:
+        click.echo(f"lrkit: note: {run_path}: {note}", err=True)
     check_total(run_path, run, steps, "--steps")
     curve = Curve.from_run(run, total=steps, schedule=schedule, base_lr=base_lr, loss=target or result.target,
                            convention=convention)
@@ -156,14 +158,17 @@ def _table(result, t: _Target, p) -> None:
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--band", is_flag=True, help="csv: add lower,upper columns.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME", help="Column mapping for --run.")
+@click.option("--base", "base", type=click.Path(), default=None, metavar="BASE",
+              help="--run is a branch of BASE (a cooldown resumed from its checkpoint, logged from the branch point "
+                   "on): join them.")
 @click.option("--target", type=click.Choice(["loss", "val_loss"]), default=None,
               help="--run: the column to compare with (default: the one the fit was made on).")
 @CONVENTION
 @EXTRAPOLATE
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Figure: the pilots, the prediction with its band, and the run's observed loss (--run).")
-def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, target, convention,
-                    extrapolate, plot):
+def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, base, target,
+                    convention, extrapolate, plot):
     """Predict the loss curve of a schedule (or of a logged run) from a fit.
 
     Values start at the end of the warmup, where the law applies.  Outside the fit's domain of
@@ -174,13 +179,16 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     Examples:
       lrkit predict fit.json --schedule 'wsd(decay=0.2, warmup=2160)' --lr 3e-4 --steps 24000
       lrkit predict fit.json --run wsd.csv --format csv
+      lrkit predict fit.json --run cooldown.csv --base constant.csv
     """
     from ...laws import FitResult, predict
 
     result = FitResult.from_json(fit_file)
     convention = convention or (result.validity.convention if result.validity else None)
+    if base is not None and run_path is None:
+        raise click.UsageError("--base BASE joins the --run RUN to its base: give --run")
     if run_path is not None:
-        t = _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every)
+        t = _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base)
     else:
         t = _from_schedule(schedule, base_lr, steps, every, fmt, convention)
     with quiet_extrapolation():
