@@ -150,11 +150,8 @@ def fit(
     ``fixed`` is given.
     ``fixed``: parameters held at given values (e.g. ``{"gamma": 0.6}``) instead of fitted; they get
     no bootstrap spread.
-    ``target``: the logged column of :class:`~lrkit.runs.Run` inputs to fit (``"loss"`` or
-    ``"val_loss"``; recorded for :class:`Curve` inputs).  ``convention``: the schedule convention the
-    runs' LRs were evaluated with (recorded in the domain of validity; ``None``: logged LRs).
-    The result records its domain of validity (:class:`~lrkit.laws.domain.Domain`), the parameters
-    left at a bound (``at_bounds``) and a thinned copy of the pilots (``pilots``).
+    ``target``: the column of ``Run`` inputs to fit (``loss``, ``val_loss``); ``convention``: the one the
+    runs' LRs were evaluated with.  Both are recorded, with the domain of validity, ``at_bounds``, ``pilots``.
     """
     t0 = time.perf_counter()
     law_obj, law_options = _law(law, law_options)
@@ -182,7 +179,7 @@ def fit(
         merr = model_error(curves, law_obj, holdout, huber_delta=huber_delta, n_starts=n_starts,
                            prior_weight=prior_weight, shrink=shrink, fixed=fixed)
     pred = problem.model()(sol.theta, False)[0]
-    return FitResult(
+    return FitResult(  # the diagnostics (domain, at_bounds, pilots) last
         law=law_obj.name,
         params={n: float(v) for n, v in zip(law_obj.param_names, sol.theta)},
         runs=names,
