@@ -62,7 +62,7 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
     from .laws import Curve, fit as fit_law, plan as plan_schedule, predict
     from .report.html import write_report
     from .spec import parse
-    from .bench.scoring import score_trials
+    from .bench.scoring import score_store
 
     cfg = config or (QUICK if quick else FULL)
     t0 = time.perf_counter()
@@ -128,8 +128,7 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
             "workload": "charlm", "budget": cfg.budget, "peak_lr": cfg.peak_lr, "pilot_steps": cfg.pilot_steps,
             "pilot_ids": rep.ids, "trial_ids": rep2.ids, "curves": pred_curves, "planned": planned,
             "fit": {"law": fitted.law, "params": fitted.params, "metrics": fitted.metrics}})
-        rows_db = store.trials(ids=rep2.ids)
-        scores = score_trials(rows_db, store.histories(rep2.ids), reference=finals[0])
+        scores = score_store(store, reference=finals[0], ids=rep2.ids)
         t3 = time.perf_counter()
         report = write_report(store, folder, title="lrkit demo: plan a schedule from two pilots, then check it")
         phases["report"] = time.perf_counter() - t3
