@@ -135,6 +135,7 @@ class Scores:
     times: dict[str, dict[str, float]]           # label -> problem -> median steps to target
     labels: list[str]
     problems: dict[str, dict] = field(default_factory=dict)   # problem -> workload, steps, options
+    histories: Mapping[int, Mapping[str, Sequence[float]]] = field(default_factory=dict)  # trial id -> history
 
 
 def upper_median(x: Sequence[float]) -> float:
@@ -229,7 +230,7 @@ def score_trials(trials: Sequence[Mapping[str, Any]], histories: Mapping[int, Ma
     if isinstance(reference, str) and reference not in out_ref.values():
         raise ValueError(f"reference {reference!r} has no finished trials; methods: {', '.join(labels)}")
     return Scores(out_targets, out_ref, methods, benchmark_score(times, r_max) if times else {},
-                  benchmark_score(secs, r_max) if secs else {}, times, labels, problems)
+                  benchmark_score(secs, r_max) if secs else {}, times, labels, problems, histories)
 
 
 def group_problems(trials: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list[Mapping[str, Any]]], dict[str, dict]]:
@@ -259,9 +260,11 @@ def _nan_last(x: float) -> float:
 
 
 def score_store(store: Any, reference: str | Mapping[str, str] | None = None,
-                targets: Mapping[str, float] | None = None, workload: str | None = None) -> Scores:
-    """:func:`score_trials` on every done trial of a :class:`~lrkit.bench.Store`."""
-    rows = store.trials(status="done", workload=workload)
+                targets: Mapping[str, float] | None = None, workload: str | None = None, *,
+                ids: Sequence[int] | None = None) -> Scores:
+    """:func:`score_trials` on the done trials of a :class:`~lrkit.bench.Store` (all, those of ``workload``,
+    or those among ``ids``); the histories it read are in ``Scores.histories``."""
+    rows = store.trials(status="done", workload=workload, ids=ids)
     if not rows:
         raise ValueError(f"{store.path}: no finished trials to score")
     return score_trials(rows, store.histories([r["id"] for r in rows]), reference, targets)

@@ -177,7 +177,7 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
       lrkit bench -w mnist1d -s 'constant(warmup=0.05)' --optimizer sfadamw -n 1000
     """
     from ..bench import expand, make_executor, sweep
-    from ..bench.scoring import score_trials
+    from ..bench.scoring import score_store
     from .terminal import Progress
 
     if workers is not None and workers < 0:
@@ -214,9 +214,7 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
                     rep = sweep(store, trials, executor, on_event=prog)
         finally:
             executor.close()
-        rows = store.trials(ids=rep.ids)
-        scores = score_trials(rows, store.histories([r["id"] for r in rows if r["status"] == "done"]), ref) \
-            if any(r["status"] == "done" for r in rows) else None
+        scores = score_store(store, ref, ids=rep.ids) if store.counts(rep.ids)["done"] else None
     if scores is not None:
         print_scores(console, scores)
     console.print(f"[dim]{rep.ran} trials run, {rep.already_done} already done"

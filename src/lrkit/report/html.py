@@ -305,7 +305,7 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
 
     It reads the database as data: no workload's code is imported, and every field is escaped.
     """
-    from ..bench.scoring import score_trials
+    from ..bench.scoring import score_store
 
     predictions = _predictions(store)
     pilot_ids = {i for p in predictions.values() for i in p["pilot_ids"]}
@@ -317,8 +317,8 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
         have = ", ".join(f"{v} {k}" for k, v in n.items() if v)
         raise ValueError(f"{store.path}: no finished trials to report on"
                          + (f" ({have}; see: lrkit runs --db {store.path})" if have else " (run lrkit bench first)"))
-    hist = store.histories([r["id"] for r in rows])
-    scores = score_trials(rows, hist, reference, targets)
+    scores = score_store(store, reference, targets, ids=[r["id"] for r in rows])
+    hist = scores.histories
     labels_all = list(scores.labels) + [c["label"] for p in predictions.values() for c in p["curves"]]
     cmap = F.colours(list(dict.fromkeys(labels_all)))
     n_failed = sum(r["status"] == "failed" for r in store.trials())
