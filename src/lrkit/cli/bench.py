@@ -18,6 +18,8 @@ from typing import Any, Iterator
 
 import click
 
+from .params import STEPS
+
 DEFAULT_DB = "lrkit-bench.db"
 
 
@@ -145,7 +147,7 @@ def print_scores(console, scores, title_prefix: str = "") -> None:
               help="digits-mlp, mnist1d, charlm, or module:function (repeat for several).")
 @click.option("--schedule", "-s", "schedules", multiple=True, required=True, metavar="SPEC",
               help="A schedule spec (repeat for several). The first is the reference for the target.")
-@click.option("--steps", "-n", type=int, required=True, help="Training steps of every trial.")
+@click.option("--steps", "-n", type=STEPS, required=True, help="Training steps of every trial, e.g. 500, 1e4 or 10k.")
 @click.option("--seeds", type=int, default=1, show_default=True, help="Seeds 0..K-1 per configuration.")
 @click.option("--lr", "lrs", type=float, multiple=True, metavar="LR",
               help="Peak LR (repeat for an LR sweep). Default: the workload's own.")
@@ -157,7 +159,7 @@ def print_scores(console, scores, title_prefix: str = "") -> None:
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local process pool, or a Ray cluster.")
 @click.option("--address", default=None, help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")
-@click.option("--log-every", type=int, default=0, help="Log every K steps (default: steps/50).")
+@click.option("--log-every", type=STEPS, default=0, help="Log every K steps (default: steps/50).")
 @click.option("--corpus", default=None, metavar="PATH", help="charlm: a text file or folder instead of the stdlib's source.")
 @click.option("--option", "wl_options", multiple=True, metavar="KEY=VALUE", help="A workload option, e.g. d_model=128.")
 @click.option("--reference", default=None, metavar="SPEC", help="Method whose median best val loss is the target.")

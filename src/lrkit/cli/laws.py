@@ -12,6 +12,7 @@ from typing import Sequence
 import click
 import numpy as np
 
+from .params import DURATION, STEPS
 from .show import MAX_STEPS
 
 LAW_CHOICES = ("multipower", "lra")
@@ -56,7 +57,7 @@ def _check_total(path: str, run, total: int | None, option: str) -> None:
 
 def _load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float | None,
                  totals: Sequence[int], columns: Sequence[str], clean: bool, console=None,
-                 total_option: str = "--total"):
+                 total_option: str = "'--steps' / '-n' / '--total'"):
     """Runs from files as law curves; LR from each run's own column or from --schedule/--lr."""
     from rich.markup import escape
 
@@ -81,8 +82,9 @@ _run_options = [
     click.option("--schedule", "schedules", multiple=True, metavar="SPEC",
                  help="The runs' LR schedule (once for all runs or once per run); default: the runs' lr column."),
     click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR for --schedule."),
-    click.option("--total", "totals", type=int, multiple=True, metavar="N", callback=_steps_range(1),
-                 help=f"Total steps of each run, at most {MAX_STEPS:,} (default: last logged step + 1)."),
+    click.option("--steps", "-n", "--total", "totals", type=STEPS, multiple=True, metavar="N", callback=_steps_range(1),
+                 help=f"Total steps of each run, at most {MAX_STEPS:,} (default: last logged step + 1); --total is "
+                      f"the old spelling."),
     click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
                  help="Map a file column to a role: step, loss, lr, val_loss, grad_norm, tokens."),
     click.option("--clean", is_flag=True, help="Repair bad rows (reported) instead of failing."),
@@ -114,7 +116,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     \b
     Example:
       lrkit fit cosine.csv constant.csv --schedule 'cosine(warmup=2160, floor=0.1)' \\
-          --schedule 'constant(warmup=2160)' --lr 3e-4 --total 24000 --out fit.json
+          --schedule 'constant(warmup=2160)' --lr 3e-4 --steps 24000 --out fit.json
     """
     from rich.table import Table
 
@@ -167,7 +169,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
 @click.argument("fit_file", type=click.Path(), metavar="FIT.json")
 @click.option("--schedule", default=None, metavar="SPEC", help="Schedule to predict for (with --lr and --steps).")
 @click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR.")
-@click.option("--steps", type=int, default=None, metavar="N", callback=_steps_range(2),
+@click.option("--steps", "-n", type=STEPS, default=None, metavar="N", callback=_steps_range(2),
               help=f"Total steps of the schedule (or of --run), at most {MAX_STEPS:,}.")
 @click.option("--run", "run_path", type=click.Path(), default=None, metavar="RUN", help="Predict a logged run at its logged steps.")
 @click.option("--every", type=click.IntRange(1), default=None, metavar="K", help="Report every K steps from the end of warmup (default: about 20 rows in a table, every step in csv).")
@@ -251,13 +253,14 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
 
 @click.command("plan")
 @click.argument("fit_file", type=click.Path(), metavar="FIT.json")
-@click.option("--steps", type=int, required=True, metavar="N", help="Training budget in steps.")
+@click.option("--steps", "-n", type=STEPS, required=True, metavar="N", help="Training budget in steps.")
 @click.option("--lr", "peak_lr", type=float, required=True, metavar="BASE", help="Peak LR.")
 @click.option("--family", type=click.Choice(["free", "wsd", "cosine", "linear", "rex", "uba"]), default="free",
               show_default=True,
               help="free: best non-increasing piecewise-linear schedule; or the best of one family (wsd: decay "
                    "fraction, form and floor; cosine: floor; linear: end value; rex: beta; uba: phi).")
-@click.option("--warmup", type=int, default=None, metavar="W", help="Warmup steps (default: the fitted runs' warmup).")
+@click.option("--warmup", type=DURATION, default=None, metavar="STEPS|FRACTION",
+              help="Warmup: steps, or a fraction of --steps (default: the fitted runs' warmup).")
 @click.option("--knots", type=click.IntRange(3, 200), default=32, show_default=True, help="Knots of the free-form schedule.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Planned vs standard schedules.")
 def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot):
@@ -276,6 +279,8 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot):
         raise click.BadParameter(f"must be at least 10, got {steps}", param_hint="--steps")
     if not peak_lr > 0:
         raise click.BadParameter(f"must be positive, got {peak_lr}", param_hint="--lr")
+    if isinstance(warmup, float):  # a fraction of the budget, as in a spec
+        warmup = int(round(warmup * steps))
     result = FitResult.from_json(fit_file)
     p = plan(result, steps, peak_lr, family=family, warmup=warmup, knots=knots)
     console = make_console()

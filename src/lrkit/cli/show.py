@@ -30,8 +30,10 @@ def _check_steps(ctx, param, value):
 
 
 def steps_option(f):
-    return click.option("--steps", "-n", type=int, required=True, metavar="N", callback=_check_steps,
-                        help="Total number of steps of the run (steps 0..N-1 are shown).")(f)
+    from .params import STEPS
+
+    return click.option("--steps", "-n", type=STEPS, required=True, metavar="N", callback=_check_steps,
+                        help="Total number of steps of the run (steps 0..N-1 are shown), e.g. 10000, 1e4 or 10k.")(f)
 
 
 def convention_option(f):
