@@ -10,11 +10,11 @@
 
 from .errors import SpecError
 from .lint import lint
-from .schedules import (PRESETS, Convention, Phase, Schedule, get_convention, linear_scaling,
+from .schedules import (PRESETS, Convention, Phase, Schedule, families, get_convention, linear_scaling,
                         sqrt_scaling)
 from .spec import parse
 
 __version__ = "0.1.0"
 
-__all__ = ["SpecError", "Schedule", "Phase", "Convention", "PRESETS", "get_convention", "parse", "lint",
+__all__ = ["SpecError", "Schedule", "Phase", "Convention", "PRESETS", "get_convention", "parse", "lint", "families",
            "linear_scaling", "sqrt_scaling", "__version__"]

@@ -48,9 +48,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import adaptive, bench, demo, laws, show
+    from . import adaptive, bench, demo, families, laws, show
 
-    for module in (show, demo, bench, laws, adaptive):
+    for module in (show, demo, bench, laws, adaptive, families):
         module.register(cli)
 
 

@@ -3,6 +3,7 @@ progress bar, summary panels (rich) and a braille line plot (plotext)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,9 +25,11 @@ SERIES = [("blue", "bold blue"), ("orange", "bold dark_orange"), ("green", "bold
 
 
 def console(stderr: bool = False) -> Console:
-    """A console on stdout (or stderr) without highlighting; 120 columns when not a terminal."""
+    """A console on stdout (or stderr) without highlighting: as wide as the terminal, or ``COLUMNS``
+    when set; 120 columns when neither says."""
     stream = sys.stderr if stderr else sys.stdout
-    return Console(highlight=False, stderr=stderr, width=None if stream.isatty() else 120)
+    told = stream.isatty() or os.environ.get("COLUMNS", "").strip().isdigit()
+    return Console(highlight=False, stderr=stderr, width=None if told else 120)
 
 
 @contextmanager
