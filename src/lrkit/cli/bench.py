@@ -211,7 +211,7 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
             if quiet:
                 rep = sweep(store, trials, executor)
             else:
-                with Progress(err, f"bench ({what})") as prog:
+                with Progress(err, f"bench ({what})", slots=getattr(executor, "slots", 1)) as prog:
                     rep = sweep(store, trials, executor, on_event=prog)
         finally:
             executor.close()

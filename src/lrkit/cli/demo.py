@@ -41,7 +41,7 @@ def demo(out, quick, workers):
     bars: list = []
 
     def progress(name: str):
-        prog = terminal.Progress(err, name)
+        prog = terminal.Progress(err, name, slots=2 if workers is None else max(1, workers))
         prog.__enter__()
         bars.append(prog)
 

@@ -45,18 +45,21 @@ def output(out: str | Path | None) -> Iterator[TextIO]:
 
 
 class Progress:
-    """A rich progress bar fed by a sweep's events (:func:`lrkit.bench.sweep`'s ``on_event``): trials
-    done, ETA, the last result; a failed trial is printed above the bar."""
+    """A progress display fed by a sweep's events (:func:`lrkit.bench.sweep`'s ``on_event``): a bar, trials
+    done of all, the time so far, an ETA once the finished trials say enough, and the last result; a
+    failed trial is printed above it. At 80 columns the last result goes on a line of its own (its label
+    shortened, never its numbers); on a wide console everything is one line.
 
-    def __init__(self, console: Console, description: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-        from rich.progress import Progress as Bar
+    ``slots``: trials that run at once (the ETA waits for the first round of them); ``get_time``: the
+    clock (seconds), for tests.
+    """
 
-        self.progress = Bar(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("trials"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
-            console=console, transient=False)
+    def __init__(self, console: Console, description: str, slots: int = 1, get_time=None) -> None:
+        from ._progress import Display
+
+        self.progress = Display(console, get_time=get_time)
         self.description = description
+        self.slots = max(1, int(slots))
         self.task = None
         self.failed = 0
 
@@ -77,16 +80,15 @@ class Progress:
 
         p = self.progress
         if kind == "start":
-            self.task = p.add_task(self.description, total=data["total"], last="", completed=0)
-            self._already = data["done"]
-            if data["done"]:
-                p.update(self.task, completed=data["done"], last=f"[dim]{data['done']} already done[/]")
+            note = f"{data['done']} already done" if data["done"] else ""
+            self.task = p.add_task(self.description, total=data["total"], completed=data["done"], last=None,
+                                   note=note, already=data["done"], slots=self.slots, t0=p.get_time())
         elif kind == "progress" and self.task is not None:
             p.update(self.task, completed=data["done"] + data["failed"])
         elif kind == "finished" and self.task is not None:
             tr, s = data["trial"], data["summary"]
             val = "diverged" if s.get("diverged") else f"val {s['final_val']:.4f}"
-            p.update(self.task, last=f"[dim]{escape(tr.label[:40])} lr={tr.lr:g} seed={tr.seed}: {val} ({s['wall_time']:.0f}s)[/]")
+            p.update(self.task, last=(tr.label, f" lr={tr.lr:g} seed={tr.seed}: {val} ({s['wall_time']:.0f}s)"))
         elif kind == "failed" and self.task is not None:
             self.failed += 1
             tr = data["trial"]
