@@ -48,9 +48,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import adaptive, bench, demo, families, laws, show
+    from . import adaptive, bench, demo, families, find_lr, laws, show
 
-    for module in (show, demo, bench, laws, adaptive, families):
+    for module in (show, demo, bench, laws, adaptive, find_lr, families):
         module.register(cli)
 
 
