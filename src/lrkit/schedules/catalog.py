@@ -31,6 +31,10 @@ SHARED = {
 }
 
 
+#: a library whose scheduler a family reproduces, named with a possessive (``Megatron-LM's ...``)
+_LIBRARY = re.compile(r"\b(Megatron-LM|DeepSpeed|torchtitan|transformers|timm|fairseq|optax|torch)'s? ?([\w.]+)?")
+
+
 @dataclasses.dataclass(frozen=True)
 class Parameter:
     """One parameter of a family: its name, default (``required`` when it has none), type as annotated,
@@ -131,12 +135,24 @@ def _plain(text: str) -> str:
 
 
 def _source(doc: str) -> str:
-    """The first parenthesis of the docstring that cites a paper or a library."""
-    for m in re.finditer(r"\(([^()]*(?:\([^()]*\)[^()]*)*)\)", " ".join(doc.split())):
+    """The first parenthesis of the docstring that cites a paper or a library, else the library whose
+    scheduler the summary names (``DeepSpeed's WarmupLR``: ``DeepSpeed WarmupLR``)."""
+    text = " ".join(doc.split())
+    for m in re.finditer(r"\(([^()]*(?:\([^()]*\)[^()]*)*)\)", text):
         inner = m.group(1)
         if _CITES.search(inner):
-            return _plain(inner.split(": ", 1)[0].strip()).removeprefix("as ")
+            return _tidy(_plain(inner.split(": ", 1)[0].strip()).removeprefix("as "))
+    m = _LIBRARY.search(_plain(text.split("\n\n", 1)[0]))
+    if m:
+        name = m.group(2) if m.group(2) and re.search(r"[A-Z_]", m.group(2)[1:]) else ""
+        return f"{m.group(1)} {name}".strip()
     return ""
+
+
+def _tidy(source: str) -> str:
+    """``Hägele et al. 2024's cooldown ...``: ``Hägele et al. 2024``; ``torch's X as a phase``: ``torch X``."""
+    source = re.sub(r"(\b\d{4})'s\b.*", r"\1", source)
+    return re.sub(r" as .*", "", source).replace("'s ", " ")
 
 
 def _arg_docs(doc: str) -> dict[str, str]:
