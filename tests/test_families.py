@@ -41,6 +41,7 @@ def test_families_lists_every_registered_family_with_its_defaults():
     assert not wsd.parameter("warmup").own and wsd.parameter("warmup").doc
     assert lrkit.families("cosine").source == "Loshchilov & Hutter 2017"
     assert lrkit.families("sequence").combinator and not wsd.combinator
+    assert lrkit.families("deepspeed_warmup").source == "DeepSpeed WarmupLR"  # a framework: the library
     assert lrkit.families("plateau").parameter("patience").doc.startswith("observations without improvement")
     json.dumps([f.to_dict() for f in found])  # plain data
 
