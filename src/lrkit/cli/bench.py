@@ -112,34 +112,46 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 def print_scores(console, scores, title_prefix: str = "") -> None:
     """One rich table per workload, and the benchmark score when there are several methods."""
     from rich.markup import escape as esc
-    from rich.table import Table
+
+    from .terminal import Column, fitted_table
 
     for w, ms in scores.methods.items():
-        t = Table(title=f"{title_prefix}{esc(w)}: {_target_text(scores, w)}",
-                  title_justify="left", header_style="bold")
-        for col, just in (("method", "left"), ("peak LR", "right"), ("seeds", "right"), ("final val", "right"),
-                          ("best val", "right"), ("steps to target", "right"), ("time to target", "right"),
-                          ("× best", "right")):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
-        for m in ms:
-            lo, hi = m.final_val_spread
-            spread = f" ({lo:.3f}–{hi:.3f})" if m.seeds > 1 and math.isfinite(lo) else ""
-            t.add_row(esc(m.label), f"{m.lr:g}", str(m.seeds), f"{_fmt(m.final_val)}{spread}", _fmt(m.best_val),
-                      _fmt(m.steps_to_target, 6) + (f" ({m.reached}/{m.seeds})" if m.reached < m.seeds else ""),
-                      (_fmt(m.time_to_target, 3) + " s") if math.isfinite(m.time_to_target) else "never",
-                      _fmt(m.ratio, 3))
-        console.print(t)
+        console.print(scores_table(console, f"{title_prefix}{esc(w)}: {_target_text(scores, w)}", ms))
     if len(scores.methods) > 1 and len(scores.labels) > 1:
-        from rich.table import Table as T
+        rows = [[esc(lab), f"{scores.score[lab]:.3f}", f"{scores.score_time[lab]:.3f}"]
+                for lab in sorted(scores.score, key=lambda s: -scores.score[s])]
+        console.print(fitted_table(console, "AlgoPerf benchmark score (steps to target, r_max = 4; 1 = fastest "
+                                            "everywhere)",
+                                   [Column("method", key=True), Column("score", "right"),
+                                    Column("score by time", "right", short="by time")], rows))
 
-        t = T(title="AlgoPerf benchmark score (steps to target, r_max = 4; 1 = fastest everywhere)", title_justify="left",
-              header_style="bold")
-        t.add_column("method")
-        t.add_column("score", justify="right")
-        t.add_column("score by time", justify="right")
-        for lab in sorted(scores.score, key=lambda s: -scores.score[s]):
-            t.add_row(esc(lab), f"{scores.score[lab]:.3f}", f"{scores.score_time[lab]:.3f}")
-        console.print(t)
+
+#: the scores table: (header, justify, key, drop order, short header)
+SCORE_TABLE = (("method", "left", True, 0, None), ("peak LR", "right", False, 0, "LR"),
+               ("seeds", "right", False, 0, None), ("final val", "right", False, 0, "final"),
+               ("seed range", "right", False, 1, "range"), ("best val", "right", False, 2, "best"),
+               ("steps to target", "right", False, 0, "steps"), ("time to target", "right", False, 3, "time"),
+               ("× best", "right", False, 0, None))
+
+
+def scores_table(console, title: str, ms):
+    """One problem's methods as a table that fits the console (the method wraps, numbers are whole;
+    at 80 columns short headers, then the seed range, best val and time give way)."""
+    from rich.markup import escape as esc
+
+    from .terminal import Column, fitted_table
+
+    rows = []
+    for m in ms:
+        lo, hi = m.final_val_spread
+        spread = f"{lo:.3f}–{hi:.3f}" if m.seeds > 1 and math.isfinite(lo) else ""
+        rows.append([esc(m.label), f"{m.lr:g}", str(m.seeds), _fmt(m.final_val), spread, _fmt(m.best_val),
+                     _fmt(m.steps_to_target, 6) + (f" ({m.reached}/{m.seeds})" if m.reached < m.seeds else ""),
+                     (_fmt(m.time_to_target, 3) + " s") if math.isfinite(m.time_to_target) else "never",
+                     _fmt(m.ratio, 3)])
+    keep = [i for i in range(len(SCORE_TABLE)) if i != 4 or any(r[4] for r in rows)]
+    return fitted_table(console, title, [Column(*SCORE_TABLE[i]) for i in keep], [[r[i] for i in keep] for r in rows],
+                        hint="lrkit report has them all")
 
 
 @click.command()
@@ -264,19 +276,39 @@ def runs(db, fmt, workload, status):
         w.writerows(values)
         click.echo(buf.getvalue(), nl=False)
         return
-    from rich.markup import escape
-    from rich.table import Table
+    _console().print(runs_table(_console(), str(db), rows, values))
 
-    t = Table(title=f"{escape(str(db))}: {len(rows)} trials", title_justify="left", header_style="bold")
-    for c in ("id", "workload", "schedule", "lr", "opt", "seed", "steps", "status", "final val", "best val", "train s"):
-        t.add_column(c, justify="right" if c in ("id", "lr", "seed", "steps", "final val", "best val", "train s") else "left")
+
+#: ``lrkit runs``' table: (header, justify, key, drop order, short header); a column with one value in
+#: every row goes into the title instead
+RUNS_TABLE = (("id", "right", False, 0, None), ("workload", "left", True, 0, None),
+              ("schedule", "left", True, 0, None), ("lr", "right", False, 0, None), ("opt", "left", False, 4, None),
+              ("seed", "right", False, 0, None), ("steps", "right", False, 3, None),
+              ("status", "left", False, 0, None), ("final val", "right", False, 0, "final"),
+              ("best val", "right", False, 2, "best"), ("train s", "right", False, 1, "secs"))
+
+
+def runs_table(console, db: str, rows: list[dict], values: list[list]):
+    """The trials as a table that fits the console: a column whose value is the same in every row
+    (one workload, optimizer or budget) is said once in the title; at 80 columns the headers are
+    shorter, the specs wrap and the least needed columns give way (named below the table)."""
+    from rich.markup import escape
+
+    from .terminal import Column, fitted_table
+
     colour = {"done": "green", "failed": "red", "running": "yellow", "pending": "dim"}
-    for r, v in zip(rows, values):
-        t.add_row(str(r["id"]), escape(r["workload"]), escape(r["schedule"]), f"{r['lr']:g}", r["optimizer"], str(r["seed"]), str(r["steps"]),
-                  f"[{colour[r['status']]}]{r['status']}[/]", "[red]diverged[/]" if r["diverged"] else _fmt(r["final_val"]),
-                  _fmt(r["best_val"]),
-                  v[11] or "–")
-    _console().print(t)
+    cells = [[str(r["id"]), escape(r["workload"]), escape(r["schedule"]), f"{r['lr']:g}", r["optimizer"],
+              str(r["seed"]), str(r["steps"]), f"[{colour[r['status']]}]{r['status']}[/]",
+              "[red]diverged[/]" if r["diverged"] else _fmt(r["final_val"]), _fmt(r["best_val"]), v[11] or "–"]
+             for r, v in zip(rows, values)]
+    same = {1: "workload", 4: "optimizer", 6: "steps"}
+    common = [i for i in same if len(rows) > 1 and len({c[i] for c in cells}) == 1]
+    said = [f"{cells[0][i]} steps" if i == 6 else cells[0][i] for i in common]
+    keep = [i for i in range(len(RUNS_TABLE)) if i not in common]
+    title = f"{escape(db)}: {len(rows)} trials" + "".join(f" · {x}" for x in said)
+    columns = [Column(*RUNS_TABLE[i]) for i in keep]
+    return fitted_table(console, title, columns, [[c[i] for i in keep] for c in cells],
+                        hint="lrkit runs --format csv has every column")
 
 
 @click.command(context_settings={"ignore_unknown_options": True})  # so that a negative id reads as an id

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import click
 import numpy as np
@@ -94,6 +94,73 @@ class Progress:
             tr = data["trial"]
             p.console.print(f"[red]failed:[/] {escape(tr.label)} lr={tr.lr:g} seed={tr.seed}: "
                             f"{escape((data['error'] or 'failed').splitlines()[0])}")
+
+
+class Column(NamedTuple):
+    """A column of :func:`fitted_table`: ``key`` columns are never dropped and wrap when the console
+    is narrow; the others never wrap nor cut (numbers), and ``drop`` orders the ones that give way
+    (1 first; 0: never) when even the short headers leave no room."""
+
+    header: str
+    justify: str = "left"
+    key: bool = False
+    drop: int = 0
+    short: str | None = None
+
+
+#: the narrowest a key column (a spec, a method) wraps to before other columns give way
+KEY_MIN = 16
+
+
+def fitted_table(console: Console, title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]],
+                 hint: str = "") -> Table:
+    """A table that fits ``console``: its full headers when there is room (200 columns), short ones at
+    80, then without the columns that matter least, named in a caption (with ``hint``, e.g. where
+    the whole data is). Key columns wrap; the others (numbers) are never cut. Cells are rich markup."""
+    plain = [[Text.from_markup(c).cell_len for c in r] for r in rows]
+
+    def natural(i: int, short: bool) -> int:
+        c = columns[i]
+        head = c.short if short and c.short else c.header
+        return max([len(head)] + [r[i] for r in plain])
+
+    def floor(i: int, short: bool) -> int:
+        return min(natural(i, short), KEY_MIN) if columns[i].key else natural(i, short)
+
+    def chrome(n: int) -> int:  # borders and padding: | x | y |
+        return 3 * n + 1
+
+    def need(keep: list[int], short: bool, at_least: bool) -> int:
+        return sum((floor if at_least else natural)(i, short) for i in keep) + chrome(len(keep))
+
+    width = console.width
+    keep = list(range(len(columns)))
+    short = need(keep, False, False) > width
+    if short:
+        for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: columns[i].drop):
+            if need(keep, True, True) <= width:
+                break
+            keep.remove(i)
+    widths = {i: natural(i, short) for i in keep}
+    keys = [i for i in keep if columns[i].key]
+    over = sum(widths.values()) + chrome(len(keep)) - width
+    while over > 0 and keys:  # narrow the widest key column, one character at a time, down to its floor
+        widest = max(keys, key=lambda i: widths[i] - floor(i, short))
+        if widths[widest] <= floor(widest, short):
+            break
+        widths[widest] -= 1
+        over -= 1
+    t = Table(title=title, title_justify="left", header_style="bold", caption_justify="left")
+    for i in keep:
+        c = columns[i]
+        t.add_column(c.short if short and c.short else c.header, justify=c.justify,  # type: ignore[arg-type]
+                     no_wrap=not c.key, overflow="fold", width=widths[i])
+    for r in rows:
+        t.add_row(*(r[i] for i in keep))
+    dropped = [columns[i].header for i in range(len(columns)) if i not in keep]
+    if dropped:
+        t.caption = f"not shown at {width} columns: {', '.join(dropped)}" + (f"; {hint}" if hint else "")
+    return t
 
 
 def fmt(x: float | None) -> str:
