@@ -69,3 +69,45 @@ def test_progress_before_any_result(width):
     out = _feed(width, already=3, finished=())
     assert "3/24 trials" in out and "3 already done" in out
     assert all(len(line) <= width for line in out.splitlines())
+
+
+def _table_text(width: int, rows, columns) -> str:
+    from lrkit.cli.terminal import fitted_table
+
+    console, buf = _console(width)
+    console.print(fitted_table(console, "charlm, 2,000 steps: predicted vs realised", columns, rows, hint="see the report"))
+    return buf.getvalue()
+
+
+def _demo_like():
+    from lrkit.cli.terminal import Column
+
+    columns = [Column("schedule", key=True), Column("predicted", "right"), Column("band", "right", drop=1),
+               Column("realised", "right"), Column("error", "right"),
+               Column("steps to target", "right", short="to target")]
+    rows = [["piecewise(points=[(0.0375, 1.0), (0.8758, 1.0), (0.9069, 0.7414)], warmup=60)", "3.1234",
+             "3.1000–3.1500", "3.1301", "-0.21%", "1,234"],
+            ['wsd(decay=0.2, form="1-sqrt", warmup=60)', "3.2001", "3.1900–3.2100", "3.2222", "+0.69%", "never"]]
+    return columns, rows
+
+
+def test_fitted_table_at_80_wraps_the_key_column_and_keeps_numbers_whole():
+    columns, rows = _demo_like()
+    out = _table_text(80, rows, columns)
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    assert "…" not in out
+    for r in rows:
+        for cell in r[1:]:
+            assert cell in out or cell == r[2], (cell, out)  # every number whole (the band may give way)
+    joined = "".join(line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│"))
+    assert rows[0][0].replace(" ", "") in joined.replace(" ", "")
+
+
+def test_fitted_table_names_what_gives_way_and_uses_200_columns():
+    columns, rows = _demo_like()
+    narrow = _table_text(60, rows, columns)
+    assert "not shown at 60 columns: band; see the report" in " ".join(narrow.split())
+    assert all(len(line) <= 60 for line in narrow.splitlines())
+    wide = _table_text(200, rows, columns)
+    assert "steps to target" in wide and "not shown" not in wide
+    assert any(rows[0][0] in line for line in wide.splitlines())  # the spec on one line
