@@ -108,6 +108,7 @@ def test_fitted_table_names_what_gives_way_and_uses_200_columns():
     narrow = _table_text(60, rows, columns)
     assert "not shown at 60 columns: band; see the report" in " ".join(narrow.split())
     assert all(len(line) <= 60 for line in narrow.splitlines())
+    assert all(x in narrow for x in ("predicted", "3.1301", "+0.69%", "1,234", "never"))
     wide = _table_text(200, rows, columns)
     assert "steps to target" in wide and "not shown" not in wide
     assert any(rows[0][0] in line for line in wide.splitlines())  # the spec on one line

@@ -108,8 +108,10 @@ class Column(NamedTuple):
     short: str | None = None
 
 
-#: the narrowest a key column (a spec, a method) wraps to before other columns give way
+#: the narrowest a key column (a spec, a method) wraps to before other columns give way, and the
+#: narrowest it wraps to when none is left to give way (below 80 columns)
 KEY_MIN = 16
+KEY_LAST = 8
 
 
 def fitted_table(console: Console, title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]],
@@ -144,12 +146,13 @@ def fitted_table(console: Console, title: str, columns: Sequence[Column], rows: 
     widths = {i: natural(i, short) for i in keep}
     keys = [i for i in keep if columns[i].key]
     over = sum(widths.values()) + chrome(len(keep)) - width
-    while over > 0 and keys:  # narrow the widest key column, one character at a time, down to its floor
-        widest = max(keys, key=lambda i: widths[i] - floor(i, short))
-        if widths[widest] <= floor(widest, short):
-            break
-        widths[widest] -= 1
-        over -= 1
+    for least in (lambda i: floor(i, short), lambda i: min(widths[i], KEY_LAST)):
+        while over > 0 and keys:  # narrow the widest key column, a character at a time, down to its floor
+            widest = max(keys, key=lambda i: widths[i] - least(i))
+            if widths[widest] <= least(widest):
+                break
+            widths[widest] -= 1
+            over -= 1
     t = Table(title=title, title_justify="left", header_style="bold", caption_justify="left")
     for i in keep:
         c = columns[i]
