@@ -211,9 +211,15 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
         workers = min(available_cpus(), len(trials))
     ref = reference_label(reference) if reference else None
     labels = list(dict.fromkeys(t.label for t in trials))
-    if ref is not None and ref not in labels:
-        raise click.BadParameter(f"{reference!r} is none of the methods of this sweep: {', '.join(labels)}",
-                                 param_hint="--reference")
+    if ref is not None and ref not in labels:  # it may be a method an earlier sweep ran on these problems
+        earlier: list[str] = []
+        if Path(db).is_file():
+            with _store(db, readonly=True) as store:
+                earlier = list(dict.fromkeys(r["label"] for r in problem_rows(store, trials)))
+        if ref not in earlier:
+            raise click.BadParameter(f"{reference!r} is none of the methods of this sweep: {', '.join(labels)}"
+                                     + (f"; nor of the earlier trials in {db} on its workloads: {', '.join(earlier)}"
+                                        if earlier else ""), param_hint="--reference")
     console = _console()
     err = _console(stderr=True)
     with _store(db) as store:
@@ -227,11 +233,14 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
                     rep = sweep(store, trials, executor, on_event=prog)
         finally:
             executor.close()
-        rows = store.trials(ids=rep.ids)
-        scores = score_trials(rows, store.histories([r["id"] for r in rows if r["status"] == "done"]), ref) \
-            if any(r["status"] == "done" for r in rows) else None
+        rows = problem_rows(store, trials)  # with the trials earlier sweeps ran on the same problems
+        scores = score_trials(rows, store.histories([r["id"] for r in rows]), ref) if rows else None
+        earlier = len({r["id"] for r in rows} - set(rep.ids))
     if scores is not None:
         print_scores(console, scores)
+        if earlier:
+            console.print(f"[dim]the scores include {earlier} trial{'s' * (earlier > 1)} of earlier sweeps on the same "
+                          f"workload and budget in {db}[/]")
     console.print(f"[dim]{rep.ran} trials run, {rep.already_done} already done"
                   + (f", {rep.by_others} by another sweep" if rep.by_others else "")
                   + (f", [red]{rep.failed} failed[/]" if rep.failed else "") + f" in {rep.seconds:.0f} s; database {db}[/]")
@@ -241,6 +250,17 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
         err.print(f"[red]{escape(e)}[/]")
     if rep.failed:
         sys.exit(1)
+
+
+def problem_rows(store, trials) -> list[dict]:
+    """The done trials in ``store`` of the problems ``trials`` belong to (workload, budget, options), this
+    sweep's and earlier ones', so that a baseline run later in the same database is scored with them."""
+    problems = {(t.workload, int(t.steps), t.options_json) for t in trials}
+    rows = []
+    for w in sorted({p[0] for p in problems}):
+        rows += [r for r in store.trials(status="done", workload=w)
+                 if (r["workload"], int(r["steps"]), r["options"] or "{}") in problems]
+    return sorted(rows, key=lambda r: r["id"])
 
 
 RUN_COLUMNS = ("id", "workload", "schedule", "lr", "optimizer", "seed", "steps", "status", "final_val_loss",
