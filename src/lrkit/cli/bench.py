@@ -92,13 +92,18 @@ def reference_label(text: str) -> str:
 
 
 def _target_text(scores, w: str) -> str:
-    """The target of problem ``w`` in words (none when every run of the reference diverged)."""
+    """The target of problem ``w`` in words: none when every run of the reference diverged, and its
+    diverged runs named when some were left out."""
     from rich.markup import escape
 
-    t = scores.targets[w]
+    t, ref = scores.targets[w], escape(scores.reference[w])
+    diverged = getattr(scores, "reference_diverged", {}).get(w, 0)
     if math.isfinite(t):
-        return f"target val loss {t:.4f} (from {escape(scores.reference[w])})"
-    return f"no target: no run of {escape(scores.reference[w])} reached a finite validation loss"
+        left_out = f"; its {diverged} diverged run{'s' * (diverged > 1)} left out" if diverged else ""
+        return f"target val loss {t:.4f} (from {ref}{left_out})"
+    if diverged:
+        return f"no target: every run of {ref} diverged (give --reference METHOD, or a lower --lr)"
+    return f"no target: no run of {ref} reached a finite validation loss"
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -145,7 +150,9 @@ def scores_table(console, title: str, ms):
     for m in ms:
         lo, hi = m.final_val_spread
         spread = f"{lo:.3f}–{hi:.3f}" if m.seeds > 1 and math.isfinite(lo) else ""
-        rows.append([esc(m.label), f"{m.lr:g}", str(m.seeds), _fmt(m.final_val), spread, _fmt(m.best_val),
+        final = "[red]diverged[/]" if m.diverged == m.seeds else _fmt(m.final_val) + \
+            (f" [red]({m.diverged} diverged)[/]" if m.diverged else "")
+        rows.append([esc(m.label), f"{m.lr:g}", str(m.seeds), final, spread, _fmt(m.best_val),
                      _fmt(m.steps_to_target, 6) + (f" ({m.reached}/{m.seeds})" if m.reached < m.seeds else ""),
                      (_fmt(m.time_to_target, 3) + " s") if math.isfinite(m.time_to_target) else "never",
                      _fmt(m.ratio, 3)])
