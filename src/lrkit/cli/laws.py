@@ -7,6 +7,7 @@ wrapper prints as one line with exit code 2.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import click
@@ -14,7 +15,7 @@ import numpy as np
 
 from .show import MAX_STEPS
 
-LAW_CHOICES = ("multipower", "lra")
+LAW_CHOICES = ("multipower", "lra", "mpl-it", "bound")
 
 
 def _steps_range(low: int):
@@ -101,7 +102,7 @@ def _apply(options):
 @click.command("fit")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(), metavar="RUN...")
 @click.option("--law", type=click.Choice(LAW_CHOICES), default="multipower", show_default=True,
-              help="multipower: Luo et al. 2025; lra: Tissue et al. 2024.")
+              help="multipower: Luo et al. 2025; lra: Tissue et al. 2024; mpl-it: multi-power, drop in intrinsic time; bound: convex bound, Schaipp et al. 2025 (docs/methods.md).")
 @_apply(_run_options)
 @click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, metavar="FIT.json", help="Write the fit here.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Observed vs fitted curves.")
@@ -118,7 +119,8 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     """
     from rich.table import Table
 
-    from ..laws import fit
+    from ..laws import UndeterminedWarning, fit
+    from ..laws.identify import note as note_of_flags
     from .terminal import console as make_console
 
     console = make_console()
@@ -132,10 +134,14 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
         if not sep:
             raise click.BadParameter(f"expected NAME=VALUE with a number, got {item!r}", param_hint="'--fix'")
     curves = _load_curves(runs, schedules, base_lr, totals, columns, clean, console)
-    result = fit(curves, law, n_boot=boot, fixed=fixed or None)
+    with warnings.catch_warnings():  # the flags are printed below, as a line of the output
+        warnings.simplefilter("ignore", UndeterminedWarning)
+        result = fit(curves, law, n_boot=boot, fixed=fixed or None)
     result.to_json(out)
     for note in result.notes:
         console.print(f"[yellow]{note}[/]")
+    if result.flags:
+        console.print(f"[yellow]warning: {note_of_flags(result.flags)}[/]")
     t = Table(title=f"{result.law_obj.title}: parameters", title_justify="left")
     t.add_column("parameter")
     t.add_column("value", justify="right")
@@ -143,7 +149,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     samples = np.asarray(result.param_samples) if result.param_samples else None
     for i, (k, v) in enumerate(result.params.items()):
         ci = "" if samples is None else f"{np.quantile(samples[:, i], 0.05):.4g} .. {np.quantile(samples[:, i], 0.95):.4g}"
-        ci = "fixed" if k in result.fixed else ci
+        ci = result.interval(k) if k in result.fixed or k in result.flags else ci
         t.add_row(k, f"{v:.5g}", ci)
     console.print(t)
     q = Table(title="fit quality", title_justify="left")
