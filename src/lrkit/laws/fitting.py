@@ -167,8 +167,8 @@ def fit(
     samples, rank = _bootstrap(problem, sol, huber_delta, n_boot, block, seed)
     merr: dict[str, float] = {}
     if holdout and n_boot > 0:
-        merr = model_error(curves, law_obj, holdout, level=band_level, huber_delta=huber_delta, n_starts=n_starts,
-                           prior_weight=prior_weight, shrink=shrink, fixed=fixed)
+        merr = model_error(curves, law_obj, holdout, level=band_level, huber_delta=huber_delta, n_starts=1,
+                           prior_weight=prior_weight, shrink=shrink, fixed=fixed)  # one start per fold, as in selection
     pw = law_obj.prior_weight if prior_weight is None else float(prior_weight)
     flags = undetermined(law_obj, sol.theta, samples, problem.lo, problem.hi, prior_on=pw > 0 or shrink > 0,
                          fixed=list(fixed), level=band_level)

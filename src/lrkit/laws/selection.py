@@ -118,9 +118,11 @@ def model_error(curves: Sequence[Curve], law: Law, holdout: float | Sequence[flo
     law is fitted to the first ``f`` of every run and predicts the rest: relative errors ``e_i`` at
     log-horizons ``h_i = log(t_i / T_c)``.  The points are split at the median horizon; ``a`` is the
     ``level`` quantile of ``|e|`` of the nearer half, ``q`` that of the farther half, and the band's
-    model half-width is ``(a + b * h) * loss`` with ``b = max(0, (q - a) / (mean h_far - mean h_near))``
-    and ``h = log(t / T)`` beyond the last fitted step ``T`` (0 before it: another schedule within the
-    fitted horizon gets ``a``).  A quantile, not a mean, so the band's coverage is the level's by
+    model half-width is ``(a + b * h) * loss`` with ``h = log(t / T)`` beyond the last fitted step
+    ``T`` (0 before it: another schedule within the fitted horizon gets ``a``) and
+    ``b = max((q - a) / (mean h_far - mean h_near), q / mean h_far)``: the growth the folds show, and
+    at least the far half's error per unit of log-horizon (an extrapolation does not get better
+    with distance; the folds only reach ``log(1 / 0.4)``, the targets often further).  A quantile, not a mean, so the band's coverage is the level's by
     construction on the runs' own futures (conformal prediction by forward chaining).  Returns
     ``{"a", "b", "horizon", "points", "quantile"}`` (``quantile``: the level), or ``{}`` if no fold
     has enough points held out.
@@ -135,7 +137,7 @@ def model_error(curves: Sequence[Curve], law: Law, holdout: float | Sequence[flo
     a = float(np.quantile(e[near], level))
     b = 0.0
     if (~near).any():
-        gap = float(h[~near].mean() - h[near].mean())
-        b = max(0.0, (float(np.quantile(e[~near], level)) - a) / max(gap, 1e-12))
+        far, h_far = float(np.quantile(e[~near], level)), float(h[~near].mean())
+        b = max((far - a) / max(h_far - float(h[near].mean()), 1e-12), far / max(h_far, 1e-12))
     return {"a": a, "b": float(b), "horizon": float(max(c.steps.max() for c in curves)), "points": int(e.size),
             "quantile": float(level)}
