@@ -101,6 +101,19 @@ def _select(curves: Sequence[Curve], law: Law, huber_delta: float,
     return get_law(law.name, **options), options, float(selection["config"]["shrink"]), selection
 
 
+def _flags(problem: Problem, theta: np.ndarray, samples: np.ndarray, prior_weight: float | None, shrink: float,
+           fixed: dict[str, float], level: float) -> dict[str, str]:
+    """The parameters the runs do not determine (:func:`lrkit.laws.identify.undetermined`), with a
+    warning naming them."""
+    law = problem.law
+    pw = law.prior_weight if prior_weight is None else float(prior_weight)
+    flags = undetermined(law, theta, samples, problem.lo, problem.hi, prior_on=pw > 0 or shrink > 0,
+                         fixed=list(fixed), level=level)
+    if flags:
+        warnings.warn(f"{law.name} fit: {note(flags)}", UndeterminedWarning, stacklevel=3)
+    return flags
+
+
 def _warmup(lr: np.ndarray) -> int:
     """Steps of a run's warmup: the ramp up to its peak, if the LR rises to it."""
     peak_at = int(np.argmax(lr))
@@ -169,11 +182,7 @@ def fit(
     if holdout and n_boot > 0:
         merr = model_error(curves, law_obj, holdout, level=band_level, huber_delta=huber_delta, n_starts=1,
                            prior_weight=prior_weight, shrink=shrink, fixed=fixed)  # one start per fold, as in selection
-    pw = law_obj.prior_weight if prior_weight is None else float(prior_weight)
-    flags = undetermined(law_obj, sol.theta, samples, problem.lo, problem.hi, prior_on=pw > 0 or shrink > 0,
-                         fixed=list(fixed), level=band_level)
-    if flags:
-        warnings.warn(f"{law_obj.name} fit: {note(flags)}", UndeterminedWarning, stacklevel=2)
+    flags = _flags(problem, sol.theta, samples, prior_weight, shrink, fixed, band_level)
     return FitResult(
         law=law_obj.name,
         params={n: float(v) for n, v in zip(law_obj.param_names, sol.theta)},
