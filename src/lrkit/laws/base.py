@@ -11,6 +11,7 @@ import numpy as np
 
 from ..schedules import Schedule
 from ..spec import parse
+from .areas import warmup_end
 
 if TYPE_CHECKING:
     from ..runs import Run
@@ -22,6 +23,10 @@ ScheduleLike = Union[str, dict, Schedule, Callable[[np.ndarray], np.ndarray]]
 
 class LawError(ValueError):
     """A loss-curve law was asked something it cannot do (bad fit input, unknown law, bad JSON)."""
+
+
+class UndeterminedWarning(UserWarning):
+    """A fit has parameters its runs do not determine (``FitResult.flags``; also in its notes)."""
 
 
 @dataclass(frozen=True)
@@ -90,25 +95,53 @@ def schedule_lr(schedule: ScheduleLike, total: int, base_lr: float, convention: 
     return np.asarray(multipliers(schedule, convention)(steps), dtype=float) * float(base_lr)
 
 
+def warmup_peak(lr: np.ndarray) -> int:
+    """The end of a run's warmup: the first step at the peak of its initial rise (the highest LR
+    before the first decrease); 0 for a run without warmup."""
+    lr = np.asarray(lr, dtype=float)
+    head = lr[:warmup_end(lr)]
+    return int(np.argmax(head >= head.max() * (1 - 1e-9)))
+
+
 def usable_points(curves: Sequence[Curve]) -> tuple[list[Curve], list[str]]:
-    """The curves without the losses logged before the first step with a positive LR, where the laws'
-    forward area ``S1`` is 0 and the loss is undefined (e.g. a step-0 loss under a warmup from 0),
-    and one note per run that lost points.  A run with no positive LR, or nothing left, is an error."""
+    """The curves with only the losses the laws describe, and one note per run and reason for what was
+    left out.  The rule (one place for every fit, prediction and figure):
+
+    * losses logged before the first step with a positive LR, where the forward area ``S1`` is 0 and
+      the laws are undefined (e.g. a step-0 loss under a warmup from 0);
+    * losses logged before the end of the warmup (:func:`warmup_peak`, the first step at the peak LR)
+      and the loss at step 0, logged at initialisation before any update: the laws describe training
+      after warmup (the published fits use those points only), and one such point can dominate a fit
+      (a step-0 loss of 10.9 beside 3.3 later).
+
+    A run with no positive LR, or with nothing left, is an error.
+    """
     out, notes = [], []
     for c in curves:
         pos = np.nonzero(c.lr > 0)[0]
         if pos.size == 0:
             raise LawError(f"run {c.name!r}: the LR is zero at every step; the laws need a positive LR")
-        keep = c.steps >= pos[0]
-        if not keep.all():
-            if not keep.any():
-                raise LawError(f"run {c.name!r}: every loss is logged before the first step with a positive LR "
-                               f"({int(pos[0])})")
-            n = int((~keep).sum())
-            notes.append(f"run {c.name!r}: left out {n} loss{'es' if n != 1 else ''} logged before step {int(pos[0])}, "
+        first, peak = int(pos[0]), max(warmup_peak(c.lr), 1)
+        keep = c.steps >= max(first, peak)
+        if keep.all():
+            out.append(c)
+            continue
+        if not keep.any():
+            raise LawError(f"run {c.name!r}: every loss is logged before the first step with a positive LR ({first})"
+                           if c.steps.max() < first else
+                           f"run {c.name!r}: every loss is logged before step {peak}, the end of the warmup (the first "
+                           "step at the peak LR); the laws describe training after warmup")
+        n0 = int((c.steps < first).sum())
+        if n0:
+            notes.append(f"run {c.name!r}: left out {n0} loss{'es' if n0 != 1 else ''} logged before step {first}, "
                          "the first with a positive LR (the laws need some LR area before a loss)")
-            c = Curve(c.name, c.lr, c.steps[keep], c.loss[keep])
-        out.append(c)
+        n1 = int(((c.steps >= first) & ~keep).sum())
+        if n1 and peak == 1:
+            notes.append(f"run {c.name!r}: left out the loss logged at step 0, at initialisation (before any update)")
+        elif n1:
+            notes.append(f"run {c.name!r}: left out {n1} loss{'es' if n1 != 1 else ''} logged before step {peak}, the "
+                         "end of the warmup (the first step at the peak LR; the laws describe training after warmup)")
+        out.append(Curve(c.name, c.lr, c.steps[keep], c.loss[keep]))
     return out, notes
 
 

@@ -6,8 +6,10 @@ Objective (as in both papers' reference fits): Huber loss (``delta = 1e-3``) on 
 of each run, each resample refitted by one Gauss-Newton step from the optimum (linearised
 bootstrap); the spread of the resampled parameters gives the parameter part of the prediction band
 (:func:`lrkit.laws.predict`).  Model (extrapolation) error: a forward hold-out
-(:func:`lrkit.laws.selection.model_error`) gives an error scale ``a + b * horizon`` that widens the
-band.  Model selection (multi-power default): forward-chaining cross-validation on the fitted runs
+(:func:`lrkit.laws.selection.model_error`, forward-chaining quantiles) gives an error scale
+``a + b * log-horizon`` that widens the band.  Parameters the runs do not determine are flagged
+(:func:`lrkit.laws.identify.undetermined`; ``FitResult.flags``, a note and an
+:class:`~lrkit.laws.base.UndeterminedWarning`).  Model selection (multi-power default): forward-chaining cross-validation on the fitted runs
 chooses the warmup treatment and the shrinkage toward the simplified-law initialisation
 (:func:`lrkit.laws.selection.select_config`).
 """
@@ -15,14 +17,17 @@ chooses the warmup treatment and the shrinkage toward the simplified-law initial
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
-from .base import Curve, Law, LawError, usable_points
+from .areas import warmup_end
+from .base import Curve, Law, LawError, UndeterminedWarning, usable_points
 from .domain import Domain, warmup_steps
+from .identify import note, undetermined
 from .result import FitResult, get_law, options_of
-from .selection import model_error, select_config
+from .selection import CAL_FRACTIONS, model_error, select_config
 from .solve import Problem, Solution, block_resample, fixed_index, solve
 
 
@@ -114,6 +119,19 @@ def _pilots(curves: Sequence[Curve], pred: np.ndarray, points: int = 300) -> dic
     return out
 
 
+def _flags(problem: Problem, theta: np.ndarray, samples: np.ndarray, prior_weight: float | None, shrink: float,
+           fixed: dict[str, float], level: float) -> dict[str, str]:
+    """The parameters the runs do not determine (:func:`lrkit.laws.identify.undetermined`), with a
+    warning naming them."""
+    law = problem.law
+    pw = law.prior_weight if prior_weight is None else float(prior_weight)
+    flags = undetermined(law, theta, samples, problem.lo, problem.hi, prior_on=pw > 0 or shrink > 0,
+                         fixed=list(fixed), level=level)
+    if flags:
+        warnings.warn(f"{law.name} fit: {note(flags)}", UndeterminedWarning, stacklevel=3)
+    return flags
+
+
 def fit(
     runs: Sequence[Any],
     law: str | Law = "multipower",
@@ -127,7 +145,7 @@ def fit(
     seed: int = 0,
     law_options: dict[str, Any] | None = None,
     prior_weight: float | None = None,
-    holdout: float = 0.6,
+    holdout: float | Sequence[float] = CAL_FRACTIONS,
     shrink: float = 0.0,
     select: bool | None = None,
     fixed: dict[str, float] | None = None,
@@ -139,8 +157,9 @@ def fit(
     ``totals[i]``: number of steps of run ``i`` (default: last logged step + 1).
     ``prior_weight``: strength of the law's weak log-normal prior on its shape parameters
     (``Law.prior``; default ``Law.prior_weight``; 0 turns it off).
-    ``holdout``: fraction of each run used by the forward hold-out fit that calibrates the model-error
-    part of the band (:func:`~lrkit.laws.selection.model_error`); 0 leaves it out.
+    ``holdout``: the fractions of each run fitted by the forward-chaining folds that calibrate the
+    model-error part of the band (:func:`~lrkit.laws.selection.model_error`); one number is one fold,
+    0 leaves the calibration out.
     ``shrink``: weight of a penalty pulling *every* parameter (in log scale) toward the law's simplified
     initialisation (``Law.simplified_fit``; the multi-power law only); 0 turns it off.
     ``select``: choose the fit configuration (``shrink`` and, for the multi-power law, the warmup
@@ -175,9 +194,10 @@ def fit(
                 fixed=fixed_index(law_obj, fixed, problem.lo, problem.hi))
     samples, rank = _bootstrap(problem, sol, huber_delta, n_boot, block, seed)
     merr: dict[str, float] = {}
-    if 0 < holdout < 1 and n_boot > 0:
-        merr = model_error(curves, law_obj, holdout, huber_delta=huber_delta, n_starts=n_starts,
-                           prior_weight=prior_weight, shrink=shrink, fixed=fixed)
+    if holdout and n_boot > 0:
+        merr = model_error(curves, law_obj, holdout, level=band_level, huber_delta=huber_delta, n_starts=1,
+                           prior_weight=prior_weight, shrink=shrink, fixed=fixed)  # one start per fold, as in selection
+    flags = _flags(problem, sol.theta, samples, prior_weight, shrink, fixed, band_level)
     pred = problem.model()(sol.theta, False)[0]
     return FitResult(  # the diagnostics (domain, at_bounds, pilots) last
         law=law_obj.name,
@@ -197,6 +217,7 @@ def fit(
         selection=selection,
         fixed={n: float(v) for n, v in fixed.items()},
         notes=notes,
+        flags=flags,
         cost=sol.cost,
         seconds=time.perf_counter() - t0,
         domain=Domain.of_curves(curves, convention).to_dict(),

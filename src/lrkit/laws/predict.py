@@ -92,6 +92,16 @@ def _check(lr_per_step: np.ndarray, steps: np.ndarray | None) -> tuple[np.ndarra
     return lr, steps
 
 
+def _model_scale(me: dict, q: float) -> float:
+    """1 for a quantile calibration (its ``a``, ``b`` are half-widths already); the normal-theory
+    factor ``z * sqrt(pi/2)`` for an older fit file's mean absolute error."""
+    if "quantile" in me:
+        return 1.0
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - q) * np.sqrt(np.pi / 2))
+
+
 #: steps whose (steps x bootstrap samples) prediction shifts are held at once for the band's quantiles
 BAND_BLOCK = 8192
 
@@ -112,10 +122,11 @@ def _predict_at(fit: FitResult, lr: np.ndarray, steps: np.ndarray, band: bool = 
 
     The band is the ``fit.band_level`` interval of the predictions under the bootstrap parameter
     samples, propagated linearly (Jacobian at the fitted parameters), widened by the law's own
-    error calibrated on the fitted runs (``fit.model_error``, a forward hold-out; see
+    error calibrated on the fitted runs (``fit.model_error``, forward-chaining quantiles; see
     :func:`lrkit.laws.selection.model_error`): the two half-widths add in quadrature, the model part
-    being ``z * sqrt(pi/2) * (a + b * log(t / T)) * loss`` (``T``: last fitted step; the log term is
-    0 before it).
+    being ``(a + b * log(t / T)) * loss`` (``T``: last fitted step; the log term is 0 before it).
+    Fit files written before the quantile calibration (no ``quantile`` in ``model_error``) keep their
+    mean-based scale, ``z * sqrt(pi/2) * (a + b * log(t / T)) * loss``.
     """
     law = fit.law_obj
     theta = fit.theta
@@ -127,10 +138,8 @@ def _predict_at(fit: FitResult, lr: np.ndarray, steps: np.ndarray, band: bool = 
         lo_p, hi_p = _parameter_band(J, np.asarray(fit.param_samples) - theta, q)
         me = fit.model_error
         if me:
-            from scipy.stats import norm
-
             h = np.maximum(np.log(np.maximum(steps, 1) / me["horizon"]), 0.0)
-            m = norm.ppf(1 - q) * np.sqrt(np.pi / 2) * (me["a"] + me["b"] * h) * np.abs(pred)
+            m = _model_scale(me, q) * (me["a"] + me["b"] * h) * np.abs(pred)
             lo_p, hi_p = -np.hypot(lo_p, m), np.hypot(hi_p, m)
         lower, upper = pred + lo_p, pred + hi_p
     else:

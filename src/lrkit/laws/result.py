@@ -11,12 +11,16 @@ import numpy as np
 
 from ..schedules.validate import clip_path
 from .base import Law, LawError
+from .bound import ConvexBoundLaw
 from .domain import Domain
 from .figures import draw
+from .itmpl import IntrinsicTimeMPL
 from .lra import LRALaw
 from .multipower import MultiPowerLaw
 
-LAW_NAMES = ("multipower", "lra")
+LAW_NAMES = ("multipower", "lra", "mpl-it", "bound")
+#: the laws that take no options
+_PLAIN = {"mpl-it": IntrinsicTimeMPL, "bound": ConvexBoundLaw}
 #: a fit describes its pilots when every pilot has R² at least this ...
 MIN_R2 = 0.9
 #: ... and no logged loss is off by more than this relative error
@@ -24,7 +28,11 @@ MAX_ERROR = 0.5
 
 
 def get_law(name: str, **options: Any) -> Law:
-    """The law called ``name`` (``"multipower"`` or ``"lra"``); ``options`` go to its constructor."""
+    """The law called ``name`` (one of :data:`LAW_NAMES`); ``options`` go to its constructor."""
+    if name in _PLAIN:
+        if options:
+            raise LawError(f"law {name!r} takes no options, got {sorted(options)}")
+        return _PLAIN[name]()
     if name == "multipower":
         extra = sorted(set(options) - {"warmup"})
         if extra:
@@ -45,6 +53,8 @@ def options_of(law: Law) -> dict[str, Any] | None:
         return {"lam": law.lam}
     if isinstance(law, MultiPowerLaw):
         return dict(law.options)
+    if isinstance(law, tuple(_PLAIN.values())):
+        return {}
     return None
 
 
@@ -76,6 +86,9 @@ class FitResult:
     fixed: dict[str, float] = field(default_factory=dict)
     #: what the fit left out of the runs, one line each (e.g. losses logged before any positive LR)
     notes: list[str] = field(default_factory=list)
+    #: parameters the fitted runs do not determine, name -> reason (:func:`lrkit.laws.identify.undetermined`);
+    #: their intervals are not measurements (:meth:`interval`)
+    flags: dict[str, str] = field(default_factory=dict)
     cost: float = 0.0
     seconds: float = 0.0
     #: the domain of validity (:class:`lrkit.laws.domain.Domain` as a dict); empty: an older fit file
@@ -145,6 +158,21 @@ class FitResult:
     @property
     def law_obj(self) -> Law:
         return get_law(self.law, **self.law_options)
+
+    def interval(self, name: str) -> tuple[float, float] | str:
+        """The ``band_level`` bootstrap interval of parameter ``name``, or why there is none:
+        ``"fixed"``, ``"not determined"`` (flagged in :attr:`flags`), ``"no bootstrap"``."""
+        if name not in self.params:
+            raise LawError(f"no parameter {name!r}; the fit has {', '.join(self.params)}")
+        if name in self.fixed:
+            return "fixed"
+        if name in self.flags:
+            return "not determined"
+        if not self.param_samples:
+            return "no bootstrap"
+        q = (1 - self.band_level) / 2
+        col = np.asarray(self.param_samples)[:, list(self.params).index(name)]
+        return float(np.quantile(col, q)), float(np.quantile(col, 1 - q))
 
     def to_json(self, path: str | Path | None = None) -> str:
         """JSON text of the fit (also written to ``path`` if given)."""

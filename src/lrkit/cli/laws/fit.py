@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
 import numpy as np
 
 from ...laws.result import MAX_ERROR, MIN_R2
 from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, warn
 
-LAW_CHOICES = ("multipower", "lra")
+LAW_CHOICES = ("multipower", "lra", "mpl-it", "bound")
 
 
 def _fixes(items) -> dict[str, float]:
@@ -37,7 +39,7 @@ def _tables(console, result) -> None:
     samples = np.asarray(result.param_samples) if result.param_samples else None
     for i, (k, v) in enumerate(result.params.items()):
         ci = "" if samples is None else f"{np.quantile(samples[:, i], 0.05):.4g} .. {np.quantile(samples[:, i], 0.95):.4g}"
-        ci = "fixed" if k in result.fixed else ci
+        ci = result.interval(k) if k in result.fixed or k in result.flags else ci
         marks = ["at a bound"] if k in result.at_bounds else []
         extra = flags.get(k) if isinstance(flags, dict) else None
         marks += [", ".join(extra) if isinstance(extra, (list, tuple)) else str(extra)] if extra else []
@@ -55,7 +57,8 @@ def _tables(console, result) -> None:
 @click.command("fit")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(), metavar="RUN...")
 @click.option("--law", type=click.Choice(LAW_CHOICES), default="multipower", show_default=True,
-              help="multipower: Luo et al. 2025; lra: Tissue et al. 2024.")
+              help="multipower: Luo et al. 2025; lra: Tissue et al. 2024; mpl-it: multi-power, drop in intrinsic time; "
+                   "bound: convex bound, Schaipp et al. 2025 (docs/methods.md).")
 @apply(RUN_OPTIONS)
 @click.option("--target", type=click.Choice(["loss", "val_loss"]), default="loss", show_default=True,
               help="The logged column to fit: the training loss or the validation loss.")
@@ -82,15 +85,18 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
       lrkit fit constant.csv cooldown.csv --base cooldown.csv=constant.csv --target val_loss \\
           --schedule 'constant(warmup=100)' --schedule 'wsd(decay=0.2, warmup=100)' --lr 1e-3 --out fit.json
     """
-    from ...laws import LawError, fit
+    from ...laws import LawError, UndeterminedWarning, fit
+    from ...laws.identify import note as note_of_flags
     from ..terminal import console as make_console
 
     console = make_console()
     fixed = _fixes(fixes)
     curves = load_curves(runs, schedules, base_lr, totals, columns, clean, console, target=target,
                          convention=convention, bases=parse_bases(bases, runs))
-    result = fit(curves, law, n_boot=boot, fixed=fixed or None, target=target,
-                 convention=(convention or "lrkit") if schedules else None)
+    with warnings.catch_warnings():  # the flags are printed below, as a line of the output
+        warnings.simplefilter("ignore", UndeterminedWarning)
+        result = fit(curves, law, n_boot=boot, fixed=fixed or None, target=target,
+                     convention=(convention or "lrkit") if schedules else None)
     problems = result.problems()
     if problems and not force:
         raise LawError(f"the {law} law does not describe its pilots ({'; '.join(problems)}); check the runs and "
@@ -98,6 +104,8 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     result.to_json(out)
     for note in result.notes:
         console.print(f"[yellow]{note}[/]")
+    if result.flags:
+        console.print(f"[yellow]warning: {note_of_flags(result.flags)}[/]")
     _tables(console, result)
     for p in problems:
         warn("fit", f"{p} (kept: --force)")
