@@ -85,7 +85,7 @@ class Decaying(Schedule):
         if W == 0:
             return core
         peak = float(core(0.0, SCALAR))
-        start = self._ramp_start()
+        start = self.ramp_start(conv)
         up = ramp(self.warmup_form, W, conv.warmup_offset, start, peak)
         shift = 0.0 if conv.placement == "replace" else float(W)
         Wf = float(W)
@@ -99,6 +99,11 @@ class Decaying(Schedule):
 
     def _ramp_start(self) -> float:
         return self.warmup_init
+
+    def ramp_start(self, convention: str | Convention | None = None) -> float:
+        """The multiplier the warmup ramp starts from under ``convention`` (before its first step):
+        ``warmup_init``, except where a library's quirks start it elsewhere (transformers' WSD: its floor)."""
+        return self._ramp_start()
 
     def _decay_phases(self, start: int, end: int | None, total: int | None) -> list[Phase]:
         return [Phase(start, end, self.family)]

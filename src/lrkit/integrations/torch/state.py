@@ -188,8 +188,9 @@ def _convention(x: Any, mine: Convention | None) -> Convention:
     try:
         if isinstance(x, str):  # version 1 saved the name only
             return PRESETS.get(x) or (mine if mine is not None and x == mine.name else Convention(x))
-        if isinstance(x, Mapping):
-            return Convention(**x)
+        if isinstance(x, Mapping):  # a field added since (quirks) takes its preset's value, else its default
+            preset = PRESETS.get(x.get("name")) if isinstance(x.get("name"), str) else None
+            return Convention(**{**(dataclasses.asdict(preset) if preset else {}), **x})
     except (TypeError, SpecError):
         pass
     raise bad_state(f"convention={short(x)}; expected a preset name or the saved convention's fields")
