@@ -11,6 +11,7 @@ from .piecewise import Piecewise
 from .plateau import Plateau, PlateauController
 from .scaling import linear_scaling, sqrt_scaling
 from .spec import parse
+from .under import Under
 from .warmup import Warmup, radam_rectification, untuned_period
 
 __all__ = [
@@ -18,5 +19,5 @@ __all__ = [
     "Constant", "Linear", "Cosine", "Polynomial", "Exponential", "Step", "MultiStep", "InverseSqrt",
     "Rex", "Uba", "Wsd", "Power", "Infinite", "OneCycle", "Cyclic", "Sgdr", "Piecewise", "Warmup",
     "Plateau", "PlateauController", "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "Cooldown", "linear_scaling",
-    "sqrt_scaling", "radam_rectification", "untuned_period", "parse",
+    "sqrt_scaling", "radam_rectification", "untuned_period", "parse", "Under",
 ]
