@@ -204,7 +204,7 @@ def run_adaptive_trial(trial, threads: int | None = None, on_log: Callable[[dict
         info["chosen_lrs"] = ",".join(f"{d['lr']:.3g}" for d in ctl.decisions)
         search_steps = ctl.step_count - ctl.train_steps
     summary = trial_summary(hist, diverged, init_val, t_train, 0.0, t_start, {**task.info, **info},
-                            search_steps=int(search_steps))
+                            search_steps=int(search_steps), description=workload.description)
     return {"history": hist, "summary": summary}
 
 

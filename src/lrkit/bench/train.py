@@ -136,7 +136,7 @@ def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict],
         if diverged:
             break
     return {"history": hist, "summary": trial_summary(hist, diverged, init_val, train_time, setup_time, t_start,
-                                                      task.info)}
+                                                      task.info, description=workload.description)}
 
 
 def _what(x: Any) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 
 OPTIMIZERS = ("adamw", "sgd", "sfadamw")
 OPTIMIZER_TITLES = {"adamw": "AdamW", "sgd": "SGD (momentum 0.9)", "sfadamw": "Schedule-Free AdamW"}
+#: What a trial logs at each logged point, in order: the columns of a history and of the ``points`` table.
+HISTORY_FIELDS = ("step", "lr", "loss", "val_loss", "grad_norm", "time")
 
 
 def canonical_spec(spec: str) -> str:

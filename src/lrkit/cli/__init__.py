@@ -28,9 +28,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import adaptive, bench, demo, laws, show
+    from . import adaptive, bench, demo, find_lr, laws, show
 
-    for module in (show, demo, bench, laws, adaptive):
+    for module in (show, demo, bench, laws, adaptive, find_lr):
         module.register(cli)
 
 

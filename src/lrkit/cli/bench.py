@@ -142,7 +142,8 @@ def print_scores(console, scores, title_prefix: str = "") -> None:
 
 @click.command()
 @click.option("--workload", "-w", "workloads", multiple=True, required=True, metavar="NAME",
-              help="digits-mlp, mnist1d, charlm, or module:function (repeat for several).")
+              help="digits-mlp, mnist1d, charlm, or module:function, which imports and runs that module's code "
+                   "(repeat for several).")
 @click.option("--schedule", "-s", "schedules", multiple=True, required=True, metavar="SPEC",
               help="A schedule spec (repeat for several). The first is the reference for the target.")
 @click.option("--steps", "-n", type=int, required=True, help="Training steps of every trial.")
@@ -250,7 +251,7 @@ def runs(db, fmt, workload, status):
             known = [r[0] for r in store.conn.execute("SELECT DISTINCT workload FROM trials ORDER BY workload")]
             if workload not in known:
                 raise click.BadParameter(f"no trials of workload {workload!r} in {db}; its workloads: "
-                                         f"{', '.join(known) or 'none'}", param_hint="--workload")
+                                         f"{', '.join(map(str, known)) or 'none'}", param_hint="--workload")
     values = [[r["id"], r["workload"], r["schedule"], repr(r["lr"]), r["optimizer"], r["seed"], r["steps"], r["status"],
                "" if r["final_val"] is None else repr(r["final_val"]), "" if r["best_val"] is None else repr(r["best_val"]),
                "" if r["diverged"] is None else int(r["diverged"]),

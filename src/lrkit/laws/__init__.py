@@ -9,10 +9,11 @@ Wang, Wang 2024, arXiv 2408.11029).  Needs scipy (``pip install lrkit[fit]``); i
 """
 
 from .base import Curve, Law, LawError
+from .domain import Domain, ExtrapolationError, ExtrapolationWarning
 from .fitting import fit
 from .result import LAW_NAMES, FitResult, get_law
 from .plan import Candidate, Plan, plan
-from .predict import Prediction, final_loss, predict
+from .predict import Prediction, evaluate, final_loss, predict
 
 __all__ = ["Curve", "Law", "LawError", "LAW_NAMES", "FitResult", "fit", "get_law", "Plan", "Candidate", "plan",
-           "Prediction", "predict", "final_loss"]
+           "Prediction", "predict", "evaluate", "final_loss", "Domain", "ExtrapolationWarning", "ExtrapolationError"]

@@ -50,13 +50,14 @@ class Curve:
 
     @classmethod
     def from_run(cls, run: "Run", *, total: int | None = None, schedule: ScheduleLike | None = None,
-                 base_lr: float | None = None, loss: str = "loss") -> "Curve":
+                 base_lr: float | None = None, loss: str = "loss", convention: str | None = None) -> "Curve":
         """The curve of a :class:`lrkit.runs.Run`: its logged ``loss`` column (e.g. ``"val_loss"``) and
         the LR of every step ``0..total-1`` (``total``: default the run's last step + 1).
 
         The LR comes from ``schedule`` times ``base_lr`` when a schedule is given, else from the run's
-        own logged LRs (:meth:`lrkit.runs.Run.lr_per_step`).  A ``total`` that leaves out logged
-        losses is an error, never a silent cut.
+        own logged LRs (:meth:`lrkit.runs.Run.lr_per_step`); ``convention`` is the one the schedule is
+        evaluated with (a preset name such as ``"torch"``; default lrkit's).  A ``total`` that leaves
+        out logged losses is an error, never a silent cut.
         """
         steps, values = run.logged(loss)
         if total is not None:
@@ -65,27 +66,28 @@ class Curve:
                 raise LawError(f"run {run.name!r}: total={total:,} steps, but a loss is logged at step "
                                f"{int(steps.max()):,}; the total must be more than every logged step "
                                f"(at least {int(steps.max()) + 1:,})")
-        lr = run.lr_per_step(total, None if schedule is None else multipliers(schedule), base_lr)
+        lr = run.lr_per_step(total, None if schedule is None else multipliers(schedule, convention), base_lr)
         return cls(run.name, lr, steps, values)
 
 
-def multipliers(schedule: ScheduleLike) -> Callable[[np.ndarray], np.ndarray]:
-    """A callable from the steps ``0..N-1`` to the schedule's LR multipliers there."""
+def multipliers(schedule: ScheduleLike, convention: str | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A callable from the steps ``0..N-1`` to the schedule's LR multipliers there (under ``convention``)."""
     if isinstance(schedule, (str, dict, Schedule)):
         s = parse(schedule)
-        return lambda steps: np.asarray(s.sample(int(np.asarray(steps).size)), dtype=float)
+        return lambda steps: np.asarray(s.sample(int(np.asarray(steps).size), convention), dtype=float)
     if callable(schedule):
         return schedule
     raise LawError(f"schedule={schedule!r} is not a spec, a Schedule or a callable")
 
 
-def schedule_lr(schedule: ScheduleLike, total: int, base_lr: float) -> np.ndarray:
-    """The absolute LR of every step ``0..total-1`` of ``schedule`` at base (peak) LR ``base_lr``."""
+def schedule_lr(schedule: ScheduleLike, total: int, base_lr: float, convention: str | None = None) -> np.ndarray:
+    """The absolute LR of every step ``0..total-1`` of ``schedule`` at base (peak) LR ``base_lr``
+    (under ``convention``, default lrkit's)."""
     if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float, np.floating, np.integer)) \
             or not (base_lr > 0 and math.isfinite(base_lr)):
         raise LawError(f"the base LR must be a positive finite number, got {base_lr!r}")
     steps = np.arange(int(total))
-    return np.asarray(multipliers(schedule)(steps), dtype=float) * float(base_lr)
+    return np.asarray(multipliers(schedule, convention)(steps), dtype=float) * float(base_lr)
 
 
 def usable_points(curves: Sequence[Curve]) -> tuple[list[Curve], list[str]]:

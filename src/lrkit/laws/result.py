@@ -10,10 +10,16 @@ from typing import Any
 import numpy as np
 
 from .base import Law, LawError
+from .domain import Domain
+from .figures import draw
 from .lra import LRALaw
 from .multipower import MultiPowerLaw
 
 LAW_NAMES = ("multipower", "lra")
+#: a fit describes its pilots when every pilot has R² at least this ...
+MIN_R2 = 0.9
+#: ... and no logged loss is off by more than this relative error
+MAX_ERROR = 0.5
 
 
 def get_law(name: str, **options: Any) -> Law:
@@ -71,6 +77,65 @@ class FitResult:
     notes: list[str] = field(default_factory=list)
     cost: float = 0.0
     seconds: float = 0.0
+    #: the domain of validity (:class:`lrkit.laws.domain.Domain` as a dict); empty: an older fit file
+    domain: dict[str, Any] = field(default_factory=dict)
+    #: the logged column that was fitted (``loss`` or ``val_loss``)
+    target: str = "loss"
+    #: fitted parameters that ended at a bound of their range (the pilots push them out of it)
+    at_bounds: list[str] = field(default_factory=list)
+    #: each pilot's logged and fitted loss, thinned to at most 300 points (for figures and summaries)
+    pilots: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"FitResult({self.law}, {self.target} of {len(self.runs)} run{'s' * (len(self.runs) != 1)}: {params})"
+
+    @property
+    def validity(self) -> Domain | None:
+        """The domain of validity (``None`` for a fit file written before domains were stored)."""
+        return Domain.from_dict(self.domain)
+
+    def problems(self) -> list[str]:
+        """Why the fit does not describe its pilots, one line per pilot (empty: it does): R² below
+        :data:`MIN_R2` or a relative error above :data:`MAX_ERROR`."""
+        out = []
+        for name, m in self.metrics.items():
+            r2, worst = m.get("r2", float("nan")), m.get("max_rel_error", 0.0)
+            why = []
+            if np.isfinite(r2) and r2 < MIN_R2:
+                why.append(f"R² {r2:.3g} < {MIN_R2:g}")
+            if worst > MAX_ERROR:
+                why.append(f"max error {100 * worst:.3g}% > {100 * MAX_ERROR:g}%")
+            if why:
+                out.append(f"run {name!r}: {', '.join(why)}")
+        return out
+
+    def summary(self) -> str:
+        """A few lines: the law, its parameters (bounds and fixed ones marked), the fit quality per pilot."""
+        lines = [f"{self.law_obj.title or self.law} fitted to the {self.target} of {', '.join(self.runs)}"]
+        flags = getattr(self, "flags", None) or {}
+        for k, v in self.params.items():
+            marks = [m for m, on in (("fixed", k in self.fixed), ("at a bound", k in self.at_bounds)) if on]
+            extra = flags.get(k) if isinstance(flags, dict) else None
+            marks += [str(extra)] if extra else []
+            lines.append(f"  {k:>6} = {v:.5g}" + (f"  ({', '.join(marks)})" if marks else ""))
+        for name, m in self.metrics.items():
+            lines.append(f"  {name}: {m['points']} points, mean |err| {100 * m['mean_rel_error']:.3f}%, "
+                         f"max {100 * m['max_rel_error']:.3f}%, R² {m['r2']:.4f}")
+        d = self.validity
+        if d is None:
+            lines.append("  domain: unknown (older fit file)")
+        else:
+            lr = f"{d.lr_min:.3g}" if d.lr_min == d.lr_max else f"{d.lr_min:.3g}..{d.lr_max:.3g}"
+            lines.append(f"  domain: peak LR {lr}, up to {d.horizon:,} steps, warmup "
+                         f"{'/'.join(f'{w:,}' for w in sorted(set(d.warmups)))}"
+                         + (f", convention {d.convention}" if d.convention else ""))
+        lines += [f"  problem: {p}" for p in self.problems()]
+        return "\n".join(lines)
+
+    def plot(self, ax=None, **kw):
+        """The pilots' logged loss (dots) and the fitted law (lines); matplotlib, returns the axes."""
+        return draw("fit", self, ax=ax, **kw)
 
     @property
     def theta(self) -> np.ndarray:

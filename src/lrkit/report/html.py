@@ -12,6 +12,7 @@ import datetime as _dt
 import html
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -78,7 +79,9 @@ if(errs.length)d.setAttribute('data-error-list',errs.join(' | ').slice(0,500));}
 
 
 def _e(x: Any) -> str:
-    return html.escape(str(x))
+    """Any value as HTML text (quotes included): every field of a database goes through here, since a
+    database may come from elsewhere (docs/security.md)."""
+    return html.escape(str(x), quote=True)
 
 
 def _num(x: float | None, digits: int = 4) -> str:
@@ -86,20 +89,20 @@ def _num(x: float | None, digits: int = 4) -> str:
         return "–"
     if isinstance(x, float) and math.isinf(x):
         return '<span class="never">never</span>'
-    return f"{x:.{digits}g}"
+    return _e(f"{x:.{digits}g}")
 
 
 def _int(x: float) -> str:
     if not math.isfinite(x):
         return '<span class="never">never</span>'
-    return f"{int(round(x)):,}"
+    return _e(f"{int(round(x)):,}")
 
 
 def figure(fig, caption: str = "", alt: str = "") -> str:
     """An ``<figure>`` with the matplotlib figure embedded as an SVG data URI."""
     svg = F.to_svg(fig)
     data = base64.b64encode(svg.encode()).decode()
-    cap = f"<figcaption>{caption}</figcaption>" if caption else ""
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
     return f'<figure><img alt="{_e(alt or caption)}" src="data:image/svg+xml;base64,{data}">{cap}</figure>'
 
 
@@ -117,89 +120,197 @@ def _name(label: str, names: Mapping[str, str]) -> str:
     return _e(label)
 
 
+def _swatch(cmap: Mapping[str, str], label: str) -> str:
+    return f'<span class="swatch" style="background:{_e(cmap.get(label, "#333"))}"></span>'
+
+
 def _target(scores, p: str, names: Mapping[str, str]) -> str:
     """The target of problem ``p`` in words (none when every run of the reference diverged)."""
     t, ref = scores.targets[p], f"<code>{_name(scores.reference[p], names)}</code>"
     if math.isfinite(t):
-        return f"target validation loss <b>{t:.4f}</b> (median best of {ref})"
+        return f"target validation loss <b>{_e(f'{t:.4f}')}</b> (median best of {ref})"
     return f'<span class="never">no target</span>: no run of {ref} reached a finite validation loss'
 
 
 def _method_table(ms, cmap, target: float, names: Mapping[str, str]) -> str:
+    sens = any(x.sensitivity is not None for x in ms)
     rows = []
     for i, m in enumerate(ms):
         lo, hi = m.final_val_spread
-        spread = f' <span class="note">({lo:.3f}–{hi:.3f})</span>' if m.seeds > 1 and math.isfinite(lo) else ""
-        reach = f' <span class="note">({m.reached}/{m.seeds})</span>' if m.reached < m.seeds else ""
-        tt = f"{m.time_to_target:.2f} s" if math.isfinite(m.time_to_target) else '<span class="never">never</span>'
+        spread = f' <span class="note">({_e(f"{lo:.3f}–{hi:.3f}")})</span>' if m.seeds > 1 and math.isfinite(lo) else ""
+        reach = f' <span class="note">({_e(m.reached)}/{_e(m.seeds)})</span>' if m.reached < m.seeds else ""
+        tt = _e(f"{m.time_to_target:.2f} s") if math.isfinite(m.time_to_target) else '<span class="never">never</span>'
         rows.append(
             f'<tr class="{"best" if i == 0 and math.isfinite(m.steps_to_target) else ""}">'
-            f'<td class="method"><span class="swatch" style="background:{cmap[m.label]}"></span>{_name(m.label, names)}</td>'
-            f"<td>{m.lr:g}</td><td>{m.seeds}</td><td>{_num(m.final_val)}{spread}</td><td>{_num(m.best_val)}</td>"
-            f"<td>{_int(m.steps_to_target)}{reach}</td><td>{tt}</td><td>{_num(m.ratio, 3)}</td>"
-            + (f"<td>{_num(m.sensitivity, 3)}</td>" if any(x.sensitivity is not None for x in ms) else "") + "</tr>")
-    sens_h = "<th>LR sensitivity</th>" if any(x.sensitivity is not None for x in ms) else ""
+            f'<td class="method">{_swatch(cmap, m.label)}{_name(m.label, names)}</td>'
+            f"<td>{_e(f'{m.lr:g}')}</td><td>{_e(m.seeds)}</td><td>{_num(m.final_val)}{spread}</td>"
+            f"<td>{_num(m.best_val)}</td><td>{_int(m.steps_to_target)}{reach}</td><td>{tt}</td><td>{_num(m.ratio, 3)}</td>"
+            + (f"<td>{_num(m.sensitivity, 3)}</td>" if sens else "") + "</tr>")
+    sens_h = "<th>LR sensitivity</th>" if sens else ""
     return ("<table><thead><tr><th>method</th><th>peak LR</th><th>seeds</th><th>final val loss</th><th>best val loss</th>"
             f"<th>steps to target</th><th>time to target</th><th>× fastest</th>{sens_h}</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
 
 
-def _prediction_section(store, pred: Mapping[str, Any], cmap: Mapping[str, str], names: Mapping[str, str]) -> str:
-    """The demo: pilots, the fitted law, predicted vs realised curves and a table of final losses."""
-    budget = int(pred["budget"])
-    rows = store.trials(status="done", workload=pred["workload"])
+def _realised(store, pred: Mapping[str, Any]):
+    """The realised validation curves and final losses of a prediction's trials, and its pilots' curves."""
     realised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     finals: dict[str, list[float]] = {}
-    for r in rows:
-        if r["steps"] == budget and r["id"] in pred.get("trial_ids", [r["id"]]):
+    wanted = pred["trial_ids"]  # None: every done trial of the workload at the budget
+    for r in store.trials(status="done", workload=pred["workload"]):
+        if r["steps"] == pred["budget"] and (wanted is None or r["id"] in wanted):
             h = store.history(r["id"])
             if r["label"] not in realised:
                 realised[r["label"]] = (np.asarray(h["step"]) + 1, np.asarray(h["val_loss"]))
             finals.setdefault(r["label"], []).append(r["final_val"] if r["final_val"] is not None else math.nan)
     pilots = []
-    for pid in pred.get("pilot_ids", []):
+    for pid in pred["pilot_ids"]:
         pr = store.trials(ids=[pid])
         if pr and pr[0]["status"] == "done":
             h = store.history(pid)
             pilots.append((pr[0]["label"], np.asarray(h["step"]) + 1, np.asarray(h["val_loss"])))
+    return realised, finals, pilots
+
+
+def _prediction_section(store, pred: Mapping[str, Any], cmap: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """The demo: pilots, the fitted law, predicted vs realised curves and a table of final losses
+    (``pred``: a prediction artifact checked by :func:`lrkit.bench.records.read_prediction`)."""
+    realised, finals, pilots = _realised(store, pred)
     fig = F.predicted_vs_realised(pred["curves"], realised, cmap, pilots, names)
     trs = []
-    ranked = sorted(pred["curves"], key=lambda c: np.nanmedian(finals.get(c["label"], [math.inf])))
-    for i, c in enumerate(ranked):
-        real = float(np.nanmedian(finals[c["label"]])) if c["label"] in finals else math.nan
-        p = float(c["loss"][-1])
-        err = (p - real) / real * 100 if math.isfinite(real) else math.nan
-        trs.append(f'<tr class="{"best" if i == 0 else ""}"><td class="method"><span class="swatch" style="background:'
-                   f'{cmap.get(c["label"], "#333")}"></span>{_name(c["label"], names)}</td><td>{p:.4f}</td>'
-                   f'<td>[{c["lower"][-1]:.4f}, {c["upper"][-1]:.4f}]</td><td>{_num(real)}</td>'
-                   f"<td>{err:+.2f}%</td></tr>")
-    fit = pred.get("fit", {})
-    params = ", ".join(f"{k} = {v:.4g}" for k, v in fit.get("params", {}).items())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # every seed diverged: an all-NaN median
+        ranked = sorted(pred["curves"], key=lambda c: np.nanmedian(finals.get(c["label"], [math.inf])))
+        for i, c in enumerate(ranked):
+            real = float(np.nanmedian(finals[c["label"]])) if c["label"] in finals else math.nan
+            p = float(c["loss"][-1])
+            err = (p - real) / real * 100 if math.isfinite(real) and real != 0 else math.nan
+            lo, hi = c["lower"][-1], c["upper"][-1]
+            shown_err = _e(f"{err:+.2f}%") if math.isfinite(err) else "–"
+            trs.append(f'<tr class="{"best" if i == 0 else ""}"><td class="method">{_swatch(cmap, c["label"])}'
+                       f'{_name(c["label"], names)}</td><td>{_e(f"{p:.4f}")}</td>'
+                       f'<td>{_e(f"[{lo:.4f}, {hi:.4f}]")}</td><td>{_num(real)}</td><td>{shown_err}</td></tr>')
+    fit = pred["fit"]
+    params = ", ".join(f"{k} = {v:.4g}" for k, v in fit["params"].items())
+    pilot_steps = "?" if pred["pilot_steps"] is None else pred["pilot_steps"]
+    budget, peak = f"{pred['budget']:,}", f"{pred['peak_lr']:g}"
     return (
         '<section class="card"><h2>Planned from two pilots: predicted vs realised</h2>'
-        f'<p class="lead">Two pilot runs of <b>{pred.get("pilot_steps", "?")}</b> steps (constant and cosine) were fitted with the '
-        f'<b>{_e(fit.get("law", "?"))}</b> loss-curve law; the law planned a schedule for <b>{budget:,}</b> steps at peak LR '
-        f'{pred.get("peak_lr", 0):g}, then the planned schedule and the standard ones were run for that budget.</p>'
+        f'<p class="lead">Two pilot runs of <b>{_e(pilot_steps)}</b> steps (constant and cosine) were fitted with the '
+        f'<b>{_e(fit["law"] or "?")}</b> loss-curve law; the law planned a schedule for <b>{_e(budget)}'
+        f"</b> steps at peak LR {_e(peak)}, then the planned schedule and the standard ones were "
+        "run for that budget.</p>"
         + figure(fig, "Dashed: the law's prediction before training (band: parameter uncertainty); solid: the realised "
                       "validation loss; grey: the pilots the law was fitted on.", "predicted vs realised")
         + '<h3>Final validation loss</h3><table><thead><tr><th>schedule</th><th>predicted</th><th>band</th>'
           "<th>realised</th><th>prediction error</th></tr></thead><tbody>" + "".join(trs) + "</tbody></table>"
         + f'<p class="note" style="margin-top:10px">Fitted parameters: {_e(params)}.</p>'
         + (f'<details><summary class="note">The planned schedule\'s spec</summary><pre class="spec">{_e(pred["planned"])}</pre>'
-           "</details>" if pred.get("planned") else "")
+           "</details>" if pred["planned"] else "")
         + "</section>")
+
+
+def _ratio_cells(scores, lab: str) -> str:
+    """A method's steps to target divided by the fastest method's, per problem."""
+    cells = []
+    for p in scores.methods:
+        best = min(scores.times[x].get(p, math.inf) for x in scores.labels)
+        cells.append(f"<td>{_num(scores.times[lab].get(p, math.inf) / best, 3) if math.isfinite(best) else '–'}</td>")
+    return "".join(cells)
+
+
+def _score_section(scores, cmap: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """The benchmark score table and the performance profile (AlgoPerf, Dahl et al. 2023)."""
+    from ..bench.scoring import R_MAX
+
+    srows = "".join(
+        f'<tr class="{"best" if i == 0 else ""}"><td class="method">{_swatch(cmap, lab)}{_name(lab, names)}</td>'
+        f"<td>{_e(f'{scores.score[lab]:.3f}')}</td><td>{_e(f'{scores.score_time[lab]:.3f}')}</td>"
+        + _ratio_cells(scores, lab) + "</tr>"
+        for i, lab in enumerate(sorted(scores.labels, key=lambda s: -scores.score[s])))
+    phead = "".join(f"<th>{_e(p)}</th>" for p in scores.methods)
+    return (
+        '<section class="card"><h2>Benchmark score</h2>'
+        f'<p class="lead">AlgoPerf-style: per problem, each method\'s median steps to the validation target at its best '
+        f"peak LR, divided by the fastest method's; the score integrates the performance profile over τ ∈ [1, {R_MAX:g}] "
+        "(1 = fastest on every problem, 0 = never within 4×). Columns on the right: the ratio per problem.</p>"
+        '<div class="split"><div>'
+        f"<table><thead><tr><th>method</th><th>score</th><th>score by time</th>{phead}</tr></thead><tbody>{srows}</tbody></table>"
+        "</div><div>"
+        + figure(F.performance_profile(scores.times, cmap, R_MAX, scores.score, names),
+                 "Fraction of problems on which each method reaches the target within τ times the fastest method's steps.",
+                 "performance profile")
+        + "</div></div></section>")
+
+
+def _problem_section(p: str, ms, scores, rows, hist, cmap: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """One problem: its table of methods, loss and LR curves, and the LR sensitivity when LRs were swept."""
+    from ..bench.workloads import DESCRIPTIONS
+
+    meta = scores.problems[p]
+    ids = {i for m in ms for i in m.trial_ids}
+    mine = [r for r in rows if r["id"] in ids]
+    # the description stored with the trials when they ran; never the workload's code (docs/security.md)
+    desc = next((r["description"] for r in mine if r.get("description")), None) \
+        or DESCRIPTIONS.get(meta["workload"]) or meta["workload"]
+    first = next(r for r in rows if r["id"] == ms[0].trial_ids[0])
+    info = json.loads(first["info"]) if first.get("info") else {}
+    facts = " · ".join(f"{_e(k)} <b>{_e(f'{v:,}' if isinstance(v, int) else v)}</b>" for k, v in info.items())
+    figs = figure(F.loss_curves(ms, hist, cmap, scores.targets[p], names),
+                  "Median over seeds at each method's best peak LR; shaded: min–max over seeds. Dashed: the target.",
+                  "loss curves")
+    side = [figure(F.lr_curves(ms, hist, cmap, names), "The learning rate each method applied.", "learning rate")]
+    if any(len(m.lr_sweep) > 1 for m in ms):
+        l0 = np.nanmedian([r["init_val"] for r in mine if r["init_val"] is not None] or [math.nan])
+        side.append(figure(F.lr_sensitivity(ms, cmap, float(l0), names),
+                           "Final validation loss (median over seeds) for each peak LR swept.", "LR sensitivity"))
+    steps = f"{meta['steps']:,}"
+    return (f'<section class="card"><h2>{_e(p)}</h2><p class="lead">{_e(desc)} · {_e(steps)} steps · '
+            f'{_target(scores, p, names)}</p>'
+            + (f'<p class="facts">{facts}</p>' if facts else "")
+            + _method_table(ms, cmap, scores.targets[p], names)
+            + '<div class="figs one">' + figs + "</div>"
+            + '<div class="figs">' + "".join(side) + "</div></section>")
+
+
+def _predictions(store) -> dict[str, dict[str, Any]]:
+    """The database's prediction artifacts, each checked (a hand-edited one is one line naming it)."""
+    from ..bench.records import read_prediction
+
+    return {k: read_prediction(store.path, k, v) for k, v in store.artifacts("prediction:").items()}
+
+
+def _header(store, title: str, scores, rows, n_failed: int) -> str:
+    train_s = sum(r["train_time"] or 0 for r in rows)
+    stats = (("problems", len(scores.methods)), ("methods", len(scores.labels)), ("trials done", len(rows)),
+             ("failed", n_failed), ("training time", f"{train_s / 60:.1f} min"))
+    return (f'<header><h1>{_e(title)}</h1><div class="sub">{_e(store.path.name)} · generated '
+            f'{_e(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} · lrkit</div></header>'
+            '<div class="stats">'
+            + "".join(f'<div class="stat"><div class="v">{_e(v)}</div><div class="k">{_e(k)}</div></div>' for k, v in stats)
+            + "</div>")
+
+
+FOOTER = (
+    '<footer>Steps to target count updates applied until the validation loss first reached the target (evaluated every '
+    "K steps, untimed); time to target is the training time until then. A method's peak LR is the swept LR with the fewest "
+    "steps to target. LR sensitivity (Wortsman et al. 2023): mean over the swept LRs of min(loss, initial loss) minus the best. "
+    "Times are wall-clock on the machine that ran the trials (noisy when it is shared); steps are the primary measure. "
+    "Generated by <code>lrkit report</code>.</footer>")
 
 
 def render_report(store, reference: str | None = None, targets: Mapping[str, float] | None = None,
                   title: str | None = None) -> str:
-    """The report of ``store`` (a :class:`lrkit.bench.Store`) as one HTML string."""
-    from ..bench.scoring import R_MAX, score_trials
-    from ..bench.workloads import get_workload
+    """The report of ``store`` (a :class:`lrkit.bench.Store`) as one HTML string.
 
-    predictions = store.artifacts("prediction:")
-    pilot_ids = {i for p in predictions.values() for i in p.get("pilot_ids", [])}
-    names = {c["label"]: f"planned by the {p.get('fit', {}).get('law', 'fitted')} law"
-             for p in predictions.values() for c in p.get("curves", []) if c.get("planned")}
+    It reads the database as data: no workload's code is imported, and every field is escaped.
+    """
+    from ..bench.scoring import score_trials
+
+    predictions = _predictions(store)
+    pilot_ids = {i for p in predictions.values() for i in p["pilot_ids"]}
+    names = {c["label"]: f"planned by the {p['fit']['law'] or 'fitted'} law"
+             for p in predictions.values() for c in p["curves"] if c["planned"]}
     rows = [r for r in store.trials(status="done") if r["id"] not in pilot_ids]  # pilots: in their own section
     if not rows:
         n = {st: len(store.trials(status=st)) for st in ("failed", "running", "pending")}
@@ -208,78 +319,18 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
                          + (f" ({have}; see: lrkit runs --db {store.path})" if have else " (run lrkit bench first)"))
     hist = store.histories([r["id"] for r in rows])
     scores = score_trials(rows, hist, reference, targets)
-    labels_all = list(scores.labels) + [c["label"] for p in predictions.values() for c in p.get("curves", [])]
+    labels_all = list(scores.labels) + [c["label"] for p in predictions.values() for c in p["curves"]]
     cmap = F.colours(list(dict.fromkeys(labels_all)))
-    all_rows = store.trials()
-    n_failed = sum(r["status"] == "failed" for r in all_rows)
-    train_s = sum(r["train_time"] or 0 for r in rows)
+    n_failed = sum(r["status"] == "failed" for r in store.trials())
     title = title or "lrkit benchmark report"
-    parts = [
-        f'<header><h1>{_e(title)}</h1><div class="sub">{_e(store.path.name)} · generated '
-        f'{_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} · lrkit</div></header>',
-        '<div class="stats">'
-        + "".join(f'<div class="stat"><div class="v">{v}</div><div class="k">{k}</div></div>' for k, v in (
-            ("problems", len(scores.methods)), ("methods", len(scores.labels)), ("trials done", len(rows)),
-            ("failed", n_failed), ("training time", f"{train_s / 60:.1f} min")))
-        + "</div>",
-    ]
-    for key, pred in sorted(predictions.items()):
+    parts = [_header(store, title, scores, rows, n_failed)]
+    for _, pred in sorted(predictions.items()):
         parts.append(_prediction_section(store, pred, cmap, names))
     if len(scores.labels) > 1 and len(scores.methods) >= 1:
-        srows = "".join(
-            f'<tr class="{"best" if i == 0 else ""}"><td class="method"><span class="swatch" style="background:{cmap[lab]}"></span>'
-            f"{_name(lab, names)}</td><td>{scores.score[lab]:.3f}</td><td>{scores.score_time[lab]:.3f}</td>"
-            + "".join(f"<td>{_num(scores.times[lab].get(p, math.inf) / min(scores.times[x].get(p, math.inf) for x in scores.labels), 3) if math.isfinite(min(scores.times[x].get(p, math.inf) for x in scores.labels)) else '–'}</td>"
-                      for p in scores.methods) + "</tr>"
-            for i, lab in enumerate(sorted(scores.labels, key=lambda s: -scores.score[s])))
-        phead = "".join(f"<th>{_e(p)}</th>" for p in scores.methods)
-        parts.append(
-            '<section class="card"><h2>Benchmark score</h2>'
-            f'<p class="lead">AlgoPerf-style: per problem, each method\'s median steps to the validation target at its best '
-            f"peak LR, divided by the fastest method's; the score integrates the performance profile over τ ∈ [1, {R_MAX:g}] "
-            "(1 = fastest on every problem, 0 = never within 4×). Columns on the right: the ratio per problem.</p>"
-            '<div class="split"><div>'
-            f"<table><thead><tr><th>method</th><th>score</th><th>score by time</th>{phead}</tr></thead><tbody>{srows}</tbody></table>"
-            "</div><div>"
-            + figure(F.performance_profile(scores.times, cmap, R_MAX, scores.score, names),
-                     "Fraction of problems on which each method reaches the target within τ times the fastest method's steps.",
-                     "performance profile")
-            + "</div></div></section>")
+        parts.append(_score_section(scores, cmap, names))
     for p, ms in scores.methods.items():
-        meta = scores.problems[p]
-        try:
-            desc = get_workload(meta["workload"]).description
-        except ValueError:
-            desc = ""
-        info = {}
-        first = next(r for r in rows if r["id"] == ms[0].trial_ids[0])
-        if first.get("info"):
-            try:
-                info = json.loads(first["info"])
-            except ValueError:
-                info = {}
-        facts = " · ".join(f"{_e(k)} <b>{_e(f'{v:,}' if isinstance(v, int) else v)}</b>" for k, v in info.items())
-        figs = [figure(F.loss_curves(ms, hist, cmap, scores.targets[p], names),
-                       "Median over seeds at each method's best peak LR; shaded: min–max over seeds. Dashed: the target.",
-                       "loss curves")]
-        side = [figure(F.lr_curves(ms, hist, cmap, names), "The learning rate each method applied.", "learning rate")]
-        if any(len(m.lr_sweep) > 1 for m in ms):
-            l0 = np.nanmedian([r["init_val"] for r in rows if r["id"] in {i for m in ms for i in m.trial_ids} and r["init_val"] is not None] or [math.nan])
-            side.append(figure(F.lr_sensitivity(ms, cmap, float(l0), names),
-                               "Final validation loss (median over seeds) for each peak LR swept.", "LR sensitivity"))
-        parts.append(
-            f'<section class="card"><h2>{_e(p)}</h2><p class="lead">{_e(desc)} · {meta["steps"]:,} steps · '
-            f'{_target(scores, p, names)}</p>'
-            + (f'<p class="facts">{facts}</p>' if facts else "")
-            + _method_table(ms, cmap, scores.targets[p], names)
-            + '<div class="figs one">' + figs[0] + "</div>"
-            + '<div class="figs">' + "".join(side) + "</div></section>")
-    parts.append(
-        '<footer>Steps to target count updates applied until the validation loss first reached the target (evaluated every '
-        "K steps, untimed); time to target is the training time until then. A method's peak LR is the swept LR with the fewest "
-        "steps to target. LR sensitivity (Wortsman et al. 2023): mean over the swept LRs of min(loss, initial loss) minus the best. "
-        "Times are wall-clock on the machine that ran the trials (noisy when it is shared); steps are the primary measure. "
-        "Generated by <code>lrkit report</code>.</footer>")
+        parts.append(_problem_section(p, ms, scores, rows, hist, cmap, names))
+    parts.append(FOOTER)
     body = "\n".join(parts)
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'

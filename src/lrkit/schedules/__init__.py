@@ -7,8 +7,12 @@ from .classic import Constant, Cosine, Exponential, InverseSqrt, Linear, MultiSt
 from .compose import Clamp, Cooldown, Product, Repeat, Rewarm, Sequence
 from .conventions import PRESETS, Convention, get_convention
 from .cyclic import Cyclic, OneCycle, Sgdr
+from .deepspeed import DeepSpeedWarmup, DeepSpeedWarmupCosine, DeepSpeedWarmupDecay
+from .frameworks import CosineLrRate, Megatron, MegatronWd, Torchtitan
+from .noise import Noise
 from .piecewise import Piecewise
 from .plateau import Plateau, PlateauController
+from .restarts import CosineRestarts, CosineWaves, KDecay, Tanh
 from .scaling import linear_scaling, sqrt_scaling
 from .spec import parse
 from .under import Under
@@ -20,4 +24,7 @@ __all__ = [
     "Rex", "Uba", "Wsd", "Power", "Infinite", "OneCycle", "Cyclic", "Sgdr", "Piecewise", "Warmup",
     "Plateau", "PlateauController", "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "Cooldown", "linear_scaling",
     "sqrt_scaling", "radam_rectification", "untuned_period", "parse", "Under",
+    "Tanh", "KDecay", "CosineWaves", "CosineRestarts", "Noise",
+    "Megatron", "MegatronWd", "Torchtitan", "CosineLrRate", "DeepSpeedWarmup", "DeepSpeedWarmupDecay",
+    "DeepSpeedWarmupCosine",
 ]
