@@ -341,9 +341,15 @@ def _composites(children):
         return REGISTRY["cooldown"](schedule=draw(children), at=draw(st.integers(0, 500)),
                                     decay=draw(st.integers(1, 300)), form=form, floor=draw(floor_for(form)))
 
+    @st.composite
+    def under(draw):
+        return REGISTRY["under"](schedule=draw(children), convention=draw(st.sampled_from(sorted(PRESETS))))
+
     out = {"sequence": sequence(), "product": product(), "clamp": clamp(), "repeat": repeat(), "rewarm": rewarm()}
     if "cooldown" in REGISTRY:
         out["cooldown"] = cooldown()
+    if "under" in REGISTRY:
+        out["under"] = under()
     return out
 
 

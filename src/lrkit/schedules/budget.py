@@ -105,7 +105,7 @@ class Wsd(Decaying):
             if self.form != "exp":
                 raise SpecError(f"wsd: half_life={v.shown(self.half_life)} only applies to form='exp'; "
                                 f"got form={self.form!r}")
-            self._set("half_life", v.integer("wsd", "half_life", self.half_life, lo=1))
+            self._set("half_life", v.steps("wsd", "half_life", self.half_life, lo=1))
         try:
             cooldown_shape(self.form, self.floor, self.half_life)
         except SpecError as e:

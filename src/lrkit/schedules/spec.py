@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import SpecError
 from . import aliases
 from .base import MAX_DEPTH, REGISTRY, Schedule, too_deep
-from .validate import clip, did_you_mean, shown
+from .validate import clip, did_you_mean, shown, time_units
 
 #: Python reads ``1_005`` as 1005 (an underscore always sits between two digits).
 _DIGIT_UNDERSCORE = re.compile(r"[0-9]_[0-9]")
@@ -29,11 +29,17 @@ _DIGIT_UNDERSCORE = re.compile(r"[0-9]_[0-9]")
 _CONSTANT_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None}
 
 
-def parse(spec: str | dict | Schedule) -> Schedule:
+def parse(spec: str | dict | Schedule, *, steps_per_epoch: float | None = None, tokens_per_step: float | None = None,
+          samples_per_step: float | None = None) -> Schedule:
     """A :class:`Schedule` from spec text (``"cosine(warmup=0.05, floor=0.1)"``), a JSON string,
-    or a dict (``{"family": "cosine", "warmup": 0.05}``). Raises :class:`SpecError` on bad input."""
+    or a dict (``{"family": "cosine", "warmup": 0.05}``). Raises :class:`SpecError` on bad input.
+
+    Durations may be Composer's time strings: ``"0.1dur"`` (a fraction of the run), ``"500ba"`` (steps), and,
+    with ``steps_per_epoch`` / ``tokens_per_step`` / ``samples_per_step`` given here, ``"2ep"``, ``"1000tok"``,
+    ``"64sp"``; they are read as steps (rounded to the nearest), so the schedule prints in steps."""
     try:
-        return _parse(spec)
+        with time_units(steps_per_epoch, tokens_per_step, samples_per_step):
+            return _parse(spec)
     except RecursionError:
         raise too_deep() from None
 

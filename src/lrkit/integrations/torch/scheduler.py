@@ -14,12 +14,10 @@ plateau reductions), from which the schedule each group follows is rebuilt (:mod
 from __future__ import annotations
 
 import dataclasses
-import math
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -31,13 +29,10 @@ from ...schedules.plateau import PlateauController, has_plateau
 from . import groups as G
 from .chain import Chain
 from .groups import BELOW_ONE
-from .plan import build_plan, cooldown_starts, values
+from .plan import build_plan, cooldown_starts, highest, values
 from .state import (FORMS, STATE_VERSION, SavedState, StateMismatchError, bad_state, check_controller, check_starts,
                     position, read_state, short)
 
-#: The look-ahead check of a [0, 1) hyperparameter evaluates at most this many steps, ``AHEAD_CHUNK`` at a time.
-AHEAD_STEPS = 2**20
-AHEAD_CHUNK = 2**16
 
 
 class Scheduler(LRScheduler):
@@ -64,6 +59,8 @@ class Scheduler(LRScheduler):
             themselves (the HF Trainer, Lightning) resume a longer or shorter run this way.
         last_epoch: as torch's: ``-1`` starts a run; ``N >= 0`` resumes the count, so the scheduler starts at
             step ``N + 1``, from each group's ``initial_lr`` (which the optimizer's loaded state holds).
+        steps_per_epoch, tokens_per_step, samples_per_step: turn durations given in Composer's epochs, tokens
+            and samples (``warmup="2ep"``, ``decay="2e9tok"``) into optimizer steps, as in :func:`lrkit.parse`.
         chainable: ``True`` (default): a change another scheduler (``StepLR`` in a ``ChainedScheduler``, say)
             makes to a group's LR is kept as a factor, as torch's chainable schedulers keep each other's;
             ``False``: every step writes lrkit's LR over it, as ``LambdaLR`` does (:mod:`.chain`).
@@ -79,7 +76,8 @@ class Scheduler(LRScheduler):
     def __init__(self, optimizer: torch.optim.Optimizer, schedule_or_spec: Any, total_steps: int | None = None, *,
                  hyperparams: Mapping[str, Any] | None = None, convention: str | Convention | None = None,
                  count: str = "optimizer", total_change: str = "error", last_epoch: int = -1,
-                 chainable: bool = True) -> None:
+                 chainable: bool = True, steps_per_epoch: float | None = None, tokens_per_step: float | None = None,
+                 samples_per_step: float | None = None) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"lrkit.torch.Scheduler: {type(optimizer).__name__} is not a torch.optim.Optimizer")
         groups = optimizer.param_groups
@@ -91,10 +89,11 @@ class Scheduler(LRScheduler):
         if not isinstance(chainable, bool):
             raise SpecError(f"Scheduler: chainable={chainable!r} is not True or False")
         self._chain = Chain(len(groups), chainable)
-        schedules = {"lr": G.per_group(schedule_or_spec, groups, "schedule")}
-        for i, g in enumerate(groups):  # torch's base class reads initial_lr, set from lr where absent
-            G.base_value(optimizer, i, "lr", g["initial_lr"] if "initial_lr" in g else g.get("lr"))
-        schedules.update(G.hyperparam_schedules(optimizer, hyperparams))
+        with v.time_units(steps_per_epoch, tokens_per_step, samples_per_step):
+            schedules = {"lr": G.per_group(schedule_or_spec, groups, "schedule")}
+            for i, g in enumerate(groups):  # torch's base class reads initial_lr, set from lr where absent
+                G.base_value(optimizer, i, "lr", g["initial_lr"] if "initial_lr" in g else g.get("lr"))
+            schedules.update(G.hyperparam_schedules(optimizer, hyperparams))
         for scheds in schedules.values():
             for s in scheds:
                 if s.needs_total() and self._total_steps is None:
@@ -280,13 +279,7 @@ class Scheduler(LRScheduler):
             return
         for key in BELOW_ONE:
             for i, (s, b) in enumerate(zip(self._schedules.get(key, ()), self._bases.get(key, ()))):
-                bound = s.bind(self._eval_total, self._convention)
-                top, at = -math.inf, 0
-                for steps in _ahead_steps(self._total_steps):
-                    ms = bound(steps)
-                    j = int(np.argmax(ms))
-                    if ms[j] > top:
-                        top, at = float(ms[j]), int(steps[j])
+                top, at = highest(s.bind(self._eval_total, self._convention), self._total_steps)
                 if b * top >= 1.0:
                     self._check_below_one(key, [b * top if k == i else 0.0 for k in range(len(self._bases[key]))], at)
 
@@ -473,15 +466,6 @@ class Scheduler(LRScheduler):
 def _controller(schedules: list[Schedule], total: int | None, convention: Convention):
     """The controller of the metric-driven phases in ``schedules`` (``plateau``), or None."""
     return PlateauController(schedules, total, convention) if has_plateau(schedules) else None
-
-
-def _ahead_steps(total: int):
-    """Steps ``0 .. total`` in chunks: all of them, or ``AHEAD_STEPS`` spread evenly (both ends included)."""
-    n = total + 1
-    k = min(n, AHEAD_STEPS)
-    for a in range(0, k, AHEAD_CHUNK):
-        idx = np.arange(a, min(a + AHEAD_CHUNK, k), dtype=np.int64)
-        yield idx if k == n else np.minimum(np.round(idx * ((n - 1) / (k - 1))), n - 1).astype(np.int64)
 
 
 def _show(specs: list[str] | None) -> str:
