@@ -272,3 +272,14 @@ def test_restart_past_recorded_decisions_is_one_line():
     sched.cooldown(10, at=8)
     with pytest.raises(lrkit.SpecError, match="cannot restart the count at step 0: cooldowns"):
         sched._update_lr(0)
+
+
+def test_a_float32_tensor_lr_rewritten_by_step_lr_keeps_no_rounding_drift():
+    """StepLR fills a tensor LR with its own value between its boundaries: no change, so no factor."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    o = torch.optim.SGD([p], lr=torch.tensor(LR))  # float32
+    sched = S.ChainedScheduler([Scheduler(o, "cosine()", 100), S.StepLR(o, step_size=1000)])
+    for _ in range(50):
+        o.step()
+        sched.step()
+    assert sched._schedulers[0]._chain.factors == [1.0]

@@ -57,8 +57,11 @@ class Chain:
         if not self.chainable:
             return
         for i in self.moved(groups):
-            written, now = self._written[i], to_float(groups[i]["lr"])
-            if written != 0.0 and math.isfinite(now) and now >= 0.0:
+            value = groups[i]["lr"]
+            written, now = self._written[i], to_float(value)
+            if isinstance(value, torch.Tensor):  # what the tensor held after this scheduler wrote (its dtype's rounding)
+                written = float(torch.tensor(written, dtype=value.dtype))
+            if now != written and written != 0.0 and math.isfinite(now) and now >= 0.0:
                 self.factors[i] *= now / written
 
     def mark(self, groups: list[dict], written: list[float]) -> None:
