@@ -60,7 +60,7 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
              config: DemoConfig | None = None, say: Callable[[str], None] = print,
              progress: Callable[[str], Callable[[str, dict], None] | None] | None = None) -> DemoResult:
     """Run the demo; write ``out/index.html`` and ``out/demo.db``; return the summary."""
-    from .bench.scoring import score_trials
+    from .bench.scoring import score_store
     from .laws import fit as fit_law, plan as plan_schedule, predict
     from .laws.base import schedule_lr
     from .report.html import write_report
@@ -122,8 +122,7 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
             "workload": "charlm", "budget": cfg.budget, "peak_lr": cfg.peak_lr, "pilot_steps": cfg.pilot_steps,
             "pilot_ids": rep.ids, "trial_ids": rep2.ids, "curves": pred_curves, "planned": planned,
             "fit": {"law": fitted.law, "params": fitted.params, "metrics": fitted.metrics}})
-        rows_db = store.trials(ids=rep2.ids)
-        scores = score_trials(rows_db, store.histories(rep2.ids), reference=finals[0])
+        scores = score_store(store, reference=finals[0], ids=rep2.ids)
         t3 = time.perf_counter()
         report = write_report(store, folder, title="lrkit demo: plan a schedule from two pilots, then check it")
         phases["report"] = time.perf_counter() - t3

@@ -317,8 +317,8 @@ def test_a_driver_killed_in_its_first_second_leaves_no_process(db):
     (["--seeds", "100000000"], "--seeds must be at most 10,000"),
     (["-n", "1000000000"], "--steps must be at most 100,000,000"),
     (["--log-every", "99999999999999999999999"], "--log-every must be an integer between 0 and"),
-    (["--seeds", "10000", *[x for lr in range(1, 12) for x in ("--lr", str(lr / 100))]],
-     "110,000 trials (1 workloads x 1 schedules x 1 optimizers x 11 LRs x 10,000 seeds); at most 100,000"),
+    (["--seeds", "10000", "--lr", "0.01", "--lr", "0.02", "--lr", "0.03"],
+     "30,000 trials (1 workloads x 1 schedules x 1 optimizers x 3 LRs x 10,000 seeds); at most 20,000"),
 ])
 def test_sizes_beyond_the_limits_are_refused_up_front(db, capsys, args, needle):
     rc, _, err = _cli(capsys, "bench", "-w", TINY, "-s", "cosine()", "-n", "10", "--db", db, "--workers", "0", *args)

@@ -29,7 +29,7 @@ HEARTBEAT_EVERY = 10.0
 #: gigabytes of trials): steps of one trial (the scheduler's own limit), seeds, trials of one sweep.
 MAX_STEPS = 10**8
 MAX_SEEDS = 10_000
-MAX_TRIALS = 100_000
+MAX_TRIALS = 20_000  # a sweep's claims name its trials in one SQLite statement (at most 32,766 variables)
 
 
 def available_cpus() -> int:
@@ -130,7 +130,7 @@ def _init_worker(threads: int, parent: int = 0) -> None:
     _die_with(parent)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # before torch is imported
         os.environ[var] = str(threads)
-    from .train import set_threads
+    from .loop import set_threads
 
     set_threads(threads)
 

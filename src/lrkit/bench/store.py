@@ -380,6 +380,9 @@ class Store:
 
     def trials(self, status: str | None = None, workload: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         """Trial rows as dicts (all columns of ``trials``), ordered by id."""
+        if ids is not None and len(ids) > 500:  # SQLite caps the variables of one statement
+            chunks = (self.trials(status, workload, ids[i:i + 500]) for i in range(0, len(ids), 500))
+            return sorted({r["id"]: r for rows in chunks for r in rows}.values(), key=lambda r: r["id"])
         where, args = [], []
         if status is not None:
             if status not in STATUSES:

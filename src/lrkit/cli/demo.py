@@ -29,7 +29,6 @@ def demo(out, quick, workers):
     with the same --out reuses the finished trials.
     """
     from rich.markup import escape
-    from rich.table import Table
 
     from ..demo import run_demo
     from . import terminal
@@ -41,7 +40,7 @@ def demo(out, quick, workers):
     bars: list = []
 
     def progress(name: str):
-        prog = terminal.Progress(err, name)
+        prog = terminal.Progress(err, name, slots=2 if workers is None else max(1, workers))
         prog.__enter__()
         bars.append(prog)
 
@@ -60,16 +59,18 @@ def demo(out, quick, workers):
         for b in bars:
             if b.started:
                 b.__exit__(None, None, None)
-    t = Table(title=f"charlm, {res.budget:,} steps: predicted vs realised final validation loss",
-              title_justify="left", header_style="bold")
-    for col, just in (("schedule", "left"), ("predicted", "right"), ("band", "right"), ("realised", "right"),
-                      ("error", "right"), ("steps to target", "right")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    rows = []
     for r in res.rows:
         err_pct = (r["predicted"] - r["realised"]) / r["realised"] * 100 if math.isfinite(r["realised"]) else math.nan
         stt = f"{int(r['steps_to_target']):,}" if math.isfinite(r["steps_to_target"]) else "never"
-        t.add_row("[bold]planned[/] (see the report)" if r["planned"] else escape(r["schedule"]), f"{r['predicted']:.4f}",
-                  f"{r['lower']:.4f}–{r['upper']:.4f}", f"{r['realised']:.4f}", f"{err_pct:+.2f}%", stt)
+        rows.append(["[bold]planned[/] (see the report)" if r["planned"] else escape(r["schedule"]),
+                     f"{r['predicted']:.4f}", f"{r['lower']:.4f}–{r['upper']:.4f}", f"{r['realised']:.4f}",
+                     f"{err_pct:+.2f}%", stt])
+    columns = [terminal.Column("schedule", key=True), terminal.Column("predicted", "right"),
+               terminal.Column("band", "right", drop=1), terminal.Column("realised", "right"),
+               terminal.Column("error", "right"), terminal.Column("steps to target", "right", short="to target")]
+    t = terminal.fitted_table(console, f"charlm, {res.budget:,} steps: predicted vs realised final validation loss",
+                              columns, rows, hint="the report has it")
     console.print(t)
     console.print(f"planned schedule: {escape(res.planned)}", soft_wrap=True)
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in res.phases.items())

@@ -9,6 +9,7 @@ import math
 import click
 
 from ..integrations.lr_range import METHODS
+from .params import STEPS
 
 
 def register(group: click.Group) -> None:
@@ -19,7 +20,7 @@ def register(group: click.Group) -> None:
 @click.option("--workload", "-w", required=True, metavar="NAME",
               help="A workload: digits-mlp, mnist1d, charlm, or module:function.")
 @click.option("--option", "wl_options", multiple=True, metavar="KEY=VALUE", help="A workload option, e.g. d_model=128.")
-@click.option("--steps", "-n", type=int, default=100, show_default=True, help="Steps of the sweep.")
+@click.option("--steps", "-n", type=STEPS, default=100, show_default=True, help="Steps of the sweep.")
 @click.option("--start-lr", type=float, default=1e-7, show_default=True, help="LR of the first step.")
 @click.option("--end-lr", type=float, default=10.0, show_default=True, help="LR of the last step.")
 @click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True, help="The LR ramp.")

@@ -30,8 +30,10 @@ def _check_steps(ctx, param, value):
 
 
 def steps_option(f):
-    return click.option("--steps", "-n", type=int, required=True, metavar="N", callback=_check_steps,
-                        help="Total number of steps of the run (steps 0..N-1 are shown).")(f)
+    from .params import STEPS
+
+    return click.option("--steps", "-n", type=STEPS, required=True, metavar="N", callback=_check_steps,
+                        help="Total number of steps of the run (steps 0..N-1 are shown), e.g. 10000, 1e4 or 10k.")(f)
 
 
 def convention_option(f):
@@ -124,8 +126,10 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file, steps_per_e
 @steps_option
 @convention_option
 @click.option("--strict", is_flag=True, help="Exit with code 1 when there are findings.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: for reading; json: {spec, steps, convention, findings: [{code, message}]} for CI.")
 @time_units_option
-def lint_command(spec, steps, convention, strict, steps_per_epoch, tokens_per_step, samples_per_step):
+def lint_command(spec, steps, convention, strict, fmt, steps_per_epoch, tokens_per_step, samples_per_step):
     """Report soft problems of a valid schedule: LR 0 at the first step, jumps at phase boundaries,
     phases or milestones beyond the run, warmup longer than the run, LR rising after the end, a floor
     above the peak. Exit code 0 when the spec is valid (1 with --strict and findings)."""
@@ -138,6 +142,11 @@ def lint_command(spec, steps, convention, strict, steps_per_epoch, tokens_per_st
                      samples_per_step=samples_per_step)
     steps = validate.total_steps(steps, "--steps")
     items = lint(schedule, steps, convention)
-    terminal.findings(Console(), str(schedule), steps, items)
+    if fmt == "json":
+        doc = {"spec": str(schedule), "steps": steps, "convention": convention,
+               "findings": [{"code": f.code, "message": f.message} for f in items]}
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        terminal.findings(Console(), str(schedule), steps, items)
     if strict and items:
         sys.exit(1)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..schedules.validate import clip_path
 from .base import Law, LawError
 from .domain import Domain
 from .figures import draw
@@ -163,15 +164,15 @@ class FitResult:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise LawError(f"{src[:60]}: not a JSON fit file ({exc.msg} at line {exc.lineno})") from None
+            raise LawError(f"{clip_path(src)}: not a JSON fit file ({exc.msg} at line {exc.lineno})") from None
         if not isinstance(data, dict) or data.pop("lrkit_fit", None) != 1:
-            raise LawError(f"{src[:60]}: not an lrkit fit file (no 'lrkit_fit' marker)")
+            raise LawError(f"{clip_path(src)}: not an lrkit fit file (no 'lrkit_fit' marker)")
         try:
             fit = cls(**data)
             law = fit.law_obj
             missing = [n for n in law.param_names if n not in fit.params]
         except TypeError as exc:
-            raise LawError(f"{src[:60]}: malformed fit file ({exc})") from None
+            raise LawError(f"{clip_path(src)}: malformed fit file ({exc})") from None
         if missing:
-            raise LawError(f"{src[:60]}: fit file lacks parameters {missing}")
+            raise LawError(f"{clip_path(src)}: fit file lacks parameters {missing}")
         return fit

@@ -127,8 +127,12 @@ def _swatch(cmap: Mapping[str, str], label: str) -> str:
 def _target(scores, p: str, names: Mapping[str, str]) -> str:
     """The target of problem ``p`` in words (none when every run of the reference diverged)."""
     t, ref = scores.targets[p], f"<code>{_name(scores.reference[p], names)}</code>"
+    diverged = getattr(scores, "reference_diverged", {}).get(p, 0)
     if math.isfinite(t):
-        return f"target validation loss <b>{_e(f'{t:.4f}')}</b> (median best of {ref})"
+        left_out = f"; its {diverged} diverged run{'s' * (diverged > 1)} left out" if diverged else ""
+        return f"target validation loss <b>{_e(f'{t:.4f}')}</b> (median best of {ref}{_e(left_out)})"
+    if diverged:
+        return f'<span class="never">no target</span>: every run of {ref} diverged'
     return f'<span class="never">no target</span>: no run of {ref} reached a finite validation loss'
 
 
@@ -280,10 +284,24 @@ def _predictions(store) -> dict[str, dict[str, Any]]:
     return {k: read_prediction(store.path, k, v) for k, v in store.artifacts("prediction:").items()}
 
 
+def busy_seconds(rows) -> float:
+    """Wall-clock seconds during which at least one trial of ``rows`` was running: the length of the
+    union of their ``[finished - wall_time, finished]`` (sweeps run apart are not bridged)."""
+    spans = sorted((r["finished"] - r["wall_time"], r["finished"]) for r in rows
+                   if r.get("finished") is not None and r.get("wall_time") is not None)
+    total, end = 0.0, -math.inf
+    for a, b in spans:
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
 def _header(store, title: str, scores, rows, n_failed: int) -> str:
-    train_s = sum(r["train_time"] or 0 for r in rows)
+    cpu = sum(r["train_time"] or 0 for r in rows)
     stats = (("problems", len(scores.methods)), ("methods", len(scores.labels)), ("trials done", len(rows)),
-             ("failed", n_failed), ("training time", f"{train_s / 60:.1f} min"))
+             ("failed", n_failed), ("wall time", f"{busy_seconds(rows) / 60:.1f} min"),
+             ("CPU time (sum over workers)", f"{cpu / 60:.1f} min"))
     return (f'<header><h1>{_e(title)}</h1><div class="sub">{_e(store.path.name)} · generated '
             f'{_e(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} · lrkit</div></header>'
             '<div class="stats">'
@@ -305,7 +323,7 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
 
     It reads the database as data: no workload's code is imported, and every field is escaped.
     """
-    from ..bench.scoring import score_trials
+    from ..bench.scoring import score_store
 
     predictions = _predictions(store)
     pilot_ids = {i for p in predictions.values() for i in p["pilot_ids"]}
@@ -317,8 +335,8 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
         have = ", ".join(f"{v} {k}" for k, v in n.items() if v)
         raise ValueError(f"{store.path}: no finished trials to report on"
                          + (f" ({have}; see: lrkit runs --db {store.path})" if have else " (run lrkit bench first)"))
-    hist = store.histories([r["id"] for r in rows])
-    scores = score_trials(rows, hist, reference, targets)
+    scores = score_store(store, reference, targets, ids=[r["id"] for r in rows])
+    hist = scores.histories
     labels_all = list(scores.labels) + [c["label"] for p in predictions.values() for c in p["curves"]]
     cmap = F.colours(list(dict.fromkeys(labels_all)))
     n_failed = sum(r["status"] == "failed" for r in store.trials())

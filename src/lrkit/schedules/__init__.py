@@ -2,6 +2,7 @@
 read from spec text (:func:`parse`) and printed back (``str(schedule)``)."""
 
 from .base import REGISTRY, Bound, Finding, Phase, Schedule
+from .catalog import Family, Parameter, families
 from .budget import Infinite, Power, Rex, Uba, Wsd
 from .classic import Constant, Cosine, Exponential, InverseSqrt, Linear, MultiStep, Polynomial, Step
 from .compose import Clamp, Cooldown, Product, Repeat, Rewarm, Sequence
@@ -23,7 +24,7 @@ __all__ = [
     "Constant", "Linear", "Cosine", "Polynomial", "Exponential", "Step", "MultiStep", "InverseSqrt",
     "Rex", "Uba", "Wsd", "Power", "Infinite", "OneCycle", "Cyclic", "Sgdr", "Piecewise", "Warmup",
     "Plateau", "PlateauController", "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "Cooldown", "linear_scaling",
-    "sqrt_scaling", "radam_rectification", "untuned_period", "parse", "Under",
+    "sqrt_scaling", "radam_rectification", "untuned_period", "parse", "families", "Family", "Parameter", "Under",
     "Tanh", "KDecay", "CosineWaves", "CosineRestarts", "Noise",
     "Megatron", "MegatronWd", "Torchtitan", "CosineLrRate", "DeepSpeedWarmup", "DeepSpeedWarmupDecay",
     "DeepSpeedWarmupCosine",

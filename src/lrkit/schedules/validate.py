@@ -38,6 +38,24 @@ def clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def clip_path(path: object, limit: int = 60) -> str:
+    """A file path for a one-line message: past ``limit`` characters its leading folders give way to
+    ``...``, never its file name (``.../csv_400/cosine.json``); text that is not a path (JSON given
+    inline) is clipped as :func:`clip` does."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    if "\n" in text or text.lstrip().startswith(("{", "[")):
+        return clip(" ".join(text.split()), limit)
+    parts = text.replace("\\", "/").rstrip("/").split("/")
+    kept = [parts[-1]]
+    for part in reversed(parts[:-1]):
+        if len(".../" + "/".join([part] + kept)) > limit:
+            break
+        kept.insert(0, part)
+    return ".../" + "/".join(kept)
+
+
 def _is_schedule(value: object) -> bool:
     """A schedule, known by its family name (this module is the floor under :mod:`.base`: it cannot import it)."""
     return isinstance(getattr(value, "family", None), str) and not isinstance(value, type) and hasattr(value, "nodes")

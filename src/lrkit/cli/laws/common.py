@@ -13,6 +13,7 @@ import click
 import numpy as np
 
 from ...schedules import PRESETS
+from ..params import STEPS
 from ..show import MAX_STEPS
 
 
@@ -104,7 +105,7 @@ def load_runs(paths: Sequence[str], columns: Sequence[str], clean: bool, console
 
 def load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float | None,
                 totals: Sequence[int], columns: Sequence[str], clean: bool, console=None,
-                total_option: str = "--total", target: str = "loss", convention: str | None = None,
+                total_option: str = "'--steps' / '-n' / '--total'", target: str = "loss", convention: str | None = None,
                 bases: dict[int, str] | None = None):
     """Runs from files (branches joined to their ``bases``) as law curves of their ``target`` column; LR
     from each run's own column or from --schedule/--lr (evaluated under ``convention``)."""
@@ -142,8 +143,9 @@ RUN_OPTIONS = [
     click.option("--schedule", "schedules", multiple=True, metavar="SPEC",
                  help="The runs' LR schedule (once for all runs or once per run); default: the runs' lr column."),
     click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR for --schedule."),
-    click.option("--total", "totals", type=int, multiple=True, metavar="N", callback=steps_range(1),
-                 help=f"Total steps of each run, at most {MAX_STEPS:,} (default: last logged step + 1)."),
+    click.option("--steps", "-n", "--total", "totals", type=STEPS, multiple=True, metavar="N", callback=steps_range(1),
+                 help=f"Total steps of each run, at most {MAX_STEPS:,} (default: last logged step + 1); --total is "
+                      f"the old spelling."),
     click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
                  help="Map a file column to a role: step, loss, lr, val_loss, grad_norm, tokens."),
     click.option("--clean", is_flag=True, help="Repair bad rows (reported) instead of failing."),

@@ -78,7 +78,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     \b
     Example:
       lrkit fit cosine.csv constant.csv --schedule 'cosine(warmup=2160, floor=0.1)' \\
-          --schedule 'constant(warmup=2160)' --lr 3e-4 --total 24000 --out fit.json
+          --schedule 'constant(warmup=2160)' --lr 3e-4 --steps 24000 --out fit.json
       lrkit fit constant.csv cooldown.csv --base cooldown.csv=constant.csv --target val_loss \\
           --schedule 'constant(warmup=100)' --schedule 'wsd(decay=0.2, warmup=100)' --lr 1e-3 --out fit.json
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..params import DURATION, STEPS
 from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, warn, warning_list
 
 
@@ -36,13 +37,14 @@ def _table(stream, result, p) -> None:
 
 @click.command("plan")
 @click.argument("fit_file", type=click.Path(), metavar="FIT.json")
-@click.option("--steps", type=int, required=True, metavar="N", help="Training budget in steps.")
+@click.option("--steps", "-n", type=STEPS, required=True, metavar="N", help="Training budget in steps.")
 @click.option("--lr", "peak_lr", type=float, required=True, metavar="BASE", help="Peak LR.")
 @click.option("--family", type=click.Choice(["free", "wsd", "cosine", "linear", "rex", "uba"]), default="free",
               show_default=True,
               help="free: best non-increasing piecewise-linear schedule; or the best of one family (wsd: decay "
                    "fraction, form and floor; cosine: floor; linear: end value; rex: beta; uba: phi).")
-@click.option("--warmup", type=int, default=None, metavar="W", help="Warmup steps (default: the fitted runs' warmup).")
+@click.option("--warmup", type=DURATION, default=None, metavar="STEPS|FRACTION",
+              help="Warmup: steps, or a fraction of --steps (default: the fitted runs' warmup).")
 @click.option("--knots", type=click.IntRange(3, 200), default=32, show_default=True, help="Knots of the free-form schedule.")
 @click.option("--allow-zero", is_flag=True,
               help="Let the free form train at LR 0 (default: never below the pilots' lowest LR, 1-10% of the peak).")
@@ -73,6 +75,8 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, allow_zero, co
         raise click.BadParameter(f"must be at least 10, got {steps}", param_hint="--steps")
     if not peak_lr > 0:
         raise click.BadParameter(f"must be positive, got {peak_lr}", param_hint="--lr")
+    if isinstance(warmup, float):  # a fraction of the budget, as in a spec
+        warmup = int(round(warmup * steps))
     result = FitResult.from_json(fit_file)
     with quiet_extrapolation():
         p = plan(result, steps, peak_lr, family=family, warmup=warmup, knots=knots, extrapolate=extrapolate,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import click
 import numpy as np
 
+from ..params import STEPS
 from ..show import MAX_STEPS
 from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, quiet_extrapolation,
                      steps_range, warn, warning_list)
@@ -149,7 +150,7 @@ def _table(result, t: _Target, p) -> None:
 @click.argument("fit_file", type=click.Path(), metavar="FIT.json")
 @click.option("--schedule", default=None, metavar="SPEC", help="Schedule to predict for (with --lr and --steps).")
 @click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR.")
-@click.option("--steps", type=int, default=None, metavar="N", callback=steps_range(2),
+@click.option("--steps", "-n", type=STEPS, default=None, metavar="N", callback=steps_range(2),
               help=f"Total steps of the schedule (or of --run), at most {MAX_STEPS:,}.")
 @click.option("--run", "run_path", type=click.Path(), default=None, metavar="RUN",
               help="Predict a logged run at its logged steps (with --schedule: checked against its lr column).")
