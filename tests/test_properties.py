@@ -341,9 +341,15 @@ def _composites(children):
         return REGISTRY["cooldown"](schedule=draw(children), at=draw(st.integers(0, 500)),
                                     decay=draw(st.integers(1, 300)), form=form, floor=draw(floor_for(form)))
 
+    @st.composite
+    def under(draw):
+        return REGISTRY["under"](schedule=draw(children), convention=draw(st.sampled_from(sorted(PRESETS))))
+
     out = {"sequence": sequence(), "product": product(), "clamp": clamp(), "repeat": repeat(), "rewarm": rewarm()}
     if "cooldown" in REGISTRY:
         out["cooldown"] = cooldown()
+    if "under" in REGISTRY:
+        out["under"] = under()
     return out
 
 
@@ -468,14 +474,16 @@ def test_warmup_reaches_the_value_the_decay_starts_from(s, total):
     assert math.isclose(s(W - 1, total), peak, rel_tol=1e-9, abs_tol=1e-12), str(s)
     # and the ramp stays between where it starts and where it ends, under every convention
     for conv in CONVENTIONS:
-        start, top = s.warmup_init, s(W, total, convention=conv) if PRESETS[conv].placement != "replace" else None
+        start, top = s.ramp_start(conv), s(W, total, convention=conv) if PRESETS[conv].placement != "replace" else None
         ramp = s(np.arange(W), total, convention=conv)
         if top is not None:
             lo, hi = min(start, top), max(start, top)
             assert np.all(ramp >= lo - 1e-12) and np.all(ramp <= hi + 1e-12), (str(s), conv)
-    # offset 0 (hf, torch, optax, timm) starts at warmup_init exactly; lrkit one step later
+    # offset 0 (hf, torch, optax, timm) starts at warmup_init exactly (hf's wsd at its floor, as transformers'
+    # get_wsd_schedule, unless warmup_init is set: ramp_start says which); lrkit one step later
+    assert all(s.ramp_start(conv) == s.warmup_init for conv in ("torch", "optax", "timm"))
     for conv in ("hf", "torch", "optax", "timm"):
-        assert math.isclose(s(0, total, convention=conv), s.warmup_init, abs_tol=1e-12), (str(s), conv)
+        assert math.isclose(s(0, total, convention=conv), s.ramp_start(conv), abs_tol=1e-12), (str(s), conv)
     if s.warmup_form == "linear" and W > 1:
         assert math.isclose(s(0, total), s.warmup_init + (peak - s.warmup_init) / W, rel_tol=1e-9, abs_tol=1e-12)
 

@@ -41,6 +41,14 @@ def convention_option(f):
                         help="How edges are counted: lrkit's default or a library's (torch, hf, timm, optax).")(f)
 
 
+def time_units_option(f):
+    """--steps-per-epoch, --tokens-per-step, --samples-per-step: read Composer's '2ep', '1000tok', '64sp'."""
+    for name, what in (("samples-per-step", "samples"), ("tokens-per-step", "tokens"), ("steps-per-epoch", "epochs")):
+        f = click.option(f"--{name}", type=float, default=None, metavar="N",
+                         help=f"Count durations in {what} (Composer's time strings) as optimizer steps.")(f)
+    return f
+
+
 def register(group: click.Group) -> None:
     group.add_command(show)
     group.add_command(lint_command)
@@ -60,7 +68,9 @@ def register(group: click.Group) -> None:
               help="JSON (or YAML) config of parameter groups, each with a name, an lr and optionally its own "
                    "schedule: show each group's absolute LR (csv columns step,<group>,...). A SPEC is then the "
                    "default schedule.")
-def show(specs, steps, lr, convention, fmt, out, title, groups_file):
+@time_units_option
+def show(specs, steps, lr, convention, fmt, out, title, groups_file, steps_per_epoch, tokens_per_step,
+         samples_per_step):
     """Show one or more schedules over a run of N steps.
 
     SPEC is a schedule in lrkit's language, e.g. 'cosine(warmup=0.05, floor=0.1)'; give several to
@@ -69,14 +79,14 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file):
     from ..schedules import validate
     from . import terminal
 
-    if groups_file is not None:
-        from .groups import run_show
+    with validate.time_units(steps_per_epoch, tokens_per_step, samples_per_step):
+        if groups_file is not None:
+            from .groups import run_show
 
-        return run_show(groups_file, specs, steps, lr, convention, fmt, out, title)
-    if not specs:
-        raise click.UsageError("Missing argument 'SPEC...' (or give --groups FILE).")
-
-    schedules = [parse(s) for s in specs]
+            return run_show(groups_file, specs, steps, lr, convention, fmt, out, title)
+        if not specs:
+            raise click.UsageError("Missing argument 'SPEC...' (or give --groups FILE).")
+        schedules = [parse(s) for s in specs]
     steps = validate.total_steps(steps, "--steps")
     values = [s.sample(steps, convention) for s in schedules]
     summaries = [summarize(s, steps, lr, convention, values=y) for s, y in zip(schedules, values)]
@@ -118,7 +128,8 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file):
 @click.option("--strict", is_flag=True, help="Exit with code 1 when there are findings.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table: for reading; json: {spec, steps, convention, findings: [{code, message}]} for CI.")
-def lint_command(spec, steps, convention, strict, fmt):
+@time_units_option
+def lint_command(spec, steps, convention, strict, fmt, steps_per_epoch, tokens_per_step, samples_per_step):
     """Report soft problems of a valid schedule: LR 0 at the first step, jumps at phase boundaries,
     phases or milestones beyond the run, warmup longer than the run, LR rising after the end, a floor
     above the peak. Exit code 0 when the spec is valid (1 with --strict and findings)."""
@@ -127,7 +138,8 @@ def lint_command(spec, steps, convention, strict, fmt):
     from ..schedules import validate
     from . import terminal
 
-    schedule = parse(spec)
+    schedule = parse(spec, steps_per_epoch=steps_per_epoch, tokens_per_step=tokens_per_step,
+                     samples_per_step=samples_per_step)
     steps = validate.total_steps(steps, "--steps")
     items = lint(schedule, steps, convention)
     if fmt == "json":

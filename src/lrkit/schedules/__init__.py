@@ -16,6 +16,7 @@ from .plateau import Plateau, PlateauController
 from .restarts import CosineRestarts, CosineWaves, KDecay, Tanh
 from .scaling import linear_scaling, sqrt_scaling
 from .spec import parse
+from .under import Under
 from .warmup import Warmup, radam_rectification, untuned_period
 
 __all__ = [
@@ -23,7 +24,7 @@ __all__ = [
     "Constant", "Linear", "Cosine", "Polynomial", "Exponential", "Step", "MultiStep", "InverseSqrt",
     "Rex", "Uba", "Wsd", "Power", "Infinite", "OneCycle", "Cyclic", "Sgdr", "Piecewise", "Warmup",
     "Plateau", "PlateauController", "Sequence", "Product", "Clamp", "Repeat", "Rewarm", "Cooldown", "linear_scaling",
-    "sqrt_scaling", "radam_rectification", "untuned_period", "parse", "families", "Family", "Parameter",
+    "sqrt_scaling", "radam_rectification", "untuned_period", "parse", "families", "Family", "Parameter", "Under",
     "Tanh", "KDecay", "CosineWaves", "CosineRestarts", "Noise",
     "Megatron", "MegatronWd", "Torchtitan", "CosineLrRate", "DeepSpeedWarmup", "DeepSpeedWarmupDecay",
     "DeepSpeedWarmupCosine",

@@ -46,7 +46,7 @@ class _Own(Schedule):
     def _check_common(self) -> None:
         self._set("warmup", v.duration(self.family, "warmup", self.warmup))
         if self.steps is not None:
-            self._set("steps", v.integer(self.family, "steps", self.steps, lo=1))
+            self._set("steps", v.steps(self.family, "steps", self.steps, lo=1))
 
     def needs_total(self) -> bool:
         return self.steps is None
@@ -189,7 +189,7 @@ class MegatronWd(Schedule):
                             f"start={self.start} differs (Megatron asserts start_wd == end_wd); give style='linear' "
                             f"or 'cosine', or start={self.end}")
         if self.steps is not None:
-            self._set("steps", v.integer("megatron_wd", "steps", self.steps, lo=1))
+            self._set("steps", v.steps("megatron_wd", "steps", self.steps, lo=1))
 
     def needs_total(self) -> bool:
         return self.steps is None and self.style != "constant"
