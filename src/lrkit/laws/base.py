@@ -103,6 +103,26 @@ def warmup_peak(lr: np.ndarray) -> int:
     return int(np.argmax(head >= head.max() * (1 - 1e-9)))
 
 
+#: most logged losses of one run a fit uses: a fit's cost grows with its points, and a few thousand evenly
+#: spread ones determine every law's handful of parameters (a 6-million-row log would take hours)
+MAX_FIT_POINTS = 5000
+
+
+def thinned(curves: Sequence[Curve], max_points: int = MAX_FIT_POINTS) -> tuple[list[Curve], list[str]]:
+    """The curves with at most ``max_points`` logged losses each (evenly spread over the logged steps, the
+    first and last kept), and one note per run that was thinned."""
+    out, notes = [], []
+    for c in curves:
+        if c.steps.size <= max_points:
+            out.append(c)
+            continue
+        keep = np.unique(np.linspace(0, c.steps.size - 1, max_points).round().astype(np.int64))
+        notes.append(f"run {c.name!r}: fitted on {keep.size:,} of its {c.steps.size:,} logged losses, evenly spread "
+                     f"(a fit uses at most {max_points:,} per run)")
+        out.append(Curve(c.name, c.lr, c.steps[keep], c.loss[keep]))
+    return out, notes
+
+
 def usable_points(curves: Sequence[Curve]) -> tuple[list[Curve], list[str]]:
     """The curves with only the losses the laws describe, and one note per run and reason for what was
     left out.  The rule (one place for every fit, prediction and figure):

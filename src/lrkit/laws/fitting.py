@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .areas import warmup_end
-from .base import Curve, Law, LawError, UndeterminedWarning, usable_points
+from .base import Curve, Law, LawError, UndeterminedWarning, thinned, usable_points
 from .domain import Domain, warmup_steps
 from .identify import note, undetermined
 from .result import FitResult, get_law, options_of
@@ -177,6 +177,8 @@ def fit(
     if not runs:
         raise LawError("fit needs at least one run")
     curves, notes = usable_points(_curves(runs, totals, target))
+    curves, thin_notes = thinned(curves)
+    notes += thin_notes
     selection: dict[str, Any] = {}
     if select is None:
         select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0 and not fixed
