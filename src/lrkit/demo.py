@@ -116,8 +116,9 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
         pred_curves = []
         for spec in finals:
             p = predict(fitted, schedule_lr(spec, cfg.budget, cfg.peak_lr), steps)
-            pred_curves.append({"label": spec, "planned": spec == planned, "steps": steps.tolist(), "loss": p.loss.tolist(),
-                                "lower": p.lower.tolist(), "upper": p.upper.tolist()})
+            at = np.isfinite(p.loss)  # the law applies from the end of the warmup on (NaN before)
+            pred_curves.append({"label": spec, "planned": spec == planned, "steps": steps[at].tolist(),
+                                "loss": p.loss[at].tolist(), "lower": p.lower[at].tolist(), "upper": p.upper[at].tolist()})
         store.put_artifact("prediction:charlm", {
             "workload": "charlm", "budget": cfg.budget, "peak_lr": cfg.peak_lr, "pilot_steps": cfg.pilot_steps,
             "pilot_ids": rep.ids, "trial_ids": rep2.ids, "curves": pred_curves, "planned": planned,
