@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..schedules.validate import did_you_mean
 
@@ -42,3 +42,16 @@ def required(require: Iterable[str]) -> tuple[str, ...]:
         raise RunError(f"unknown required column {unknown[0]!r}; valid: {', '.join(COLUMNS)}"
                        f"{did_you_mean(unknown[0], COLUMNS)}")
     return req
+
+
+class KeyTwice(Exception):
+    """A JSON object names one key twice (json keeps the last silently); the key is the argument."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for :mod:`json`: the object, or :class:`KeyTwice` naming the repeated key."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        raise KeyTwice(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..schedules.validate import clip, did_you_mean
 from . import base, wandb
-from .base import COLUMNS, RunError, required
+from .base import COLUMNS, KeyTwice, RunError, required, unique_keys
 from .cells import Columns, read_floats, read_steps
 from .header import resolve, wandb_header, wanted
 from .run import Run, from_table
@@ -140,27 +140,15 @@ def read_csv(path: str | Path, columns: Mapping[str, str] | None = None, name: s
     return from_table(rows, step, values, notes, name or p.stem, src, clean, require)
 
 
-class _KeyTwice(Exception):
-    pass
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        raise _KeyTwice(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
-    return out
-
-
 def _json_chunk(lines: list[str], first: int, src: str) -> tuple[list[dict], list[int]]:
-    decode = json.JSONDecoder(object_pairs_hook=_pairs).decode
+    decode = json.JSONDecoder(object_pairs_hook=unique_keys).decode
     objs, rows = [], []
     for i, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         try:
             obj = decode(line)
-        except _KeyTwice as e:
+        except KeyTwice as e:
             raise RunError(f"{src}: line {i}: key {clip(str(e.args[0]), 40)!r} given twice") from None
         except json.JSONDecodeError as exc:
             raise RunError(f"{src}: line {i}: not valid JSON ({exc.msg})") from None

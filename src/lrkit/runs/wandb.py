@@ -19,22 +19,10 @@ import json
 from typing import Any
 
 from ..schedules.validate import clip
-from .base import ALIASES, RunError
+from .base import ALIASES, KeyTwice, RunError, unique_keys
 
 VAL_KEYS = ("val", "valid", "validation", "eval")
 _PREFIXES = ("val/", "val_", "eval/", "eval_", "valid/", "validation/")
-
-
-class _KeyTwice(Exception):
-    pass
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        raise _KeyTwice(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
-    return out
 
 
 def document(text: str, src: str) -> Any | None:
@@ -43,8 +31,8 @@ def document(text: str, src: str) -> Any | None:
     if not stripped:
         raise RunError(f"{src}: empty file")
     try:
-        doc = json.loads(stripped, object_pairs_hook=_pairs)
-    except _KeyTwice as e:
+        doc = json.loads(stripped, object_pairs_hook=unique_keys)
+    except KeyTwice as e:
         raise RunError(f"{src}: key {clip(str(e.args[0]), 40)!r} given twice") from None
     except RecursionError:
         raise RunError(f"{src}: nested too deeply") from None
