@@ -44,6 +44,20 @@ def _why_not(text: str) -> str | None:
     return None
 
 
+def _read(ptype: click.ParamType, text: str, param, ctx, invalid: str):
+    """``_exact(text)``, each way it can fail turned into the option's one-line error (``invalid`` when
+    it is not a number at all)."""
+    why = _why_not(text)
+    if why:
+        ptype.fail(why, param, ctx)
+    try:
+        return _exact(text)
+    except OverflowError:
+        ptype.fail(f"{text!r} is too many steps (at most {MAX_DIGITS} digits)", param, ctx)
+    except (ValueError, InvalidOperation):
+        ptype.fail(invalid, param, ctx)
+
+
 class Steps(click.ParamType):
     """A number of steps: an integer, written plainly (``10000``), in e-notation when integral
     (``1e4``, ``2.5e3``) or with a suffix (``10k``, ``2.5M``, ``1B``)."""
@@ -54,15 +68,7 @@ class Steps(click.ParamType):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         text = str(value).strip()
-        why = _why_not(text)
-        if why:
-            self.fail(why, param, ctx)
-        try:
-            exact, _ = _exact(text)
-        except OverflowError:
-            self.fail(f"{text!r} is too many steps (at most {MAX_DIGITS} digits)", param, ctx)
-        except (ValueError, InvalidOperation):
-            self.fail(f"{text!r} is not a valid integer number of steps ({EXAMPLES})", param, ctx)
+        exact, _ = _read(self, text, param, ctx, f"{text!r} is not a valid integer number of steps ({EXAMPLES})")
         if exact != exact.to_integral_value():
             self.fail(f"{text!r} is not a whole number of steps ({EXAMPLES})", param, ctx)
         return int(exact)
@@ -78,15 +84,8 @@ class Duration(click.ParamType):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
         text = str(value).strip()
-        why = _why_not(text)
-        if why:
-            self.fail(why, param, ctx)
-        try:
-            exact, is_count = _exact(text)
-        except OverflowError:
-            self.fail(f"{text!r} is too many steps (at most {MAX_DIGITS} digits)", param, ctx)
-        except (ValueError, InvalidOperation):
-            self.fail(f"{text!r} is not a number of steps (e.g. 500) or a fraction of the run (e.g. 0.05)", param, ctx)
+        exact, is_count = _read(self, text, param, ctx, f"{text!r} is not a number of steps (e.g. 500) or a "
+                                                         "fraction of the run (e.g. 0.05)")
         if is_count:
             return int(exact)
         if 0 <= exact <= 1:
