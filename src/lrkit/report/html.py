@@ -12,6 +12,7 @@ import datetime as _dt
 import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -62,6 +63,8 @@ details { margin-top: 8px; }
 summary { cursor: pointer; }
 pre.spec { white-space: pre-wrap; word-break: break-word; background: #f6f8fa; border: 1px solid var(--line);
   border-radius: 6px; padding: 10px 12px; font-size: 12px; margin: 8px 0 0; }
+.conclusion { font-size: 16.5px; line-height: 1.5; margin: 6px 0 14px; padding: 12px 16px; background: var(--card);
+  border: 1px solid var(--line); border-left: 4px solid var(--accent); border-radius: 8px; }
 footer { color: var(--muted); font-size: 12.5px; margin-top: 26px; }
 @media (max-width: 900px) { .figs, .split { grid-template-columns: 1fr; } }
 """
@@ -93,6 +96,16 @@ def _int(x: float) -> str:
     if not math.isfinite(x):
         return '<span class="never">never</span>'
     return f"{int(round(x)):,}"
+
+
+#: an absolute file-system path (at least two parts), as a workload describes its data
+PATH = re.compile(r"(?<![\w.:/~])(?:~|[A-Za-z]:)?(?:[/\\][\w.+@-]+){2,}[/\\]?")
+
+
+def no_paths(value: Any) -> str:
+    """``value`` as text with every absolute path cut to its last part: a report is read on other
+    machines, where this one's folders mean nothing (e.g. charlm's corpus folder)."""
+    return PATH.sub(lambda m: m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1], str(value))
 
 
 def figure(fig, caption: str = "", alt: str = "") -> str:
@@ -144,61 +157,17 @@ def _method_table(ms, cmap, target: float, names: Mapping[str, str]) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
-def _prediction_section(store, pred: Mapping[str, Any], cmap: Mapping[str, str], names: Mapping[str, str]) -> str:
-    """The demo: pilots, the fitted law, predicted vs realised curves and a table of final losses."""
-    budget = int(pred["budget"])
-    rows = store.trials(status="done", workload=pred["workload"])
-    realised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    finals: dict[str, list[float]] = {}
-    for r in rows:
-        if r["steps"] == budget and r["id"] in pred.get("trial_ids", [r["id"]]):
-            h = store.history(r["id"])
-            if r["label"] not in realised:
-                realised[r["label"]] = (np.asarray(h["step"]) + 1, np.asarray(h["val_loss"]))
-            finals.setdefault(r["label"], []).append(r["final_val"] if r["final_val"] is not None else math.nan)
-    pilots = []
-    for pid in pred.get("pilot_ids", []):
-        pr = store.trials(ids=[pid])
-        if pr and pr[0]["status"] == "done":
-            h = store.history(pid)
-            pilots.append((pr[0]["label"], np.asarray(h["step"]) + 1, np.asarray(h["val_loss"])))
-    fig = F.predicted_vs_realised(pred["curves"], realised, cmap, pilots, names)
-    trs = []
-    ranked = sorted(pred["curves"], key=lambda c: np.nanmedian(finals.get(c["label"], [math.inf])))
-    for i, c in enumerate(ranked):
-        real = float(np.nanmedian(finals[c["label"]])) if c["label"] in finals else math.nan
-        p = float(c["loss"][-1])
-        err = (p - real) / real * 100 if math.isfinite(real) else math.nan
-        trs.append(f'<tr class="{"best" if i == 0 else ""}"><td class="method"><span class="swatch" style="background:'
-                   f'{cmap.get(c["label"], "#333")}"></span>{_name(c["label"], names)}</td><td>{p:.4f}</td>'
-                   f'<td>[{c["lower"][-1]:.4f}, {c["upper"][-1]:.4f}]</td><td>{_num(real)}</td>'
-                   f"<td>{err:+.2f}%</td></tr>")
-    fit = pred.get("fit", {})
-    params = ", ".join(f"{k} = {v:.4g}" for k, v in fit.get("params", {}).items())
-    return (
-        '<section class="card"><h2>Planned from two pilots: predicted vs realised</h2>'
-        f'<p class="lead">Two pilot runs of <b>{pred.get("pilot_steps", "?")}</b> steps (constant and cosine) were fitted with the '
-        f'<b>{_e(fit.get("law", "?"))}</b> loss-curve law; the law planned a schedule for <b>{budget:,}</b> steps at peak LR '
-        f'{pred.get("peak_lr", 0):g}, then the planned schedule and the standard ones were run for that budget.</p>'
-        + figure(fig, "Dashed: the law's prediction before training (band: parameter uncertainty); solid: the realised "
-                      "validation loss; grey: the pilots the law was fitted on.", "predicted vs realised")
-        + '<h3>Final validation loss</h3><table><thead><tr><th>schedule</th><th>predicted</th><th>band</th>'
-          "<th>realised</th><th>prediction error</th></tr></thead><tbody>" + "".join(trs) + "</tbody></table>"
-        + f'<p class="note" style="margin-top:10px">Fitted parameters: {_e(params)}.</p>'
-        + (f'<details><summary class="note">The planned schedule\'s spec</summary><pre class="spec">{_e(pred["planned"])}</pre>'
-           "</details>" if pred.get("planned") else "")
-        + "</section>")
-
-
 def render_report(store, reference: str | None = None, targets: Mapping[str, float] | None = None,
                   title: str | None = None) -> str:
     """The report of ``store`` (a :class:`lrkit.bench.Store`) as one HTML string."""
     from ..bench.scoring import R_MAX, score_trials
     from ..bench.workloads import get_workload
+    from .demo_html import conclusion, demo_section, demo_story
+    from .demo_story import schedule_name
 
     predictions = store.artifacts("prediction:")
     pilot_ids = {i for p in predictions.values() for i in p.get("pilot_ids", [])}
-    names = {c["label"]: f"planned by the {p.get('fit', {}).get('law', 'fitted')} law"
+    names = {c["label"]: f"planned: {schedule_name(c['label'])}"
              for p in predictions.values() for c in p.get("curves", []) if c.get("planned")}
     rows = [r for r in store.trials(status="done") if r["id"] not in pilot_ids]  # pilots: in their own section
     if not rows:
@@ -223,8 +192,10 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
             ("failed", n_failed), ("training time", f"{train_s / 60:.1f} min")))
         + "</div>",
     ]
-    for key, pred in sorted(predictions.items()):
-        parts.append(_prediction_section(store, pred, cmap, names))
+    for key, pred in sorted(predictions.items()):  # the demo: its conclusion opens the report
+        story = demo_story(store, pred)
+        parts.insert(1, conclusion(story))
+        parts.append(demo_section(store, pred, story, cmap, names))
     if len(scores.labels) > 1 and len(scores.methods) >= 1:
         srows = "".join(
             f'<tr class="{"best" if i == 0 else ""}"><td class="method"><span class="swatch" style="background:{cmap[lab]}"></span>'
@@ -258,7 +229,7 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
                 info = json.loads(first["info"])
             except ValueError:
                 info = {}
-        facts = " · ".join(f"{_e(k)} <b>{_e(f'{v:,}' if isinstance(v, int) else v)}</b>" for k, v in info.items())
+        facts = " · ".join(f"{_e(k)} <b>{_e(f'{v:,}' if isinstance(v, int) else no_paths(v))}</b>" for k, v in info.items())
         figs = [figure(F.loss_curves(ms, hist, cmap, scores.targets[p], names),
                        "Median over seeds at each method's best peak LR; shaded: min–max over seeds. Dashed: the target.",
                        "loss curves")]
