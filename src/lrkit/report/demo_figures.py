@@ -45,8 +45,8 @@ def final_losses(rows: Sequence[ScheduleResult], cmap: Mapping[str, str], tolera
                Line2D([], [], color="#555555", linewidth=2.4),
                Line2D([], [], color="#333333", marker="D", mfc="white", linestyle="-", ms=6),
                plt.Rectangle((0, 0), 1, 1, color="#555555", alpha=0.15, linewidth=0)]
-    ax.legend(handles, ["each seed", "mean over seeds", "predicted (band)", f"mean ± {tolerance:.0%}"],
-              frameon=False, fontsize=8.5, ncols=4, loc="upper left")
+    fig.legend(handles, ["each seed", "mean over seeds", "predicted (band)", f"mean ± {tolerance:.0%}"],
+               frameon=False, fontsize=8.5, loc="outside right upper")
     ax.set_title("final validation loss: realised per seed and predicted", loc="left", fontsize=10.5,
                  fontweight="bold", color="#333333")
     return fig

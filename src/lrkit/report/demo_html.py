@@ -103,7 +103,8 @@ def demo_section(store, pred: Mapping[str, Any], story: Story, cmap: Mapping[str
             f"and horizon. The planned schedule and the standard ones ran with <b>{len(story.rows[0].seeds)}</b> seeds each.</p>")
     params = ", ".join(f"{k} = {v:.4g}" for k, v in fit.get("params", {}).items())
     r2 = ", ".join(f"{m['r2']:.3f}" for m in fit.get("metrics", {}).values() if isinstance(m, dict) and m.get("r2") is not None)
-    curves = F.predicted_vs_realised(pred["curves"], _realised(store, pred), cmap, _pilots(store, pred), names)
+    short = {**names, **{r.schedule: ("planned: " if r.planned else "") + r.label for r in story.rows}}
+    curves = F.predicted_vs_realised(pred["curves"], _realised(store, pred), cmap, _pilots(store, pred), short)
     return (
         '<section class="card"><h2>Planned from two pilots: predicted vs realised</h2>' + lead
         + figure(final_losses(story.rows, cmap), "Each schedule's final validation loss: dots, each seed; bar, their "
