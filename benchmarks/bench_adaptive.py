@@ -53,13 +53,12 @@ def run_one(args: tuple) -> dict:
     """One trial in a worker: ``(workload, spec, lr, seed, steps)`` -> history and summary."""
     workload, spec, lr, seed, steps = args
     _init()
-    from lrkit.bench.adaptive import is_adaptive, run_adaptive_trial
     from lrkit.bench import Trial
-    from lrkit.bench.train import run_trial
+    from lrkit.bench.train import run_trial  # picks the driver: fixed, plateau, refine, hypergradient, autolrs
 
     trial = Trial(workload, spec, lr, "adamw", seed, steps)
     t0 = time.perf_counter()
-    res = (run_adaptive_trial if is_adaptive(spec) else run_trial)(trial, threads=1)
+    res = run_trial(trial, threads=1)
     res["args"] = list(args)
     res["wall"] = time.perf_counter() - t0
     return res

@@ -44,6 +44,8 @@ def _report(res, load0: tuple[float, ...], reused: bool) -> None:
               f"{'paired ' if c.paired else ''}SE {c.se:.4f}, t {c.t:+.2f}, critical {c.critical:.2f}): "
               f"{'beyond' if c.beyond_noise else 'within'} seed noise")
     print(f"\nconclusion: {st.sentence()}")
+    for note in res.notes:
+        print(f"note: {note}")
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in res.phases.items())
     print(f"\ntime: {res.seconds:.1f} s wall ({res.seconds / TARGET_S:.2f}x the {TARGET_S:.0f} s target), "
           f"{res.cpu_seconds:.1f} s CPU ({res.cpu_seconds / 2:.1f} s of 2 cores busy); {phases}"

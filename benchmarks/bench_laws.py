@@ -1,4 +1,5 @@
-"""Benchmark the loss-curve laws on the real multi-power-law curves (Luo et al. 2025).
+"""Benchmark the loss-curve laws on the real multi-power-law curves (Luo et al. 2025) and on our own
+cooldown sweep (issue 12; ``benchmarks/laws_sweep.py``).
 
 Data: ../shared/data/curves/multipowerlaw (25M, 100M, 400M models, nine schedules each).  Each run is
 written as a run file with one row per step (LR from the README's schedule definitions, loss on the
@@ -9,10 +10,16 @@ Protocols:
                PredE/WorstE of the reference code, printed beside ours as ratios ours/published);
   two-run   -- fit cosine_24000 and constant_24000 only; predict the other seven, including the
                72000-step runs.
+  sweep     -- the cooldown-sweep protocol on benchmarks/data/charlm_cooldown_sweep.csv: pilots a
+               constant run to half the longest length + a cosine of that length; targets every WSD run;
+               mean/worst error over each cooldown, rank correlation and best-hit per group, band
+               coverage, fit time (see laws_sweep.py).
 PredE: mean over predicted curves of the mean relative error; WorstE: mean over curves of the
 largest relative error.  Also printed: fit time and how often the observed loss lies in the band.
 
-    python benchmarks/bench_laws.py [--data DIR] [--sizes 25 100 400] [--no-prior] [--profile]
+    python benchmarks/bench_laws.py [--data DIR] [--sizes 25 100 400] [--laws ...] [--protocols ...]
+                                    [--no-prior] [--profile]
+    python benchmarks/bench_laws.py --export-sweep sweep.db   # rewrite the sweep CSV from a bench database
 
 ``--profile`` asks what limits the error (published protocol, multi-power law): it evaluates the
 reference code's published parameters with our predictor (reproducing its PredE/WorstE shows the
@@ -27,11 +34,13 @@ import argparse
 import csv
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from lrkit.laws import fit, predict
+from laws_sweep import SWEEP_CSV, export_sweep, run_sweep
+from lrkit.laws import LAW_NAMES, UndeterminedWarning, fit, predict
 from lrkit.runs import load_run
 
 WARMUP, PEAK, END = 2160, 3e-4, 3e-5
@@ -162,7 +171,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--sizes", type=int, nargs="+", default=[25, 100, 400])
-    ap.add_argument("--laws", nargs="+", default=["multipower", "lra"])
+    ap.add_argument("--laws", nargs="+", default=list(LAW_NAMES), choices=LAW_NAMES)
+    ap.add_argument("--protocols", nargs="+", default=["published", "two-run", "sweep"],
+                    choices=["published", "two-run", "sweep"])
+    ap.add_argument("--sweep", type=Path, default=SWEEP_CSV, help="the cooldown sweep's CSV (laws_sweep.py)")
+    ap.add_argument("--export-sweep", metavar="DB", default=None,
+                    help="write the sweep CSV from an lrkit bench database (charlm trials) and exit")
+    ap.add_argument("--verbose", action="store_true", help="sweep: the predicted and observed best run per group")
     ap.add_argument("--no-prior", action="store_true", help="fit the multi-power law without its shape prior")
     ap.add_argument("--no-select", action="store_true",
                     help="fit the multi-power law's default configuration (no forward-chaining selection)")
@@ -170,6 +185,19 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true",
                     help="also print what limits the error: the reference parameters and the law's valley profile")
     args = ap.parse_args()
+    warnings.simplefilter("ignore", UndeterminedWarning)  # the flags are printed in the tables
+    if args.export_sweep:
+        print(f"wrote {export_sweep(args.export_sweep, args.sweep)} rows to {args.sweep}")
+        return
+    curves_protocols = [p for p in args.protocols if p != "sweep"]
+    if curves_protocols:
+        published_tables(args, curves_protocols)
+    if "sweep" in args.protocols:
+        run_sweep(args.laws, args.sweep, verbose=args.verbose)
+
+
+def published_tables(args, protocols: list[str]) -> None:
+    """The published and two-run protocols on the shared multi-power-law curves."""
     if not args.data.is_dir():
         raise SystemExit(f"data folder not found: {args.data}")
     kw = {"prior_weight": 0.0} if args.no_prior else {}
@@ -183,6 +211,8 @@ def main() -> None:
             runs = {n: load_run(write_run(args.data / f"csv_{size}" / f"{n}.csv", n, d)) for n in ALL}
             for law in args.laws:
                 for proto, train in (("published", TRAIN), ("two-run", TRAIN[:2])):
+                    if proto not in protocols:
+                        continue
                     t0 = time.perf_counter()
                     result = fit([runs[n] for n in train], law, **(kw if law == "multipower" else {}))
                     secs = time.perf_counter() - t0
@@ -196,8 +226,9 @@ def main() -> None:
                     if result.selection:
                         cfg = result.selection["config"]
                         chosen = f"  chosen: warmup={cfg['law_options'].get('warmup', 'skip')} shrink={cfg['shrink']:g}"
+                    flags = f"  undetermined: {', '.join(result.flags)}" if result.flags else ""
                     print(f"{size:>4}M {law:<10} {proto:<9}  PredE {ev['prede']:.3f}%  WorstE {ev['worste']:.3f}%"
-                          f"{ratio}  band coverage {100 * ev['cover']:.0f}%  fit {secs:.2f} s{chosen}", flush=True)
+                          f"{ratio}  band coverage {100 * ev['cover']:.0f}%  fit {secs:.2f} s{chosen}{flags}", flush=True)
                     if args.profile and law == "multipower" and proto == "published":
                         profile(size, runs, result)
     print("\npublished (reference code, multi-power law): " + ", ".join(

@@ -56,6 +56,18 @@ SPECS: list[tuple[str, str]] = [
     ("repeat", "repeat(cosine(), every=0.25, times=3)"),
     ("cooldown", "cooldown(constant(warmup=0.01), at=8000, decay=2000)"),
     ("plateau", "plateau(warmup=0.01, factor=0.5, reductions=[3000, 6000])"),
+    ("tanh", "tanh(warmup=0.01, floor=0.01, cycle_limit=2, cycle_mul=2.0, cycle_decay=0.5)"),
+    ("kdecay", "kdecay(warmup=0.01, k=2.0, floor=0.01)"),
+    ("cosine_waves", "cosine_waves(warmup=0.01, waves=1.5, floor=0.1)"),
+    ("cosine_restarts", "cosine_restarts(warmup=0.01, cycles=3.0)"),
+    ("noise", "noise(cosine(warmup=0.01), range=[0.9, 1.0])"),
+    ("megatron", "megatron(decay_style=\"WSD\", warmup=0.01, wsd_decay=0.2, floor=0.1)"),
+    ("megatron_wd", "megatron_wd(style=\"cosine\", start=0.0)"),
+    ("torchtitan", "torchtitan(warmup=0.01, decay_ratio=0.2, decay_type=\"sqrt\")"),
+    ("cosine_lr_rate", "cosine_lr_rate(warmup=0.01, floor=0.1, warmup_lr_rate=0.01)"),
+    ("deepspeed_warmup", "deepspeed_warmup(warmup=0.01)"),
+    ("deepspeed_warmup_decay", "deepspeed_warmup_decay(warmup=0.01)"),
+    ("deepspeed_warmup_cosine", "deepspeed_warmup_cosine(warmup=0.01)"),
     ("composite", "sequence(rewarm(from_lr=0.1, warmup=0.05, then=wsd(decay=0.2)), "
                   "clamp(repeat(cosine(), every=0.1), floor=0.1), boundaries=[0.6])"),
 ]

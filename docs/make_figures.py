@@ -71,6 +71,19 @@ FIGURES: dict[str, tuple[list[str], int, dict]] = {
                 "boundaries=[500])"], 1000, {"title": "rewarm: continual pre-training"}),
     "piecewise": (["piecewise(points=[(0, 0.1), (100, 1.0), (600, 1.0), (600, 0.5), (1000, 0.05)])"], 1000,
                   {"title": "piecewise"}),
+    # the frameworks' shapes and presets (docs/frameworks.md)
+    "frameworks_timm": (["tanh(warmup=50)", "kdecay(k=2.0, warmup=50)",
+                         "tanh(floor=0.05, cycle_limit=3, cycle_mul=1.5, cycle_decay=0.6, steps=211)",
+                         "noise(kdecay(k=1.0), range=[0.4, 0.9], pct=0.3)"], 1000,
+                        {"title": "timm: tanh, k-decay, cycles, LR noise"}),
+    "frameworks_hf": (["cosine_waves(warmup=50, waves=1.5, floor=0.1)", "cosine_restarts(warmup=50, cycles=3.0)",
+                       "cosine_lr_rate(warmup=50, floor=0.1, warmup_lr_rate=0.2)"], 1000,
+                      {"title": "transformers: num_cycles, hard restarts, warmup_lr_rate"}),
+    "frameworks_llm": (["megatron(decay_style=\"WSD\", warmup=50, wsd_decay=0.2, wsd_decay_style=\"exponential\", "
+                        "floor=0.1)", "megatron(decay_style=\"cosine\", warmup=50, warmup_init=0.1, floor=0.1)",
+                        "deepspeed_warmup_cosine(warmup=100, floor=0.05)", "deepspeed_warmup_decay(warmup=100)",
+                        "torchtitan(warmup=50, decay_ratio=0.3, decay_type=\"sqrt\", floor=0.05)"], 1000,
+                       {"title": "Megatron-LM, DeepSpeed, torchtitan"}),
 }
 
 #: Figures that compare one spec under several conventions: (spec, steps drawn, conventions, title).

@@ -22,3 +22,16 @@ def test_bench_schedules_quick_runs_and_reports_every_family():
     missing = [name for name in REGISTRY if f"\n  {name} " not in out]
     assert not missing, f"families without a benchmark row: {missing}"
     assert "composite" in out and "targets:" in out
+
+
+def test_bench_laws_sweep_protocol_runs_from_the_shipped_data_and_reports_every_column():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_laws.py"), "--protocols", "sweep",
+                           "--laws", "lra", "bound"], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "8 target groups, 80 WSD targets" in out
+    for col in ("mean err", "worst", "rho", "best-hit", "hits", "cover", "fit s"):
+        assert col in out
+    assert any(line.startswith("lra ") for line in out.splitlines())
+    assert any(line.startswith("bound ") for line in out.splitlines())

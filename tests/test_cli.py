@@ -154,3 +154,24 @@ def test_lint_of_a_schedule_that_overflows_only_after_the_end_reports_it():
     r = run("lint", "exponential(gamma=1.5)", "-n", "1700")
     assert r.returncode == 0, r.stderr
     assert "rising" in r.stdout and "rises-after-end" in r.stdout
+
+
+def test_fit_predict_plan_outside_the_domain_as_users_run_it(tmp_path):
+    """Issue 13: far outside the fit's domain, one line and exit 2; with --extrapolate, one warning line per kind."""
+    import numpy as np
+
+    lr = lrkit.parse("cosine(warmup=20, floor=0.1)").sample(400) * 1e-3
+    s1 = np.cumsum(lr)
+    rows = "".join(f"{t},{float(lr[t])!r},{float(2.5 + 0.6 * s1[t] ** -0.45)!r}\n" for t in range(20, 400, 5))
+    (tmp_path / "run.csv").write_text("step,lr,loss\n" + rows)
+    fit = tmp_path / "fit.json"
+    r = run("fit", str(tmp_path / "run.csv"), "--law", "lra", "--boot", "0", "--schedule", "cosine(warmup=20, floor=0.1)",
+            "--lr", "1e-3", "--total", "400", "--out", str(fit))
+    assert r.returncode == 0, r.stderr
+    args = ["predict", str(fit), "--schedule", "constant(warmup=20)", "--lr", "0.05", "--steps", "400"]
+    r = run(*args)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("lrkit: error: peak LR 0.05")
+    assert "--extrapolate" in r.stderr and r.stdout == ""
+    r = run(*args, "--extrapolate", "--format", "csv")
+    assert r.returncode == 0 and r.stdout.startswith("step,loss\n19,")
+    assert [line.split(")")[0] for line in r.stderr.splitlines()] == ["lrkit: warning (peak_lr"]

@@ -203,12 +203,101 @@ def _warmup(draw):
     return out
 
 
+@st.composite
+def _timm_cycles(draw):
+    return {"floor": draw(st.floats(0.0, 0.5)), "cycle_mul": draw(st.sampled_from([1.0, 0.5, 1.5, 2.0])),
+            "cycle_decay": draw(st.floats(0.1, 1.0)), "cycle_limit": draw(st.integers(1, 4)), **draw(warmup_kwargs())}
+
+
+@st.composite
+def _tanh(draw):
+    # lb <= -4: timm's prefix warmup climbs to the base LR (1.0), not to the tanh's first value
+    # (1 - tanh(lb))/2, and stays below it only while that value is within 1/W of 1 (see Tanh's docstring)
+    lb = draw(st.floats(-10.0, -4.0))
+    return {"lb": lb, "ub": draw(st.floats(lb + 0.5, 8.0)), **draw(_timm_cycles())}
+
+
+@st.composite
+def _kdecay(draw):
+    form = draw(st.sampled_from(["cosine", "polynomial"]))
+    out = {"form": form, "k": draw(st.floats(0.2, 4.0)), **draw(_timm_cycles())}
+    if form == "polynomial":
+        out["power"] = draw(st.floats(0.1, 4.0))
+    return out
+
+
+@st.composite
+def _cosine_waves(draw):
+    return {"waves": draw(st.floats(0.1, 4.0)), "floor": draw(unit), **draw(warmup_kwargs())}
+
+
+@st.composite
+def _cosine_restarts(draw):
+    return {"cycles": draw(st.floats(0.3, 6.0)), "floor": draw(unit), **draw(warmup_kwargs())}
+
+
+@st.composite
+def _own_sizes(draw, positive: bool = False) -> dict:
+    """``warmup`` and ``steps`` of the framework families (their own arithmetic, not a convention's)."""
+    out = {"warmup": draw(st.one_of(st.integers(1 if positive else 0, 200), st.floats(0.01 if positive else 0.0,
+                                                                                      0.5)))}
+    if draw(st.integers(0, 4)) == 0:
+        out["steps"] = draw(st.integers(20, 600))
+    return out
+
+
+@st.composite
+def _megatron(draw):
+    style = draw(st.sampled_from(["constant", "linear", "cosine", "inverse-square-root", "WSD"]))
+    out = {"decay_style": style, "warmup_init": draw(unit), "floor": draw(unit), **draw(_own_sizes())}
+    if style == "WSD":
+        out["wsd_decay"] = draw(positive_duration)
+        out["wsd_decay_style"] = draw(st.sampled_from(["exponential", "linear", "cosine", "minus_sqrt"]))
+    return out
+
+
+@st.composite
+def _megatron_wd(draw):
+    style = draw(st.sampled_from(["constant", "linear", "cosine"]))
+    end = draw(st.floats(0.0, 2.0))
+    out = {"style": style, "start": end if style == "constant" else draw(st.floats(0.0, end)), "end": end}
+    if draw(st.booleans()):
+        out["steps"] = draw(st.integers(1, 600))
+    return out
+
+
+@st.composite
+def _torchtitan(draw):
+    return {"decay_ratio": draw(st.one_of(st.none(), unit)), "decay_type": draw(st.sampled_from(["linear", "sqrt",
+                                                                                                 "cosine"])),
+            "floor": draw(unit), **draw(_own_sizes())}
+
+
+@st.composite
+def _cosine_lr_rate(draw):
+    return {"waves": draw(st.floats(0.1, 3.0)), "floor": draw(unit),
+            "warmup_lr_rate": draw(st.one_of(st.none(), unit)), **draw(_own_sizes())}
+
+
+@st.composite
+def _deepspeed(draw, cosine: bool = False):
+    out = {"warmup_type": draw(st.sampled_from(["log", "linear"])), "warmup_init": draw(unit),
+           **draw(_own_sizes(positive=True))}
+    if cosine:
+        out["floor"] = draw(unit)
+    return out
+
+
 LEAVES = {
     "constant": _constant(), "linear": _linear(), "cosine": _cosine(), "polynomial": _polynomial(),
     "exponential": _exponential(), "step": _step(), "multistep": _multistep(), "inverse_sqrt": _inverse_sqrt(),
     "rex": _rex(), "uba": _uba(), "wsd": _wsd(), "power": _power(), "infinite": _infinite(),
     "onecycle": _onecycle(), "cyclic": _cyclic(), "sgdr": _sgdr(), "piecewise": _piecewise(), "warmup": _warmup(),
     "plateau": _plateau(),
+    "tanh": _tanh(), "kdecay": _kdecay(), "cosine_waves": _cosine_waves(), "cosine_restarts": _cosine_restarts(),
+    "megatron": _megatron(), "megatron_wd": _megatron_wd(), "torchtitan": _torchtitan(),
+    "cosine_lr_rate": _cosine_lr_rate(), "deepspeed_warmup": _deepspeed(), "deepspeed_warmup_decay": _deepspeed(),
+    "deepspeed_warmup_cosine": _deepspeed(cosine=True),
 }
 leaf = st.one_of([_leaf(name, s) for name, s in LEAVES.items()])
 
@@ -252,13 +341,31 @@ def _composites(children):
         return REGISTRY["cooldown"](schedule=draw(children), at=draw(st.integers(0, 500)),
                                     decay=draw(st.integers(1, 300)), form=form, floor=draw(floor_for(form)))
 
+    @st.composite
+    def under(draw):
+        return REGISTRY["under"](schedule=draw(children), convention=draw(st.sampled_from(sorted(PRESETS))))
+
     out = {"sequence": sequence(), "product": product(), "clamp": clamp(), "repeat": repeat(), "rewarm": rewarm()}
     if "cooldown" in REGISTRY:
         out["cooldown"] = cooldown()
+    if "under" in REGISTRY:
+        out["under"] = under()
     return out
 
 
 COMPOSITES = _composites(leaf)
+
+
+@st.composite
+def _noise(draw):
+    """timm's LR noise around a leaf (not nested deeper: each noisy step costs a torch generator draw)."""
+    form = draw(st.sampled_from(["normal", "uniform"]))
+    return REGISTRY["noise"](schedule=draw(leaf), range=draw(st.sampled_from([(0,), (0.5,), (10, 200), (0.2, 0.8)])),
+                             pct=draw(st.floats(0.05, 1.0)), std=draw(st.floats(0.05, 2.0)) if form == "normal" else 1.0,
+                             seed=draw(st.integers(0, 10_000)), form=form)
+
+
+COMPOSITES["noise"] = _noise()
 schedules = st.recursive(leaf, lambda children: st.one_of(list(_composites(children).values())), max_leaves=5)
 any_family = st.one_of(leaf, *COMPOSITES.values(), schedules)
 totals = st.integers(40, 400)
@@ -367,14 +474,16 @@ def test_warmup_reaches_the_value_the_decay_starts_from(s, total):
     assert math.isclose(s(W - 1, total), peak, rel_tol=1e-9, abs_tol=1e-12), str(s)
     # and the ramp stays between where it starts and where it ends, under every convention
     for conv in CONVENTIONS:
-        start, top = s.warmup_init, s(W, total, convention=conv) if PRESETS[conv].placement != "replace" else None
+        start, top = s.ramp_start(conv), s(W, total, convention=conv) if PRESETS[conv].placement != "replace" else None
         ramp = s(np.arange(W), total, convention=conv)
         if top is not None:
             lo, hi = min(start, top), max(start, top)
             assert np.all(ramp >= lo - 1e-12) and np.all(ramp <= hi + 1e-12), (str(s), conv)
-    # offset 0 (hf, torch, optax, timm) starts at warmup_init exactly; lrkit one step later
+    # offset 0 (hf, torch, optax, timm) starts at warmup_init exactly (hf's wsd at its floor, as transformers'
+    # get_wsd_schedule, unless warmup_init is set: ramp_start says which); lrkit one step later
+    assert all(s.ramp_start(conv) == s.warmup_init for conv in ("torch", "optax", "timm"))
     for conv in ("hf", "torch", "optax", "timm"):
-        assert math.isclose(s(0, total, convention=conv), s.warmup_init, abs_tol=1e-12), (str(s), conv)
+        assert math.isclose(s(0, total, convention=conv), s.ramp_start(conv), abs_tol=1e-12), (str(s), conv)
     if s.warmup_form == "linear" and W > 1:
         assert math.isclose(s(0, total), s.warmup_init + (peak - s.warmup_init) / W, rel_tol=1e-9, abs_tol=1e-12)
 

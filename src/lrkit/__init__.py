@@ -9,12 +9,15 @@
 """
 
 from .errors import SpecError
+from .laws.domain import ExtrapolationError, ExtrapolationWarning
 from .lint import lint
-from .schedules import (PRESETS, Convention, Phase, Schedule, get_convention, linear_scaling,
+# fills the registry behind .plot() of fits, predictions and plans (lrkit.laws.figures); no matplotlib yet
+from .report import law_figures as _law_figures  # noqa: F401
+from .schedules import (PRESETS, Convention, Phase, Schedule, families, get_convention, linear_scaling,
                         sqrt_scaling)
 from .spec import parse
 
 __version__ = "0.1.0"
 
-__all__ = ["SpecError", "Schedule", "Phase", "Convention", "PRESETS", "get_convention", "parse", "lint",
-           "linear_scaling", "sqrt_scaling", "__version__"]
+__all__ = ["SpecError", "ExtrapolationWarning", "ExtrapolationError", "Schedule", "Phase", "Convention", "PRESETS",
+           "get_convention", "parse", "lint", "families", "linear_scaling", "sqrt_scaling", "__version__"]

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import resource
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -70,6 +72,7 @@ class DemoResult:
     seconds: float                  # wall-clock
     cpu_seconds: float              # this process and its trial workers, user + system
     phases: dict[str, float]
+    notes: list[str] = field(default_factory=list)  # what the laws warned about (law_notes)
 
 
 def pilot_schedules(cfg: DemoConfig) -> list[str]:
@@ -111,10 +114,13 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
             pilot_ids = _sweep(store, executor, [_trial(cfg, s, 0) for s in pilots], "pilots", progress)
             phases["pilots"] = time.perf_counter() - t0
             t1 = time.perf_counter()
-            fitted, planned = _fit_and_plan(store, cfg, pilot_ids, pilots)
+            with law_notes() as notes:
+                fitted, planned = _fit_and_plan(store, cfg, pilot_ids, pilots)
             phases["fit and plan"] = time.perf_counter() - t1
             say(f"fitted the {cfg.law} law on the validation loss from step {cfg.fit_start:,} (R² on the pilots "
                 f"{_r2(fitted)}); planned the cooldown for {cfg.budget:,} steps: {planned}")
+            for note in notes:
+                say(f"note: {note}")
             finals = [canonical_spec(s) for s in standard_schedules(cfg.warmup)] + [planned]
             trials = [_trial(cfg, s, seed) for s in finals for seed in range(cfg.seeds)]
             say(f"runs: {len(finals)} schedules × {cfg.seeds} seeds = {len(trials)} trials of {cfg.budget:,} steps "
@@ -124,14 +130,34 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
             phases["budget runs"] = time.perf_counter() - t2
         finally:
             executor.close()
-        pred = _predictions(store, cfg, fitted, finals, planned, pilot_ids, ids)
+        with law_notes() as more:
+            pred = _predictions(store, cfg, fitted, finals, planned, pilot_ids, ids)
+        pred["notes"] = list(dict.fromkeys(notes + more))
         store.put_artifact("prediction:charlm", pred)
         story = demo_story(store, pred)
         t3 = time.perf_counter()
         report = write_report(store, folder, title="lrkit demo: plan a WSD cooldown from two pilots, then check it")
         phases["report"] = time.perf_counter() - t3
     return DemoResult(report, db, planned, cfg.budget, [r.to_dict() for r in story.rows], story, fitted,
-                      time.perf_counter() - t0, cpu_seconds() - c0, phases)
+                      time.perf_counter() - t0, cpu_seconds() - c0, phases, pred["notes"])
+
+
+@contextmanager
+def law_notes() -> Iterator[list[str]]:
+    """Collect what the laws warn about (a parameter the pilots leave undetermined, a prediction outside
+    the fit's domain) as notes for the summary and the report, instead of warnings on stderr."""
+    from .laws import ExtrapolationWarning, UndeterminedWarning
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UndeterminedWarning)
+        warnings.simplefilter("always", ExtrapolationWarning)
+        yield notes
+    for w in caught:
+        if issubclass(w.category, (UndeterminedWarning, ExtrapolationWarning)):
+            notes.append(str(w.message))
+        else:  # not ours to swallow
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _trial(cfg: DemoConfig, spec: str, seed: int) -> Trial:
@@ -175,11 +201,11 @@ def _predictions(store: Store, cfg: DemoConfig, fitted: Any, finals: list[str], 
         p = predict(fitted, schedule_lr(spec, cfg.budget, cfg.peak_lr), steps)
         curves.append({"label": spec, "planned": spec == planned, "steps": steps.tolist(), "loss": p.loss.tolist(),
                        "lower": p.lower.tolist(), "upper": p.upper.tolist()})
-    return {"workload": "charlm", "protocol": "wsd", "budget": cfg.budget, "peak_lr": cfg.peak_lr,
-            "pilot_steps": cfg.budget, "pilots": pilot_schedules(cfg), "cooldown": cfg.cooldown,
-            "warmup": cfg.warmup, "fit_from": cfg.fit_start, "seeds": cfg.seeds, "level": fitted.band_level,
-            "pilot_ids": pilot_ids, "trial_ids": ids, "curves": curves, "planned": planned,
-            "fit": {"law": fitted.law, "params": fitted.params, "metrics": fitted.metrics}}
+    r2 = [float(m["r2"]) for m in fitted.metrics.values() if isinstance(m, dict) and np.isfinite(m.get("r2", np.nan))]
+    return {"workload": "charlm", "budget": cfg.budget, "peak_lr": cfg.peak_lr, "pilot_steps": cfg.budget,
+            "pilots": pilot_schedules(cfg), "warmup": cfg.warmup, "fit_from": cfg.fit_start,
+            "level": fitted.band_level, "pilot_ids": pilot_ids, "trial_ids": ids, "curves": curves,
+            "planned": planned, "fit": {"law": fitted.law, "params": fitted.params, "r2": r2}}
 
 
 def _pilot_curve(history: dict, spec: str, cfg: DemoConfig) -> Any:

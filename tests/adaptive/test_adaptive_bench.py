@@ -7,7 +7,7 @@ import math
 import pytest
 
 import lrkit
-from lrkit.bench.adaptive import canonical, is_adaptive, parse_method
+from lrkit.bench.methods import canonical, is_adaptive, parse_method
 
 
 def test_method_specs():
@@ -30,7 +30,7 @@ def test_each_method_runs_as_a_trial(spec):
     pytest.importorskip("torch")
     if spec.startswith("autolrs"):
         pytest.importorskip("skopt", reason="AutoLRS needs scikit-optimize")
-    from lrkit.bench.adaptive import run_adaptive_trial
+    from lrkit.bench.train import run_trial as run_adaptive_trial
     from lrkit.bench import Trial
 
     res = run_adaptive_trial(Trial("digits-mlp", spec, 3e-3, steps=60, log_every=5), threads=1)
@@ -54,7 +54,7 @@ def test_the_harness_takes_adaptive_methods():
     assert [t.schedule for t in trials] == ["autolrs(low=0.03, high=3.0, tau=0, k=2)",
                                             "hypergradient(beta=0.0, mode='additive', schedule='constant()')",
                                             "cosine()"]
-    res = run_trial(trials[0], threads=1)  # dispatched to lrkit.bench.adaptive
+    res = run_trial(trials[0], threads=1)  # the autolrs driver of lrkit.bench.train
     assert res["summary"]["search_steps"] > 0 and math.isfinite(res["summary"]["init_val"])
     with pytest.raises(ValueError, match="schedule-free"):
         run_trial(type(trials[0])("digits-mlp", trials[0].schedule, 3e-3, "sfadamw", 0, 40), threads=1)

@@ -11,6 +11,7 @@ import numpy as np
 
 
 def make(seed: int, steps: int, dim: int = 8, delay: float = 0.0):
+    """Noisy linear regression, the tests' tiny workload."""
     import torch
     import torch.nn.functional as F
 

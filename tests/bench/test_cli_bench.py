@@ -34,7 +34,8 @@ def test_bench_runs_export_fit(db, tmp_path):
     assert run.last_step == 39 and run.val_loss is not None and run.grad_norm is not None
     val = tmp_path / "val.csv"
     assert lrkit("export", rows[2]["id"], "--db", str(db), "-o", str(val), "--loss", "val").returncode == 0
-    fit = lrkit("fit", str(out), str(val), "--law", "lra", "--out", str(tmp_path / "fit.json"))
+    # (a 40-step toy run: the law does not describe it, which fit refuses since issue 13 unless --force)
+    fit = lrkit("fit", str(out), str(val), "--law", "lra", "--out", str(tmp_path / "fit.json"), "--force")
     assert fit.returncode == 0, fit.stderr
     assert (tmp_path / "fit.json").is_file()
     # a second identical sweep runs nothing

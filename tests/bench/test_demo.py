@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+import warnings
+
+import pytest
 
 from lrkit.bench import Store
 from lrkit.bench.workloads.charlm import default_corpus
-from lrkit.demo import QUICK
+from lrkit.demo import QUICK, law_notes
+from lrkit.laws import ExtrapolationWarning, UndeterminedWarning
 from lrkit.report.demo_html import demo_story
 
 from conftest import lrkit
@@ -49,3 +53,12 @@ def test_demo_quick(tmp_path):
     with Store(out / "demo.db") as s:
         rows2 = s.trials()
         assert len(rows2) == 2 + n_budget and all(x["attempts"] == 1 for x in rows2), [(x["schedule"], x["steps"]) for x in rows2]
+
+
+def test_law_notes_collects_the_laws_warnings_and_passes_others_on():
+    with pytest.warns(RuntimeWarning, match="not ours"):
+        with law_notes() as notes:
+            warnings.warn(UndeterminedWarning("C at the prior's centre"))
+            warnings.warn(ExtrapolationWarning("peak LR outside the pilots'"))
+            warnings.warn(RuntimeWarning("not ours"))
+    assert notes == ["C at the prior's centre", "peak LR outside the pilots'"]

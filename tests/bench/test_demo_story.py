@@ -9,7 +9,7 @@ import re
 import pytest
 
 from lrkit.report.demo_story import ScheduleResult, compare, results_from, schedule_name, tell
-from lrkit.report.html import no_paths
+from lrkit.report.html_base import no_paths
 
 WSD = 'wsd(warmup=50)'
 PLAN = 'wsd(decay=0.28, form="linear", floor=0.1, warmup=50)'

@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrkit.laws.areas import annealing_area, forward_area, ld_chunks, ld_pairs, loss_drop, warmup_end
+from lrkit.laws.bound import ConvexBoundLaw
+from lrkit.laws.itmpl import IntrinsicTimeMPL
 from lrkit.laws.lra import LRALaw
 from lrkit.laws.multipower import MultiPowerLaw
 
@@ -76,6 +78,8 @@ def test_constant_stretches_contribute_nothing():
     (MultiPowerLaw(), np.array([3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6])),
     (MultiPowerLaw(warmup="ld"), np.array([3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6])),
     (LRALaw(0.99), np.array([3.0, 0.5, 0.5, 1.0])),
+    (IntrinsicTimeMPL(), np.array([3.0, 0.5, 0.5, 400.0, 30.0, 0.6])),
+    (ConvexBoundLaw(), np.array([3.0, 0.5, 0.5, 800.0])),
 ])
 def test_jacobian_and_final_gradient_match_finite_differences(law, theta):
     rng = np.random.default_rng(3)

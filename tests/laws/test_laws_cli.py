@@ -45,7 +45,9 @@ def test_fit_predict_plan(fit_file, tmp_path):
     res = CliRunner().invoke(g, ["predict", str(fit_file), "--run", str(DATA / "wsdcon_3.csv"),
                                  "--schedule", "constant(warmup=2160)", "--lr", "3e-4", "--format", "csv"])
     assert res.exit_code == 0, res.output  # the given schedule is taken as the run's LR
-    assert res.output.splitlines()[0] == "step,loss" and res.output.splitlines()[1].startswith("2176,")
+    # (csv on stdout; stderr says that the schedule contradicts the run's logged lr column, issue 13)
+    assert res.stdout.splitlines()[0] == "step,loss" and res.stdout.splitlines()[1].startswith("2176,")
+    assert "logged lr column" in res.stderr
     res = CliRunner().invoke(g, ["plan", str(fit_file), "--steps", "24000", "--lr", "3e-4", "--family", "wsd",
                                  "--plot", str(tmp_path / "plan.png")])
     assert res.exit_code == 0, res.output

@@ -149,3 +149,16 @@ def test_usage_errors(config, args, message):
     assert r.returncode == 2 and r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lrkit: error:") and message in lines[0], lines
+
+
+@pytest.mark.skipif(importlib.util.find_spec("yaml") is None, reason="PyYAML is not installed")
+@pytest.mark.parametrize("text, value", [("3e-4", 3e-4), ("1E-3", 1e-3), ("-2.5e-2", -2.5e-2), ("1.0e-3", 1e-3)])
+def test_yaml_reads_exponent_numbers_without_a_dot_as_numbers(tmp_path, text, value):
+    """YAML 1.1 (PyYAML) reads ``lr: 3e-4`` as a string; a config writes LRs this way, so it is a number."""
+    path = tmp_path / "g.yaml"
+    path.write_text(f"groups:\n  - name: a\n    lr: {text}\n  - name: b\n    lr: '1e-3'\n")
+    from lrkit.cli.groups import read_config
+
+    data = read_config(path)
+    assert data["groups"][0]["lr"] == value and isinstance(data["groups"][0]["lr"], float)
+    assert data["groups"][1]["lr"] == "1e-3"  # quoted: the user's string, refused later as not a number

@@ -428,28 +428,3 @@ def _number(name: str, value) -> float:
     except (TypeError, ValueError, RuntimeError):
         shown = v.clip(repr(value), 60)
         raise SpecError(f"AutoLRS: {name}={shown} is not a number; expected one loss value") from None
-
-
-def train_with_autolrs(task, steps: int, *, optimizer_factory: Callable, min_lr: float, max_lr: float,
-                       on_step: Callable[[int, float, float], None] | None = None, **kwargs) -> AutoLRS:
-    """Train a :class:`lrkit.bench.Task` for ``steps`` steps (probes included) under AutoLRS.
-
-    ``optimizer_factory(params, lr)`` builds the optimizer; ``on_step(step, lr, loss)`` is called after
-    every step. Returns the controller (its ``decisions`` and state).
-    """
-    model = task.model
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = optimizer_factory(params, min_lr)
-    ctl = AutoLRS(model, opt, min_lr=min_lr, max_lr=max_lr, **kwargs)
-    model.train()
-    for t in range(steps):
-        lr = ctl.lr
-        loss = task.loss(model, task.batch(t))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
-        ctl.step(value)
-        if on_step is not None:
-            on_step(t, lr, value)
-    return ctl

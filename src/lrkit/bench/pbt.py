@@ -6,7 +6,7 @@ spec template such as ``"wsd(warmup=0.05, decay={decay})"``: the peak LR and the
 Ray Tune's ``PopulationBasedTraining`` does the rest: every ``interval`` iterations the bottom quantile
 copies the weights and hyperparameters of the top quantile and perturbs them (×0.8 / ×1.2, or resamples).
 Because an lrkit schedule is a pure function of the step, a member whose parameters change mid-run simply
-continues on the new schedule from the step it has reached.
+continues on the new schedule from the step it has reached (``Scheduler.load_state_dict(..., replan=True)``).
 
 Needs ``ray[tune]`` (and torch for the workloads). :func:`pbt_search` starts a local Ray if none runs.
 """
@@ -80,67 +80,93 @@ def spec_for(template: str, config: dict[str, Any], space: dict[str, tuple]) -> 
     return template.format(**{k: repr(round(values[k], 6)) for k in _fields(template)})
 
 
-def _member(config: dict[str, Any]) -> None:
-    """One PBT member (a Ray Tune function trainable)."""
+def _load_checkpoint(tune) -> dict[str, Any] | None:
+    """The state this member restarts from (its own, or the one PBT copied to it), or None."""
     import torch
+
+    ckpt = tune.get_checkpoint()
+    if ckpt is None:
+        return None
+    with ckpt.as_directory() as d:  # plain data and tensors only: no code is unpickled
+        return torch.load(os.path.join(d, "member.pt"), weights_only=True)
+
+
+def _save_checkpoint(tune, metrics: dict[str, Any], state: dict[str, Any]) -> None:
+    import torch
+
+    with tempfile.TemporaryDirectory() as d:
+        torch.save(state, os.path.join(d, "member.pt"))
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+def _member(config: dict[str, Any]) -> None:
+    """One PBT member (a Ray Tune function trainable).
+
+    It trains through the benchmark's one loop (:func:`lrkit.bench.loop.train`, its divergence rule
+    included: a diverged member stops training and reports a validation loss of 1e9 until PBT replaces
+    it), its LR driven by ``lrkit.torch.Scheduler``. After an exploit the copied scheduler state is
+    loaded with ``replan=True``: this member's spec and peak LR from the step the copy had reached.
+    """
     from ray import tune
 
-    from .train import make_optimizer, set_threads
+    from ..integrations.torch import Scheduler
+    from .loop import Logger, evaluate, fresh, set_threads, train
+    from .trial import Trial
     from .workloads import get_workload
-    from ..spec import parse
 
     set_threads(1)
     fixed = config["_fixed"]
     space = fixed["space"]
     steps, every = fixed["steps"], fixed["every"]
-    task = get_workload(fixed["workload"]).task(seed=fixed["seed"], steps=steps, **fixed["options"])
-    model = task.model
-    params = [p for p in model.parameters() if p.requires_grad]
     lr = min(max(float(config["lr"]), space["lr"][0]), space["lr"][1])
-    opt = make_optimizer(fixed["optimizer"], params, lr, task.weight_decay, tuple(task.betas))
-    step = 0
-    restored = None
-    ckpt = tune.get_checkpoint()
-    if ckpt is not None:
-        with ckpt.as_directory() as d:
-            state = torch.load(os.path.join(d, "member.pt"), weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        restored = step
     spec = spec_for(fixed["template"], config, space)
-    bound = parse(spec).bind(steps)
-    clip = task.clip if task.clip is not None else math.inf
-    model.train()
+    trial = Trial(fixed["workload"], spec, lr, fixed["optimizer"], fixed["seed"], steps, every, fixed["options"])
+    task, opt = fresh(get_workload(trial.workload), trial)
+    state = _load_checkpoint(tune)
+    if state is not None:
+        task.model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        for g in opt.param_groups:  # this member's peak LR, not the copied member's
+            g["lr"] = lr
+            g.pop("initial_lr", None)
+    sched = Scheduler(opt, spec, total_steps=steps)
+    if state is not None:
+        sched.load_state_dict(state["scheduler"], replan=True)
+        step = restored = int(state["step"])
+        diverged, init_val = bool(state["diverged"]), float(state["init_val"])
+    else:
+        step, restored, diverged, init_val = 0, None, False, evaluate(task, opt, trial)
+    log = Logger(steps, every, lambda: evaluate(task, opt, trial), first=False)
     while step < steps:
         end = min(step + every, steps)
-        losses = []
-        while step < end:
-            for g in opt.param_groups:
-                g["lr"] = lr * bound(step)
-            loss = task.loss(model, task.batch(step))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, clip)
-            opt.step()
-            losses.append(float(loss.detach()))
-            step += 1
-        model.eval()
-        with torch.no_grad():
-            val = float(task.val_loss(model))
-        model.train()
-        if not math.isfinite(val):
-            val = 1e9
-        metrics = {"val_loss": val, "loss": sum(losses) / len(losses), "step": step, "spec": spec,
-                   **{k: float(config[k]) for k in space}}
+        val, loss = 1e9, math.nan
+        if not diverged:
+            n = len(log.hist["step"])
+            _, diverged, _ = train(task, opt, trial, scheduler=sched, init_val=init_val, start=step, stop=end,
+                                   logger=log)
+            if len(log.hist["step"]) > n:
+                loss = log.hist["loss"][-1]
+                val = log.hist["val_loss"][-1] if not diverged else 1e9
+        step = end
+        metrics = {"val_loss": val, "loss": loss, "step": step, "spec": spec, **{k: float(config[k]) for k in space}}
         record = {"member": tune.get_context().get_trial_id(), "restored_at": restored, **metrics}
         with open(fixed["log"], "a") as fh:  # one short line per append: whole lines even with several writers
             fh.write(json.dumps(record) + "\n")
         restored = None
-        with tempfile.TemporaryDirectory() as d:
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step},
-                       os.path.join(d, "member.pt"))
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        _save_checkpoint(tune, metrics, {"model": task.model.state_dict(), "optimizer": opt.state_dict(),
+                                         "scheduler": sched.state_dict(), "step": step, "init_val": init_val,
+                                         "diverged": diverged})
+
+
+def _read_members(log: str) -> list[list[dict[str, Any]]]:
+    """Each member's reported iterations, from the members' log (one JSON line per iteration)."""
+    members: dict[str, list[dict[str, Any]]] = {}
+    if os.path.exists(log):
+        with open(log) as fh:
+            for line in fh:
+                rec = json.loads(line)
+                members.setdefault(rec.pop("member"), []).append(rec)
+    return [members[k] for k in sorted(members)]
 
 
 def pbt_search(workload: str, steps: int, *, template: str = DEFAULT_TEMPLATE,
@@ -210,13 +236,7 @@ def pbt_search(workload: str, steps: int, *, template: str = DEFAULT_TEMPLATE,
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=None)),  # PBT copies old ones
     )
     grid = tuner.fit()
-    members: dict[str, list[dict[str, Any]]] = {}
-    if os.path.exists(log):
-        with open(log) as fh:
-            for line in fh:
-                rec = json.loads(line)
-                members.setdefault(rec.pop("member"), []).append(rec)
-    histories = [members[k] for k in sorted(members)]
+    histories = _read_members(log)
     errors = [str(r.error) for r in grid if r.error is not None]
     finished = [h for h in histories if h and h[-1]["step"] >= steps]
     if not finished:

@@ -25,6 +25,11 @@ from .trial import OPTIMIZERS, Trial, canonical_spec
 
 BACKENDS = ("local", "ray")
 HEARTBEAT_EVERY = 10.0
+#: Limits refused up front, before anything is built (a typo like ``--seeds 100000000`` is one line, not
+#: gigabytes of trials): steps of one trial (the scheduler's own limit), seeds, trials of one sweep.
+MAX_STEPS = 10**8
+MAX_SEEDS = 10_000
+MAX_TRIALS = 20_000  # a sweep's claims name its trials in one SQLite statement (at most 32,766 variables)
 
 
 def available_cpus() -> int:
@@ -42,12 +47,7 @@ def expand(workloads: Sequence[str], schedules: Sequence[str], lrs: Sequence[flo
 
     if not schedules:
         raise ValueError("give at least one schedule (--schedule SPEC)")
-    if isinstance(seeds, int):
-        if seeds < 1:
-            raise ValueError(f"--seeds must be >= 1, got {seeds}")
-        seeds = range(seeds)
-    if not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"--steps must be an integer >= 2, got {steps!r}")
+    seeds = _check_sizes(workloads, schedules, lrs, seeds, steps, optimizers, log_every)
     for o in optimizers:
         if o not in OPTIMIZERS:
             raise ValueError(f"optimizer {o!r} is not known; valid: {', '.join(OPTIMIZERS)}")
@@ -69,19 +69,68 @@ def expand(workloads: Sequence[str], schedules: Sequence[str], lrs: Sequence[flo
     return list(seen.values())
 
 
+def _check_sizes(workloads: Sequence[str], schedules: Sequence[str], lrs: Sequence[float] | None,
+                 seeds: int | Sequence[int], steps: int, optimizers: Sequence[str], log_every: int) -> Sequence[int]:
+    """Refuse, before anything is built, a sweep beyond the limits; returns the seeds as a sequence."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        if seeds > MAX_SEEDS:
+            raise ValueError(f"--seeds must be at most {MAX_SEEDS:,}, got {seeds:,}")
+        seeds = range(seeds)
+    elif len(seeds) > MAX_SEEDS:
+        raise ValueError(f"at most {MAX_SEEDS:,} seeds, got {len(seeds):,}")
+    if not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"--steps must be an integer >= 2, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"--steps must be at most {MAX_STEPS:,} (10^8), got {steps:,}")
+    if not isinstance(log_every, int) or not 0 <= log_every <= MAX_STEPS:
+        raise ValueError(f"--log-every must be an integer between 0 and {MAX_STEPS:,}, got {log_every!r}")
+    sizes = (len(workloads), len(schedules), len(optimizers), len(lrs or [0]), len(seeds))
+    n = math.prod(sizes)
+    if n > MAX_TRIALS:
+        what = " x ".join(f"{k:,} {name}" for k, name in zip(sizes, ("workloads", "schedules", "optimizers", "LRs",
+                                                                     "seeds")))
+        raise ValueError(f"this sweep has {n:,} trials ({what}); at most {MAX_TRIALS:,} per sweep: split it")
+    return seeds
+
+
 # ---------------------------------------------------------------------- worker side
-def _init_worker(threads: int) -> None:
-    """Pool worker start-up: die with the driver (even on SIGKILL), set the torch threads."""
-    try:  # Linux: PR_SET_PDEATHSIG, so a killed sweep leaves no orphan trainers
+def _die_with(parent: int) -> None:
+    """Make this pool worker end when the driver ``parent`` does, even on SIGKILL.
+
+    Linux: ``PR_SET_PDEATHSIG``, then a check that the parent is still the one that started us (it may
+    have died before the worker got this far, e.g. when a sweep is killed in its first second); a
+    watcher thread polls the parent elsewhere (and covers a missed signal on Linux too).
+    """
+    import threading
+
+    try:
         import ctypes
         import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         pass
+    if parent and os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    if parent:
+        threading.Thread(target=watch, daemon=True, name="lrkit-parent-watch").start()
+
+
+def _init_worker(threads: int, parent: int = 0) -> None:
+    """Pool worker start-up: die with the driver (even on SIGKILL), set the torch threads."""
+    _die_with(parent)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # before torch is imported
         os.environ[var] = str(threads)
-    from .train import set_threads
+    from .loop import set_threads
 
     set_threads(threads)
 
@@ -146,7 +195,7 @@ class LocalExecutor:
         import multiprocessing
 
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(self.threads,))
+                                   initializer=_init_worker, initargs=(self.threads, os.getpid()))
 
     def warm(self) -> float:
         """Start every worker and import torch there; returns the seconds it took."""
@@ -259,13 +308,22 @@ class SweepReport:
 
 
 def _heartbeat(path: Any, owner: str, stop: threading.Event) -> None:
-    """Mark ``owner``'s running trials alive every few seconds (its own connection, its own thread)."""
-    try:
-        with Store(path) as s:
-            while not stop.wait(HEARTBEAT_EVERY):
-                s.heartbeat(owner)
-    except Exception:  # noqa: BLE001 - a missed heartbeat only matters to sweeps on other hosts
-        pass
+    """Mark ``owner``'s running trials alive every few seconds (its own connection, its own thread).
+
+    A failed beat (a locked database) is tried again at the next one: a sweep whose heartbeat stops for
+    ``Store.stale_after`` seconds is taken for dead, on any host.
+    """
+    store = None
+    while not stop.wait(HEARTBEAT_EVERY):
+        try:
+            store = store or Store(path)
+            store.heartbeat(owner)
+        except Exception:  # noqa: BLE001 - the next beat tries again
+            if store is not None:
+                store.close()
+            store = None
+    if store is not None:
+        store.close()
 
 
 def sweep(store: Store, trials: Sequence[Trial], executor: Any, on_event: Callable[[str, dict], None] | None = None,

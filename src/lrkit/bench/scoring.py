@@ -5,7 +5,7 @@
   is the training time so far (validation untimed).  Never reached: ``inf``.
 * **Target.** Per workload, the median over seeds of the best validation loss of the reference
   method at its best peak LR (AlgoPerf: median of the best validation errors of the reruns of the
-  best configuration), unless given.  For an even number of seeds the upper middle value, so the
+  best configuration), unless given; never from a diverged run (none left: no target).  For an even number of seeds the upper middle value, so the
   reference reaches its own target on at least half of its seeds.
 * **Per method and workload.** Its tuned peak LR is the one with the smallest median steps to target
   (ties: lower median final validation loss); its time is the median over seeds there (``inf`` when
@@ -123,6 +123,7 @@ class MethodScore:
     lr_sweep: dict[float, float] = field(default_factory=dict)    # peak LR -> median final val
     sensitivity: float | None = None
     trial_ids: list[int] = field(default_factory=list)
+    diverged: int = 0               # seeds at the tuned LR that diverged
 
 
 @dataclass
@@ -135,6 +136,8 @@ class Scores:
     times: dict[str, dict[str, float]]           # label -> problem -> median steps to target
     labels: list[str]
     problems: dict[str, dict] = field(default_factory=dict)   # problem -> workload, steps, options
+    histories: Mapping[int, Mapping[str, Sequence[float]]] = field(default_factory=dict)  # trial id -> history
+    reference_diverged: dict[str, int] = field(default_factory=dict)  # problem -> diverged runs of its reference
 
 
 def upper_median(x: Sequence[float]) -> float:
@@ -175,7 +178,7 @@ def score_trials(trials: Sequence[Mapping[str, Any]], histories: Mapping[int, Ma
     for t in done:
         if t["label"] not in labels:
             labels.append(t["label"])
-    out_targets, out_ref, methods = {}, {}, {}
+    out_targets, out_ref, methods, ref_diverged = {}, {}, {}, {}
     times: dict[str, dict[str, float]] = {lab: {} for lab in labels}
     secs: dict[str, dict[str, float]] = {lab: {} for lab in labels}
     for w, rows in by_w.items():
@@ -193,11 +196,12 @@ def score_trials(trials: Sequence[Mapping[str, Any]], histories: Mapping[int, Ma
         def best_of(per_lr: dict[float, list[Mapping[str, Any]]]) -> float:
             return min(per_lr, key=lambda lr: (_nan_last(_median([t["best_val"] for t in per_lr[lr]]))))
 
+        ref_diverged[w] = sum(bool(t.get("diverged")) for ts in groups[ref].values() for t in ts)
         if targets and (w in targets or wl in targets):
             target = float(targets[w] if w in targets else targets[wl])
-        else:
-            ref_lr = best_of(groups[ref])
-            target = upper_median([t["best_val"] for t in groups[ref][ref_lr]])
+        else:  # never from a diverged run: its best loss may be anything (1.2e10)
+            ok = {lr: kept for lr, ts in groups[ref].items() if (kept := [t for t in ts if not t.get("diverged")])}
+            target = upper_median([t["best_val"] for t in ok[best_of(ok)]]) if ok else math.nan
         out_targets[w] = target
         ms = []
         for lab, per_lr in groups.items():
@@ -218,7 +222,8 @@ def score_trials(trials: Sequence[Mapping[str, Any]], histories: Mapping[int, Ma
             ms.append(MethodScore(
                 w, lab, lr, len(ts), _median(finals), (min(fin), max(fin)) if fin else (math.nan, math.nan),
                 _median([t["best_val"] for t in ts]), st_med, median_with_inf(tt),
-                sum(math.isfinite(x) for x in st), lr_sweep=sweep, sensitivity=sens, trial_ids=[t["id"] for t in ts]))
+                sum(math.isfinite(x) for x in st), lr_sweep=sweep, sensitivity=sens, trial_ids=[t["id"] for t in ts],
+                diverged=sum(bool(t.get("diverged")) for t in ts)))
             times[lab][w] = st_med
             secs[lab][w] = median_with_inf(tt)
         best = min(m.steps_to_target for m in ms)
@@ -229,7 +234,7 @@ def score_trials(trials: Sequence[Mapping[str, Any]], histories: Mapping[int, Ma
     if isinstance(reference, str) and reference not in out_ref.values():
         raise ValueError(f"reference {reference!r} has no finished trials; methods: {', '.join(labels)}")
     return Scores(out_targets, out_ref, methods, benchmark_score(times, r_max) if times else {},
-                  benchmark_score(secs, r_max) if secs else {}, times, labels, problems)
+                  benchmark_score(secs, r_max) if secs else {}, times, labels, problems, histories, ref_diverged)
 
 
 def group_problems(trials: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list[Mapping[str, Any]]], dict[str, dict]]:
@@ -259,9 +264,11 @@ def _nan_last(x: float) -> float:
 
 
 def score_store(store: Any, reference: str | Mapping[str, str] | None = None,
-                targets: Mapping[str, float] | None = None, workload: str | None = None) -> Scores:
-    """:func:`score_trials` on every done trial of a :class:`~lrkit.bench.Store`."""
-    rows = store.trials(status="done", workload=workload)
+                targets: Mapping[str, float] | None = None, workload: str | None = None, *,
+                ids: Sequence[int] | None = None) -> Scores:
+    """:func:`score_trials` on the done trials of a :class:`~lrkit.bench.Store` (all, those of ``workload``,
+    or those among ``ids``); the histories it read are in ``Scores.histories``."""
+    rows = store.trials(status="done", workload=workload, ids=ids)
     if not rows:
         raise ValueError(f"{store.path}: no finished trials to score")
     return score_trials(rows, store.histories([r["id"] for r in rows]), reference, targets)

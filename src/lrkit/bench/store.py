@@ -6,11 +6,16 @@ Guarantees (tested by killing a sweep with SIGKILL and by running two sweeps on 
   is already there is a no-op.
 * **Atomic results.** A trial's whole history and its ``done`` status are written in one transaction,
   so a sweep killed at any moment leaves each trial either done with its full history or not done.
-* **Restart.** A trial claimed by a sweep that died (on this host: its process is gone; on another
-  host: no heartbeat for ``stale_after`` seconds) is claimable again; a restarted sweep reruns
-  exactly the unfinished.
+* **Restart.** A trial claimed by a sweep that died (no heartbeat for ``stale_after`` seconds, or, on
+  this host, its process is gone) is claimable again; a restarted sweep reruns exactly the
+  unfinished.  The heartbeat counts on this host too: a restarted container reuses process ids, so
+  a live process with the dead sweep's id proves nothing.
 * **Concurrent sweeps.** WAL journal, ``BEGIN IMMEDIATE`` write transactions and a busy timeout; a
   trial is claimed by one atomic ``UPDATE ... WHERE status = 'pending'``, so two sweeps never run it twice.
+* **Data, not code.** Reading a database imports, unpickles and evaluates nothing; every value read
+  is checked (:mod:`lrkit.bench.records`), so a hand-edited or damaged file ends as one line naming
+  the trial and column.  The workload's description is stored with the trial when it runs, so a
+  report never needs the workload's code (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from .trial import Trial
+from . import records
+from .records import STATUSES
+from .trial import HISTORY_FIELDS, Trial
 
+#: Version 1 gained the nullable ``description`` column; a version-1 file without it is migrated on
+#: the first write (``ALTER TABLE ... ADD COLUMN``) and read as it is (no description: the name is shown).
 SCHEMA_VERSION = 1
-STATUSES = ("pending", "running", "done", "failed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,7 +67,8 @@ CREATE TABLE IF NOT EXISTS trials (
     train_time REAL,
     wall_time REAL,
     error TEXT,
-    info TEXT
+    info TEXT,
+    description TEXT
 );
 CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
 CREATE TABLE IF NOT EXISTS points (
@@ -77,7 +86,9 @@ CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, value TEXT NOT NULL,
 
 TRIAL_COLUMNS = ("id", "key", "workload", "options", "schedule", "lr", "optimizer", "seed", "steps", "log_every",
                  "status", "owner", "heartbeat", "attempts", "created", "finished", "final_val", "best_val",
-                 "init_val", "final_loss", "diverged", "train_time", "wall_time", "error", "info")
+                 "init_val", "final_loss", "diverged", "train_time", "wall_time", "error", "info", "description")
+#: Columns added to the ``trials`` table since version 1 was first written: added by ``_migrate``.
+ADDED_COLUMNS = {"description": "TEXT"}
 
 
 def new_owner() -> str:
@@ -204,6 +215,15 @@ class Store:
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             else:  # a real write: a read-only file or folder fails here, not in the middle of a sweep
                 self.conn.execute("UPDATE meta SET value = value WHERE key = 'schema'")
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns a database written by an earlier lrkit of this schema version lacks (inside the
+        opening transaction, so two sweeps opening one old file at once add each column once)."""
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
+        for name, kind in ADDED_COLUMNS.items():
+            if name not in have:
+                self.conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
 
     def _explain(self, e: sqlite3.DatabaseError) -> str:
         """One line saying why the database cannot be used, in the user's terms."""
@@ -267,10 +287,11 @@ class Store:
         now = time.time()
         host = socket.gethostname()
         for tid, owner, hb in c.execute(f"SELECT id, owner, heartbeat FROM trials WHERE status = 'running'{where}", args).fetchall():
-            here = bool(owner) and owner.split(":")[0] == host
-            # on this host the process table is the truth; elsewhere only the heartbeat can tell
-            gone = not _owner_alive(owner) if here else (hb is None or now - hb > self.stale_after)
-            if gone:
+            here = isinstance(owner, str) and owner.split(":")[0] == host
+            # a stale heartbeat means gone, on any host (a process id can be reused, e.g. after a
+            # container restart); on this host a vanished process means gone at once
+            stale = not records.is_number(hb) or now - hb > self.stale_after
+            if stale or (here and not _owner_alive(owner)):
                 n += c.execute("UPDATE trials SET status = 'pending', owner = NULL WHERE id = ? AND status = 'running' AND owner IS ?",
                                (tid, owner)).rowcount
         if failed:
@@ -315,14 +336,17 @@ class Store:
         sweep that reclaimed it.
         """
         hist, s = result["history"], result["summary"]
-        rows = list(zip(*(hist[f] for f in ("step", "lr", "loss", "val_loss", "grad_norm", "time"))))
+        rows = list(zip(*(hist[f] for f in HISTORY_FIELDS)))
+        desc = s.get("description")
         with self.transaction() as c:
             cur = c.execute(
                 "UPDATE trials SET status = 'done', finished = ?, final_val = ?, best_val = ?, init_val = ?, final_loss = ?,"
-                " diverged = ?, train_time = ?, wall_time = ?, error = NULL, info = ? WHERE id = ? AND status != 'done'",
+                " diverged = ?, train_time = ?, wall_time = ?, error = NULL, info = ?, description = ?"
+                " WHERE id = ? AND status != 'done'",
                 (time.time(), _num(s.get("final_val")), _num(s.get("best_val")), _num(s.get("init_val")),
                  _num(s.get("final_loss")), int(bool(s.get("diverged"))), _num(s.get("train_time")),
-                 _num(s.get("wall_time")), json.dumps(s.get("info", {})), tid))
+                 _num(s.get("wall_time")), json.dumps(s.get("info", {})),
+                 desc[:500] if isinstance(desc, str) else None, tid))
             if not cur.rowcount:
                 return False
             c.execute("DELETE FROM points WHERE trial_id = ?", (tid,))
@@ -337,9 +361,14 @@ class Store:
 
     # ------------------------------------------------------------------ reading
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Trial rows as dicts, each checked (a hand-edited value is one line naming trial and column)."""
         cur = self.conn.execute(sql, args)
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        for r in rows:
+            r.setdefault("description", None)  # a file from before the column was added
+            records.check_trial(self.path, r)
+        return rows
 
     def trial(self, tid: int) -> Trial:
         rows = self._rows("SELECT * FROM trials WHERE id = ?", (tid,))
@@ -351,6 +380,9 @@ class Store:
 
     def trials(self, status: str | None = None, workload: str | None = None, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         """Trial rows as dicts (all columns of ``trials``), ordered by id."""
+        if ids is not None and len(ids) > 500:  # SQLite caps the variables of one statement
+            chunks = (self.trials(status, workload, ids[i:i + 500]) for i in range(0, len(ids), 500))
+            return sorted({r["id"]: r for rows in chunks for r in rows}.values(), key=lambda r: r["id"])
         where, args = [], []
         if status is not None:
             if status not in STATUSES:
@@ -376,14 +408,18 @@ class Store:
             chunk = list(ids[i:i + 500])
             for st, n in self.conn.execute(
                     f"SELECT status, COUNT(*) FROM trials WHERE id IN ({','.join('?' * len(chunk))}) GROUP BY status", chunk):
+                if st not in out:
+                    raise records.RecordError(f"{self.path}: a trial's status is {records.shown(st)}; expected one "
+                                              f"of {', '.join(STATUSES)} ({records.HINT})")
                 out[st] += n
         return out
 
     def history(self, tid: int) -> dict[str, list[float]]:
         """The logged points of a trial: lists ``step, lr, loss, val_loss, grad_norm, time`` (NaN = not logged)."""
-        cur = self.conn.execute("SELECT step, lr, loss, val_loss, grad_norm, time FROM points WHERE trial_id = ? ORDER BY step", (tid,))
-        cols: dict[str, list[float]] = {k: [] for k in ("step", "lr", "loss", "val_loss", "grad_norm", "time")}
+        cur = self.conn.execute(f"SELECT {', '.join(HISTORY_FIELDS)} FROM points WHERE trial_id = ? ORDER BY step", (tid,))
+        cols: dict[str, list[float]] = {k: [] for k in HISTORY_FIELDS}
         for row in cur:
+            records.check_point(self.path, tid, row)
             for k, v in zip(cols, row):
                 cols[k].append(math.nan if v is None else v)
         return cols
@@ -398,8 +434,10 @@ class Store:
 
     def get_artifact(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM artifacts WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        return default if row is None else records.parse_artifact(self.path, key, row[0])
 
     def artifacts(self, prefix: str = "") -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self.conn.execute(
-            "SELECT key, value FROM artifacts WHERE key LIKE ? ORDER BY key", (prefix + "%",))}
+        """The artifacts whose key starts with ``prefix`` (compared as text: ``_`` and ``%`` are not wildcards)."""
+        rows = self.conn.execute("SELECT key, value FROM artifacts WHERE substr(key, 1, ?) = ? ORDER BY key",
+                                 (len(prefix), prefix))
+        return {k: records.parse_artifact(self.path, k, v) for k, v in rows}

@@ -1,170 +1,105 @@
-"""Run one trial in this process: build the task, drive the optimizer with the schedule, log the history.
+"""Run one trial in this process: pick the driver of its LR, train through the one loop (:mod:`.loop`).
 
-Logged at step 0, at every step ``t`` with ``(t + 1) % log_every == 0`` and at the last step: the LR
-applied at that step, the mean training loss since the last logged point, the gradient norm (before
-clipping), the validation loss after that step's update, and the training time so far (validation is
-not timed, as in AlgoPerf).  A step number ``t`` means ``t + 1`` updates applied.  A run whose loss
-turns NaN or infinite, or exceeds ``DIVERGENCE_FACTOR`` (10) times the validation loss at
-initialisation, stops there and is marked diverged (its last point has no validation loss).
+The drivers, by the trial's ``schedule`` (:mod:`.methods` names them):
+
+* a fixed spec: ``lrkit.torch.Scheduler``;
+* a spec with a ``plateau(...)`` phase: the same, with each logged validation loss fed to it;
+* ``refine(...)``: a pilot under ``pilot`` with a :class:`~lrkit.adaptive.refine.GradNormLogger`, then the
+  refined schedule from the same initial model;
+* ``hypergradient(...)``: :class:`~lrkit.adaptive.hypergradient.HypergradientLR`'s optimizer hooks;
+* ``autolrs(...)``: an :class:`~lrkit.adaptive.autolrs.AutoLRS` controller fed each loss.
+
+The result is ``{"history": {field: list}, "summary": {...}}`` for every driver; an adaptive one adds
+``search_steps`` (steps spent searching, outside the trial's own).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Callable
 
-import numpy as np
-
+from .loop import DIVERGENCE_FACTOR, evaluate, fresh, make_optimizer, set_threads, train, trial_summary
+from .methods import is_adaptive, parse_method
 from .trial import Trial
 
-FIELDS = ("step", "lr", "loss", "val_loss", "grad_norm", "time")
-
-#: A training loss above this many times the validation loss at initialisation marks a diverged run.
-DIVERGENCE_FACTOR = 10.0
+__all__ = ["run_trial", "DIVERGENCE_FACTOR", "make_optimizer", "set_threads", "trial_summary"]
 
 
-def set_threads(threads: int | None) -> None:
-    """Torch threads of this process."""
-    if not threads:
-        return
-    import torch
+def _scheduler(opt, spec: str, trial: Trial):
+    from ..integrations.torch import Scheduler
 
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    return Scheduler(opt, spec, total_steps=trial.steps)
 
 
-def make_optimizer(name: str, params: Any, lr: float, weight_decay: float, betas: tuple[float, float]):
-    import torch
+def _fixed(trial, workload, task, opt, init_val, on_log, args):
+    return *train(task, opt, trial, scheduler=_scheduler(opt, trial.schedule, trial), init_val=init_val,
+                  on_log=on_log), {}, 0
 
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    if name == "sfadamw":
-        try:
-            from schedulefree import AdamWScheduleFree
-        except ImportError as e:  # pragma: no cover - depends on the install
-            raise ValueError("optimizer 'sfadamw' needs the 'schedulefree' package: pip install schedulefree") from e
-        # warmup comes from the lrkit schedule (e.g. constant(warmup=0.05)), not the optimizer
-        return AdamWScheduleFree(params, lr=lr, betas=betas, weight_decay=weight_decay, warmup_steps=0)
-    raise ValueError(f"unknown optimizer {name!r}")
+
+def _plateau(trial, workload, task, opt, init_val, on_log, args):
+    return *train(task, opt, trial, scheduler=_scheduler(opt, trial.schedule, trial), feed_metrics=True,
+                  init_val=init_val, on_log=on_log), {}, 0
+
+
+def _refine(trial, workload, task, opt, init_val, on_log, args):
+    from ..adaptive.refine import GradNormLogger, refine
+
+    logger = GradNormLogger(opt)
+    train(task, opt, trial, scheduler=_scheduler(opt, args["pilot"], trial), init_val=init_val)
+    logger.remove()
+    kind = "l2" if trial.optimizer == "sgd" else "l1"
+    refined = refine(logger.norms(kind), trial.steps, "sgd" if kind == "l2" else "adam", width=args["width"],
+                     warmup=args["warmup"])
+    task, opt = fresh(workload, trial)  # the same initial model, under the refined schedule
+    hist, diverged, t_train = train(task, opt, trial, scheduler=_scheduler(opt, refined.spec, trial),
+                                    init_val=init_val, on_log=on_log)
+    return hist, diverged, t_train, {"refined_spec": refined.spec}, trial.steps
+
+
+def _hypergradient(trial, workload, task, opt, init_val, on_log, args):
+    from ..adaptive.hypergradient import HypergradientLR
+
+    ctl = HypergradientLR(opt, args["beta"] or None, mode=args["mode"], schedule=args["schedule"],
+                          total_steps=trial.steps)
+    hist, diverged, t_train = train(task, opt, trial, init_val=init_val, on_log=on_log)
+    return hist, diverged, t_train, {"final_lr": float(ctl.lrs[0])}, 0
+
+
+def _autolrs(trial, workload, task, opt, init_val, on_log, args):
+    from ..adaptive.autolrs import AutoLRS
+
+    tau = args["tau"] or max(trial.steps // 8, 10)
+    ctl = AutoLRS(task.model, opt, min_lr=trial.lr * args["low"], max_lr=trial.lr * args["high"], tau=tau,
+                  tau_probe=max(tau // 10, 3), k=args["k"], tau_max=trial.steps,
+                  val_fn=lambda: evaluate(task, opt, trial), total_steps=trial.steps, seed=trial.seed)
+    hist, diverged, t_train = train(task, opt, trial, autolrs=ctl, init_val=init_val, on_log=on_log)
+    info = {"decisions": len(ctl.decisions), "chosen_lrs": ",".join(f"{d['lr']:.3g}" for d in ctl.decisions)}
+    return hist, diverged, t_train, info, ctl.step_count - ctl.train_steps
+
+
+DRIVERS: dict[str, Callable] = {"fixed": _fixed, "plateau": _plateau, "refine": _refine,
+                                "hypergradient": _hypergradient, "autolrs": _autolrs}
 
 
 def run_trial(trial: Trial, threads: int | None = None, on_log: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Train ``trial`` here and return ``{"history": {field: list}, "summary": {...}}``."""
-    from .adaptive import is_adaptive
-
-    if is_adaptive(trial.schedule):  # AutoLRS, refinement, hypergradient, plateau phases: lrkit.bench.adaptive
-        from .adaptive import run_adaptive_trial
-
-        return run_adaptive_trial(trial, threads=threads, on_log=on_log)
-    import torch
-
-    from ..integrations.torch import Scheduler
     from .workloads import get_workload
 
+    method = parse_method(trial.schedule)
+    adaptive = method is not None or is_adaptive(trial.schedule)
+    if adaptive and trial.optimizer == "sfadamw":
+        raise ValueError(f"{trial.schedule}: the adaptive methods drive the LR of adamw or sgd, not schedule-free "
+                         f"AdamW")
     set_threads(threads)
     t_start = time.perf_counter()
     workload = get_workload(trial.workload)
-    task = workload.task(seed=trial.seed, steps=trial.steps, **trial.options)
-    model = task.model
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError(f"workload {trial.workload}: the model has no trainable parameters")
-    opt = make_optimizer(trial.optimizer, params, trial.lr, task.weight_decay, tuple(task.betas))
-    sched = Scheduler(opt, trial.schedule, total_steps=trial.steps)
-    sf = trial.optimizer == "sfadamw"
-
-    def evaluate() -> float:
-        model.eval()
-        if sf:
-            opt.eval()  # schedule-free: evaluate at the averaged point x
-        with torch.no_grad():
-            out = task.val_loss(model)
-        try:
-            v = float(out)
-        except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of several elements
-            raise ValueError(f"workload {trial.workload}: val_loss(model) returned {_what(out)}; expected a float") from None
-        model.train()
-        if sf:
-            opt.train()
-        return v
-
-    init_val = evaluate()
-    blowup = DIVERGENCE_FACTOR * max(init_val, 1e-12) if math.isfinite(init_val) else math.inf
-    hist: dict[str, list[float]] = {f: [] for f in FIELDS}
-    train_time = 0.0
-    window: list[float] = []
-    diverged = False
-    clip = task.clip if task.clip is not None else math.inf
-    K = trial.log_every
-    model.train()
-    if sf:
-        opt.train()
+    task, opt = fresh(workload, trial)
+    init_val = evaluate(task, opt, trial)
     setup_time = time.perf_counter() - t_start
-    for t in range(trial.steps):
-        t0 = time.perf_counter()
-        lr_now = float(opt.param_groups[0]["lr"])
-        batch = task.batch(t)
-        loss = task.loss(model, batch)
-        if not (isinstance(loss, torch.Tensor) and loss.numel() == 1 and loss.requires_grad):
-            raise ValueError(f"workload {trial.workload}: loss(model, batch) returned {_what(loss)}; expected a scalar "
-                             "tensor that depends on the model's parameters")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = float(torch.nn.utils.clip_grad_norm_(params, clip))
-        lv = float(loss.detach())
-        if not (math.isfinite(lv) and math.isfinite(gn)) or lv > blowup:
-            diverged = True
-        else:
-            opt.step()
-            sched.step()
-        train_time += time.perf_counter() - t0
-        window.append(lv)
-        if diverged or t == 0 or (t + 1) % K == 0 or t == trial.steps - 1:
-            val = evaluate() if not diverged else math.nan
-            if not math.isfinite(val):
-                diverged = True
-            row = {"step": t, "lr": lr_now, "loss": float(np.mean(window)), "val_loss": val, "grad_norm": gn,
-                   "time": train_time}
-            window = []
-            for f in FIELDS:
-                hist[f].append(row[f])
-            if on_log is not None:
-                on_log(row)
-        if diverged:
-            break
-    return {"history": hist, "summary": trial_summary(hist, diverged, init_val, train_time, setup_time, t_start,
-                                                      task.info)}
-
-
-def _what(x: Any) -> str:
-    """How a wrong return value is named in an error: its type, and a tensor's shape."""
-    shape = getattr(x, "shape", None)
-    if shape is not None and hasattr(x, "requires_grad"):
-        return f"a tensor of shape {tuple(shape)}" + ("" if x.requires_grad else " with no gradient")
-    return type(x).__name__ + (f" {x!r}" if isinstance(x, (str, int, float)) else "")
-
-
-def trial_summary(hist: dict, diverged: bool, init_val: float, train_time: float, setup_time: float,
-                  t_start: float, info: dict, **extra) -> dict:
-    """The summary a trial stores beside its history: final and best validation loss, timings, task info."""
-    import torch
-
-    vals = np.array(hist["val_loss"], dtype=float)
-    finite = vals[np.isfinite(vals)]
-    return {
-        "final_val": float(vals[-1]) if vals.size and not diverged else math.nan,
-        "best_val": float(finite.min()) if finite.size else math.nan,
-        "final_loss": float(hist["loss"][-1]) if hist["loss"] else math.nan,
-        "init_val": init_val,
-        "diverged": diverged,
-        "steps_done": int(hist["step"][-1]) + 1 if hist["step"] else 0,
-        **extra,
-        "train_time": train_time,
-        "setup_time": setup_time,
-        "wall_time": time.perf_counter() - t_start,
-        "threads": torch.get_num_threads(),
-        "info": {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in info.items()},
-    }
+    name = method[0] if method is not None else ("plateau" if adaptive else "fixed")
+    hist, diverged, t_train, info, search = DRIVERS[name](trial, workload, task, opt, init_val, on_log,
+                                                          method[1] if method else {})
+    extra = {"search_steps": int(search)} if adaptive else {}
+    summary = trial_summary(hist, diverged, init_val, t_train, setup_time, t_start, {**task.info, **info},
+                            description=workload.description, **extra)
+    return {"history": hist, "summary": summary}

@@ -7,16 +7,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .methods import canonical as canonical_spec  # the spec as printed, a method with all its arguments
+
 OPTIMIZERS = ("adamw", "sgd", "sfadamw")
 OPTIMIZER_TITLES = {"adamw": "AdamW", "sgd": "SGD (momentum 0.9)", "sfadamw": "Schedule-Free AdamW"}
+#: What a trial logs at each logged point, in order: the columns of a history and of the ``points`` table.
+HISTORY_FIELDS = ("step", "lr", "loss", "val_loss", "grad_norm", "time")
 
-
-def canonical_spec(spec: str) -> str:
-    """The spec as lrkit prints it, so equal schedules written differently are one trial (an adaptive method,
-    e.g. ``autolrs()``, prints with all its arguments: :mod:`lrkit.bench.adaptive`)."""
-    from .adaptive import canonical
-
-    return canonical(spec)
+__all__ = ["Trial", "OPTIMIZERS", "OPTIMIZER_TITLES", "HISTORY_FIELDS", "canonical_spec", "default_log_every"]
 
 
 def default_log_every(steps: int) -> int:

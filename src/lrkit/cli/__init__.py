@@ -13,8 +13,28 @@ import click
 
 from ..errors import SpecError
 
+#: ``lrkit --help`` lists the commands in the order of the work: look at a schedule, predict, compare.
+#: A name not registered (yet) is skipped; a registered command missing here comes last.
+WORKFLOW = ("show", "lint", "families", "fit", "predict", "plan", "refine", "find-lr", "bench", "runs", "export",
+            "report", "demo")
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class Commands(click.Group):
+    """A group that lists its commands in :data:`WORKFLOW` order, each with its whole first sentence."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(self.commands)
+        return [n for n in WORKFLOW if n in names] + sorted(names - set(WORKFLOW))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:  # write_dl wraps a long summary under itself instead of cutting it
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="lrkit", prog_name="lrkit")
 def cli() -> None:
     """lrkit: learning-rate schedules you can write in one line, see, lint, predict and plan.
@@ -22,15 +42,15 @@ def cli() -> None:
     \b
     Examples:
       lrkit show 'cosine(warmup=0.05, floor=0.1)' --steps 10000 --lr 3e-4
-      lrkit show 'wsd(decay=0.2)' 'cosine()' --steps 10000 --format png --out cmp.png
+      lrkit show 'wsd(decay=0.2)' 'cosine()' --steps 10000 -f png -o cmp.png
       lrkit lint 'sequence(linear(), cosine(), boundaries=[500])' --steps 1000
     """
 
 
 def _register() -> None:
-    from . import adaptive, bench, demo, laws, show
+    from . import adaptive, bench, demo, families, find_lr, laws, show
 
-    for module in (show, demo, bench, laws, adaptive):
+    for module in (show, demo, bench, laws, adaptive, find_lr, families):
         module.register(cli)
 
 
@@ -47,6 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``lrkit`` script."""
     try:
         rc = cli.main(args=argv, prog_name="lrkit", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:  # plain ``lrkit``: the help, as ``lrkit --help`` prints it
+        click.echo(e.ctx.get_help() if e.ctx is not None else cli.get_help(click.Context(cli, info_name="lrkit")))
+        rc = 0
     except click.exceptions.UsageError as e:
         hint = f" (see: lrkit {e.ctx.command.name} --help)" if e.ctx is not None and e.ctx.command is not cli else \
             " (see: lrkit --help)"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from .params import DURATION, STEPS
+
 FORMATS = ("spec", "csv", "png")
 
 
@@ -17,7 +19,7 @@ def register(group: click.Group) -> None:
 
 @click.command("refine")
 @click.argument("run_file", metavar="RUN.csv", type=click.Path(dir_okay=True))
-@click.option("--steps", "-n", type=int, required=True, metavar="N", help="Steps of the run to schedule.")
+@click.option("--steps", "-n", type=STEPS, required=True, metavar="N", help="Steps of the run to schedule.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
               help="sgd: weights ||g||_2^-2 (column grad_norm); adam: weights ||g||_1^-1 (column grad_norm_l1 "
                    "if present, else grad_norm).")
@@ -28,7 +30,7 @@ def register(group: click.Group) -> None:
               help="Write to this file instead of stdout (png default: refined.png).")
 @click.option("--width", type=float, default=0.1, show_default=True,
               help="Median-filter width as a fraction of the run (0: no smoothing).")
-@click.option("--warmup", default="0", show_default=True, metavar="STEPS|FRACTION",
+@click.option("--warmup", type=DURATION, default=0, show_default=True, metavar="STEPS|FRACTION",
               help="Linear warmup in front; the run's norms of that stretch are left out (small norms at "
                    "initialisation would otherwise put the peak at step 0).")
 @click.option("--tolerance", type=float, default=5e-3, show_default=True,
@@ -53,9 +55,8 @@ def refine_command(run_file, steps, optimizer, fmt, lr, out, width, warmup, tole
     if lr is not None and fmt != "csv":
         click.echo(f"lrkit: note: --lr only scales --format csv; the {fmt} output is in multipliers of the peak LR",
                    err=True)
-    warm = _duration(warmup)
     res = refine_run(run_file, steps, optimizer, columns=parse_column_map(columns) or None, width=width,
-                     tolerance=tolerance, warmup=warm)
+                     tolerance=tolerance, warmup=warmup)
     for note in res.notes:
         click.echo(f"lrkit: note: {note}", err=True)
     if fmt == "png":
@@ -81,15 +82,3 @@ def refine_command(run_file, steps, optimizer, fmt, lr, out, width, warmup, tole
             for t, x in enumerate(values):
                 w.writerow([t, repr(float(x))])
 
-
-def _duration(text: str) -> int | float:
-    """``--warmup``: ``50`` is steps, ``0.05`` (or ``1.0``, ``5e-2``) a fraction of the run, as in a spec."""
-    t = text.strip()
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        return float(t)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a number of steps or a fraction", param_hint="--warmup") from None

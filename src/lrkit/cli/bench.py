@@ -18,6 +18,8 @@ from typing import Any, Iterator
 
 import click
 
+from .params import STEPS
+
 DEFAULT_DB = "lrkit-bench.db"
 
 
@@ -90,13 +92,18 @@ def reference_label(text: str) -> str:
 
 
 def _target_text(scores, w: str) -> str:
-    """The target of problem ``w`` in words (none when every run of the reference diverged)."""
+    """The target of problem ``w`` in words: none when every run of the reference diverged, and its
+    diverged runs named when some were left out."""
     from rich.markup import escape
 
-    t = scores.targets[w]
+    t, ref = scores.targets[w], escape(scores.reference[w])
+    diverged = getattr(scores, "reference_diverged", {}).get(w, 0)
     if math.isfinite(t):
-        return f"target val loss {t:.4f} (from {escape(scores.reference[w])})"
-    return f"no target: no run of {escape(scores.reference[w])} reached a finite validation loss"
+        left_out = f"; its {diverged} diverged run{'s' * (diverged > 1)} left out" if diverged else ""
+        return f"target val loss {t:.4f} (from {ref}{left_out})"
+    if diverged:
+        return f"no target: every run of {ref} diverged (give --reference METHOD, or a lower --lr)"
+    return f"no target: no run of {ref} reached a finite validation loss"
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -110,42 +117,57 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 def print_scores(console, scores, title_prefix: str = "") -> None:
     """One rich table per workload, and the benchmark score when there are several methods."""
     from rich.markup import escape as esc
-    from rich.table import Table
+
+    from .terminal import Column, fitted_table
 
     for w, ms in scores.methods.items():
-        t = Table(title=f"{title_prefix}{esc(w)}: {_target_text(scores, w)}",
-                  title_justify="left", header_style="bold")
-        for col, just in (("method", "left"), ("peak LR", "right"), ("seeds", "right"), ("final val", "right"),
-                          ("best val", "right"), ("steps to target", "right"), ("time to target", "right"),
-                          ("× best", "right")):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
-        for m in ms:
-            lo, hi = m.final_val_spread
-            spread = f" ({lo:.3f}–{hi:.3f})" if m.seeds > 1 and math.isfinite(lo) else ""
-            t.add_row(esc(m.label), f"{m.lr:g}", str(m.seeds), f"{_fmt(m.final_val)}{spread}", _fmt(m.best_val),
-                      _fmt(m.steps_to_target, 6) + (f" ({m.reached}/{m.seeds})" if m.reached < m.seeds else ""),
-                      (_fmt(m.time_to_target, 3) + " s") if math.isfinite(m.time_to_target) else "never",
-                      _fmt(m.ratio, 3))
-        console.print(t)
+        console.print(scores_table(console, f"{title_prefix}{esc(w)}: {_target_text(scores, w)}", ms))
     if len(scores.methods) > 1 and len(scores.labels) > 1:
-        from rich.table import Table as T
+        rows = [[esc(lab), f"{scores.score[lab]:.3f}", f"{scores.score_time[lab]:.3f}"]
+                for lab in sorted(scores.score, key=lambda s: -scores.score[s])]
+        console.print(fitted_table(console, "AlgoPerf benchmark score (steps to target, r_max = 4; 1 = fastest "
+                                            "everywhere)",
+                                   [Column("method", key=True), Column("score", "right"),
+                                    Column("score by time", "right", short="by time")], rows))
 
-        t = T(title="AlgoPerf benchmark score (steps to target, r_max = 4; 1 = fastest everywhere)", title_justify="left",
-              header_style="bold")
-        t.add_column("method")
-        t.add_column("score", justify="right")
-        t.add_column("score by time", justify="right")
-        for lab in sorted(scores.score, key=lambda s: -scores.score[s]):
-            t.add_row(esc(lab), f"{scores.score[lab]:.3f}", f"{scores.score_time[lab]:.3f}")
-        console.print(t)
+
+#: the scores table: (header, justify, key, drop order, short header)
+SCORE_TABLE = (("method", "left", True, 0, None), ("peak LR", "right", False, 0, "LR"),
+               ("seeds", "right", False, 0, None), ("final val", "right", False, 0, "final"),
+               ("seed range", "right", False, 1, "range"), ("best val", "right", False, 2, "best"),
+               ("steps to target", "right", False, 0, "steps"), ("time to target", "right", False, 3, "time"),
+               ("× best", "right", False, 0, None))
+
+
+def scores_table(console, title: str, ms):
+    """One problem's methods as a table that fits the console (the method wraps, numbers are whole;
+    at 80 columns short headers, then the seed range, best val and time give way)."""
+    from rich.markup import escape as esc
+
+    from .terminal import Column, fitted_table
+
+    rows = []
+    for m in ms:
+        lo, hi = m.final_val_spread
+        spread = f"{lo:.3f}–{hi:.3f}" if m.seeds > 1 and math.isfinite(lo) else ""
+        final = "[red]diverged[/]" if m.diverged == m.seeds else _fmt(m.final_val) + \
+            (f" [red]({m.diverged} diverged)[/]" if m.diverged else "")
+        rows.append([esc(m.label), f"{m.lr:g}", str(m.seeds), final, spread, _fmt(m.best_val),
+                     _fmt(m.steps_to_target, 6) + (f" ({m.reached}/{m.seeds})" if m.reached < m.seeds else ""),
+                     (_fmt(m.time_to_target, 3) + " s") if math.isfinite(m.time_to_target) else "never",
+                     _fmt(m.ratio, 3)])
+    keep = [i for i in range(len(SCORE_TABLE)) if i != 4 or any(r[4] for r in rows)]
+    return fitted_table(console, title, [Column(*SCORE_TABLE[i]) for i in keep], [[r[i] for i in keep] for r in rows],
+                        hint="lrkit report has them all")
 
 
 @click.command()
 @click.option("--workload", "-w", "workloads", multiple=True, required=True, metavar="NAME",
-              help="digits-mlp, mnist1d, charlm, or module:function (repeat for several).")
+              help="digits-mlp, mnist1d, charlm, or module:function, which imports and runs that module's code "
+                   "(repeat for several).")
 @click.option("--schedule", "-s", "schedules", multiple=True, required=True, metavar="SPEC",
               help="A schedule spec (repeat for several). The first is the reference for the target.")
-@click.option("--steps", "-n", type=int, required=True, help="Training steps of every trial.")
+@click.option("--steps", "-n", type=STEPS, required=True, help="Training steps of every trial, e.g. 500, 1e4 or 10k.")
 @click.option("--seeds", type=int, default=1, show_default=True, help="Seeds 0..K-1 per configuration.")
 @click.option("--lr", "lrs", type=float, multiple=True, metavar="LR",
               help="Peak LR (repeat for an LR sweep). Default: the workload's own.")
@@ -157,7 +179,7 @@ def print_scores(console, scores, title_prefix: str = "") -> None:
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local process pool, or a Ray cluster.")
 @click.option("--address", default=None, help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")
-@click.option("--log-every", type=int, default=0, help="Log every K steps (default: steps/50).")
+@click.option("--log-every", type=STEPS, default=0, help="Log every K steps (default: steps/50).")
 @click.option("--corpus", default=None, metavar="PATH", help="charlm: a text file or folder instead of the stdlib's source.")
 @click.option("--option", "wl_options", multiple=True, metavar="KEY=VALUE", help="A workload option, e.g. d_model=128.")
 @click.option("--reference", default=None, metavar="SPEC", help="Method whose median best val loss is the target.")
@@ -197,9 +219,15 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
         workers = min(available_cpus(), len(trials))
     ref = reference_label(reference) if reference else None
     labels = list(dict.fromkeys(t.label for t in trials))
-    if ref is not None and ref not in labels:
-        raise click.BadParameter(f"{reference!r} is none of the methods of this sweep: {', '.join(labels)}",
-                                 param_hint="--reference")
+    if ref is not None and ref not in labels:  # it may be a method an earlier sweep ran on these problems
+        earlier: list[str] = []
+        if Path(db).is_file():
+            with _store(db, readonly=True) as store:
+                earlier = list(dict.fromkeys(r["label"] for r in problem_rows(store, trials)))
+        if ref not in earlier:
+            raise click.BadParameter(f"{reference!r} is none of the methods of this sweep: {', '.join(labels)}"
+                                     + (f"; nor of the earlier trials in {db} on its workloads: {', '.join(earlier)}"
+                                        if earlier else ""), param_hint="--reference")
     console = _console()
     err = _console(stderr=True)
     with _store(db) as store:
@@ -209,15 +237,18 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
             if quiet:
                 rep = sweep(store, trials, executor)
             else:
-                with Progress(err, f"bench ({what})") as prog:
+                with Progress(err, f"bench ({what})", slots=getattr(executor, "slots", 1)) as prog:
                     rep = sweep(store, trials, executor, on_event=prog)
         finally:
             executor.close()
-        rows = store.trials(ids=rep.ids)
-        scores = score_trials(rows, store.histories([r["id"] for r in rows if r["status"] == "done"]), ref) \
-            if any(r["status"] == "done" for r in rows) else None
+        rows = problem_rows(store, trials)  # with the trials earlier sweeps ran on the same problems
+        scores = score_trials(rows, store.histories([r["id"] for r in rows]), ref) if rows else None
+        earlier = len({r["id"] for r in rows} - set(rep.ids))
     if scores is not None:
         print_scores(console, scores)
+        if earlier:
+            console.print(f"[dim]the scores include {earlier} trial{'s' * (earlier > 1)} of earlier sweeps on the same "
+                          f"workload and budget in {db}[/]")
     console.print(f"[dim]{rep.ran} trials run, {rep.already_done} already done"
                   + (f", {rep.by_others} by another sweep" if rep.by_others else "")
                   + (f", [red]{rep.failed} failed[/]" if rep.failed else "") + f" in {rep.seconds:.0f} s; database {db}[/]")
@@ -227,6 +258,17 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
         err.print(f"[red]{escape(e)}[/]")
     if rep.failed:
         sys.exit(1)
+
+
+def problem_rows(store, trials) -> list[dict]:
+    """The done trials in ``store`` of the problems ``trials`` belong to (workload, budget, options), this
+    sweep's and earlier ones', so that a baseline run later in the same database is scored with them."""
+    problems = {(t.workload, int(t.steps), t.options_json) for t in trials}
+    rows = []
+    for w in sorted({p[0] for p in problems}):
+        rows += [r for r in store.trials(status="done", workload=w)
+                 if (r["workload"], int(r["steps"]), r["options"] or "{}") in problems]
+    return sorted(rows, key=lambda r: r["id"])
 
 
 RUN_COLUMNS = ("id", "workload", "schedule", "lr", "optimizer", "seed", "steps", "status", "final_val_loss",
@@ -250,7 +292,7 @@ def runs(db, fmt, workload, status):
             known = [r[0] for r in store.conn.execute("SELECT DISTINCT workload FROM trials ORDER BY workload")]
             if workload not in known:
                 raise click.BadParameter(f"no trials of workload {workload!r} in {db}; its workloads: "
-                                         f"{', '.join(known) or 'none'}", param_hint="--workload")
+                                         f"{', '.join(map(str, known)) or 'none'}", param_hint="--workload")
     values = [[r["id"], r["workload"], r["schedule"], repr(r["lr"]), r["optimizer"], r["seed"], r["steps"], r["status"],
                "" if r["final_val"] is None else repr(r["final_val"]), "" if r["best_val"] is None else repr(r["best_val"]),
                "" if r["diverged"] is None else int(r["diverged"]),
@@ -262,19 +304,39 @@ def runs(db, fmt, workload, status):
         w.writerows(values)
         click.echo(buf.getvalue(), nl=False)
         return
-    from rich.markup import escape
-    from rich.table import Table
+    _console().print(runs_table(_console(), str(db), rows, values))
 
-    t = Table(title=f"{escape(str(db))}: {len(rows)} trials", title_justify="left", header_style="bold")
-    for c in ("id", "workload", "schedule", "lr", "opt", "seed", "steps", "status", "final val", "best val", "train s"):
-        t.add_column(c, justify="right" if c in ("id", "lr", "seed", "steps", "final val", "best val", "train s") else "left")
+
+#: ``lrkit runs``' table: (header, justify, key, drop order, short header); a column with one value in
+#: every row goes into the title instead
+RUNS_TABLE = (("id", "right", False, 0, None), ("workload", "left", True, 0, None),
+              ("schedule", "left", True, 0, None), ("lr", "right", False, 0, None), ("opt", "left", False, 4, None),
+              ("seed", "right", False, 0, None), ("steps", "right", False, 3, None),
+              ("status", "left", False, 0, None), ("final val", "right", False, 0, "final"),
+              ("best val", "right", False, 2, "best"), ("train s", "right", False, 1, "secs"))
+
+
+def runs_table(console, db: str, rows: list[dict], values: list[list]):
+    """The trials as a table that fits the console: a column whose value is the same in every row
+    (one workload, optimizer or budget) is said once in the title; at 80 columns the headers are
+    shorter, the specs wrap and the least needed columns give way (named below the table)."""
+    from rich.markup import escape
+
+    from .terminal import Column, fitted_table
+
     colour = {"done": "green", "failed": "red", "running": "yellow", "pending": "dim"}
-    for r, v in zip(rows, values):
-        t.add_row(str(r["id"]), escape(r["workload"]), escape(r["schedule"]), f"{r['lr']:g}", r["optimizer"], str(r["seed"]), str(r["steps"]),
-                  f"[{colour[r['status']]}]{r['status']}[/]", "[red]diverged[/]" if r["diverged"] else _fmt(r["final_val"]),
-                  _fmt(r["best_val"]),
-                  v[11] or "–")
-    _console().print(t)
+    cells = [[str(r["id"]), escape(r["workload"]), escape(r["schedule"]), f"{r['lr']:g}", r["optimizer"],
+              str(r["seed"]), str(r["steps"]), f"[{colour[r['status']]}]{r['status']}[/]",
+              "[red]diverged[/]" if r["diverged"] else _fmt(r["final_val"]), _fmt(r["best_val"]), v[11] or "–"]
+             for r, v in zip(rows, values)]
+    same = {1: "workload", 4: "optimizer", 6: "steps"}
+    common = [i for i in same if len(rows) > 1 and len({c[i] for c in cells}) == 1]
+    said = [f"{cells[0][i]} steps" if i == 6 else cells[0][i] for i in common]
+    keep = [i for i in range(len(RUNS_TABLE)) if i not in common]
+    title = f"{escape(db)}: {len(rows)} trials" + "".join(f" · {x}" for x in said)
+    columns = [Column(*RUNS_TABLE[i]) for i in keep]
+    return fitted_table(console, title, columns, [[c[i] for i in keep] for c in cells],
+                        hint="lrkit runs --format csv has every column")
 
 
 @click.command(context_settings={"ignore_unknown_options": True})  # so that a negative id reads as an id

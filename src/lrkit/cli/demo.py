@@ -32,7 +32,6 @@ def demo(out, quick, workers):
     trials.
     """
     from rich.markup import escape
-    from rich.table import Table
 
     from ..demo import run_demo
     from . import terminal
@@ -44,7 +43,7 @@ def demo(out, quick, workers):
     bars: list = []
 
     def progress(name: str):
-        prog = terminal.Progress(err, name)
+        prog = terminal.Progress(err, name, slots=2 if workers is None else max(1, workers))
         prog.__enter__()
         bars.append(prog)
 
@@ -63,25 +62,29 @@ def demo(out, quick, workers):
         for b in bars:
             if b.started:
                 b.__exit__(None, None, None)
-    _summary(console, res, escape, Table)
+    _summary(console, res, escape)
 
 
-def _summary(console, res, escape, Table) -> None:
+def _summary(console, res, escape) -> None:
     """The table of final losses (mean ± sd over the seeds, each seed), the conclusion, the timings; no
     machine paths beyond the folder the user named."""
+    from . import terminal
+
     st = res.story
-    t = Table(title=f"charlm, {res.budget:,} steps: predicted vs realised final validation loss "
-                    f"({len(st.rows[0].seeds)} seeds)", title_justify="left", header_style="bold")
-    for col, just in (("schedule", "left"), ("predicted", "right"), ("band", "right"), ("realised", "right"),
-                      ("each seed", "right"), ("error", "right")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    rows = []
     for r in st.rows:
+        ran = math.isfinite(r.mean)
         sd = f" ± {r.sd:.4f}" if math.isfinite(r.sd) else ""
-        err = f"{r.error * 100:+.2f}%" if math.isfinite(r.error) else "–"
-        t.add_row(("[bold]planned[/]: " if r.planned else "") + escape(r.label), f"{r.predicted:.4f}",
-                  f"{r.lower:.4f}–{r.upper:.4f}", f"{r.mean:.4f}{sd}", " ".join(f"{v:.4f}" for v in r.finals),
-                  err if abs(r.error) <= st.tolerance else f"[bold red]{err}[/]")
-    console.print(t)
+        err = f"{r.error * 100:+.2f}%" if ran else "–"
+        rows.append([("[bold]planned[/]: " if r.planned else "") + escape(r.label), f"{r.predicted:.4f}",
+                     f"{r.lower:.4f}–{r.upper:.4f}", f"{r.mean:.4f}{sd}" if ran else "–",
+                     " ".join(f"{v:.4f}" for v in r.finals), err if ran and abs(r.error) <= st.tolerance else f"[bold red]{err}[/]"])
+    columns = [terminal.Column("schedule", key=True), terminal.Column("predicted", "right"),
+               terminal.Column("band", "right", drop=2), terminal.Column("realised", "right", short="mean ± sd"),
+               terminal.Column("each seed", "right", drop=1, short="seeds"), terminal.Column("error", "right")]
+    seeds = max(len(r.seeds) for r in st.rows)
+    console.print(terminal.fitted_table(console, f"charlm, {res.budget:,} steps: predicted vs realised final validation "
+                                        f"loss ({seeds} seeds)", columns, rows, hint="the report has it"))
     console.print(f"planned schedule: {escape(res.planned)}", soft_wrap=True)
     console.print(f"[bold]{escape(st.sentence())}[/]")
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in res.phases.items())

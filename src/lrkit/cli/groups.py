@@ -112,6 +112,9 @@ def _strict_yaml(yaml):
 
         return construct
 
+    # YAML 1.1 reads ``3e-4`` (no dot) as a string; YAML 1.2, JSON and Python read it as a number, and so do we
+    Strict.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+                                 list("-+0123456789."))
     Strict.add_constructor("tag:yaml.org,2002:int", number("int", _YAML_INT))
     Strict.add_constructor("tag:yaml.org,2002:float", number("float", _YAML_FLOAT))
     return Strict

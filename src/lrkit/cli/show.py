@@ -30,13 +30,23 @@ def _check_steps(ctx, param, value):
 
 
 def steps_option(f):
-    return click.option("--steps", "-n", type=int, required=True, metavar="N", callback=_check_steps,
-                        help="Total number of steps of the run (steps 0..N-1 are shown).")(f)
+    from .params import STEPS
+
+    return click.option("--steps", "-n", type=STEPS, required=True, metavar="N", callback=_check_steps,
+                        help="Total number of steps of the run (steps 0..N-1 are shown), e.g. 10000, 1e4 or 10k.")(f)
 
 
 def convention_option(f):
     return click.option("--convention", "-c", type=click.Choice(list(PRESETS)), default="lrkit", show_default=True,
                         help="How edges are counted: lrkit's default or a library's (torch, hf, timm, optax).")(f)
+
+
+def time_units_option(f):
+    """--steps-per-epoch, --tokens-per-step, --samples-per-step: read Composer's '2ep', '1000tok', '64sp'."""
+    for name, what in (("samples-per-step", "samples"), ("tokens-per-step", "tokens"), ("steps-per-epoch", "epochs")):
+        f = click.option(f"--{name}", type=float, default=None, metavar="N",
+                         help=f"Count durations in {what} (Composer's time strings) as optimizer steps.")(f)
+    return f
 
 
 def register(group: click.Group) -> None:
@@ -58,7 +68,9 @@ def register(group: click.Group) -> None:
               help="JSON (or YAML) config of parameter groups, each with a name, an lr and optionally its own "
                    "schedule: show each group's absolute LR (csv columns step,<group>,...). A SPEC is then the "
                    "default schedule.")
-def show(specs, steps, lr, convention, fmt, out, title, groups_file):
+@time_units_option
+def show(specs, steps, lr, convention, fmt, out, title, groups_file, steps_per_epoch, tokens_per_step,
+         samples_per_step):
     """Show one or more schedules over a run of N steps.
 
     SPEC is a schedule in lrkit's language, e.g. 'cosine(warmup=0.05, floor=0.1)'; give several to
@@ -67,14 +79,14 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file):
     from ..schedules import validate
     from . import terminal
 
-    if groups_file is not None:
-        from .groups import run_show
+    with validate.time_units(steps_per_epoch, tokens_per_step, samples_per_step):
+        if groups_file is not None:
+            from .groups import run_show
 
-        return run_show(groups_file, specs, steps, lr, convention, fmt, out, title)
-    if not specs:
-        raise click.UsageError("Missing argument 'SPEC...' (or give --groups FILE).")
-
-    schedules = [parse(s) for s in specs]
+            return run_show(groups_file, specs, steps, lr, convention, fmt, out, title)
+        if not specs:
+            raise click.UsageError("Missing argument 'SPEC...' (or give --groups FILE).")
+        schedules = [parse(s) for s in specs]
     steps = validate.total_steps(steps, "--steps")
     values = [s.sample(steps, convention) for s in schedules]
     summaries = [summarize(s, steps, lr, convention, values=y) for s, y in zip(schedules, values)]
@@ -114,7 +126,10 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file):
 @steps_option
 @convention_option
 @click.option("--strict", is_flag=True, help="Exit with code 1 when there are findings.")
-def lint_command(spec, steps, convention, strict):
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: for reading; json: {spec, steps, convention, findings: [{code, message}]} for CI.")
+@time_units_option
+def lint_command(spec, steps, convention, strict, fmt, steps_per_epoch, tokens_per_step, samples_per_step):
     """Report soft problems of a valid schedule: LR 0 at the first step, jumps at phase boundaries,
     phases or milestones beyond the run, warmup longer than the run, LR rising after the end, a floor
     above the peak. Exit code 0 when the spec is valid (1 with --strict and findings)."""
@@ -123,9 +138,15 @@ def lint_command(spec, steps, convention, strict):
     from ..schedules import validate
     from . import terminal
 
-    schedule = parse(spec)
+    schedule = parse(spec, steps_per_epoch=steps_per_epoch, tokens_per_step=tokens_per_step,
+                     samples_per_step=samples_per_step)
     steps = validate.total_steps(steps, "--steps")
     items = lint(schedule, steps, convention)
-    terminal.findings(Console(), str(schedule), steps, items)
+    if fmt == "json":
+        doc = {"spec": str(schedule), "steps": steps, "convention": convention,
+               "findings": [{"code": f.code, "message": f.message} for f in items]}
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        terminal.findings(Console(), str(schedule), steps, items)
     if strict and items:
         sys.exit(1)

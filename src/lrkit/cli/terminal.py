@@ -3,11 +3,12 @@ progress bar, summary panels (rich) and a braille line plot (plotext)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import click
 import numpy as np
@@ -24,9 +25,11 @@ SERIES = [("blue", "bold blue"), ("orange", "bold dark_orange"), ("green", "bold
 
 
 def console(stderr: bool = False) -> Console:
-    """A console on stdout (or stderr) without highlighting; 120 columns when not a terminal."""
+    """A console on stdout (or stderr) without highlighting: as wide as the terminal, or ``COLUMNS``
+    when set; 120 columns when neither says."""
     stream = sys.stderr if stderr else sys.stdout
-    return Console(highlight=False, stderr=stderr, width=None if stream.isatty() else 120)
+    told = stream.isatty() or os.environ.get("COLUMNS", "").strip().isdigit()
+    return Console(highlight=False, stderr=stderr, width=None if told else 120)
 
 
 @contextmanager
@@ -42,18 +45,21 @@ def output(out: str | Path | None) -> Iterator[TextIO]:
 
 
 class Progress:
-    """A rich progress bar fed by a sweep's events (:func:`lrkit.bench.sweep`'s ``on_event``): trials
-    done, ETA, the last result; a failed trial is printed above the bar."""
+    """A progress display fed by a sweep's events (:func:`lrkit.bench.sweep`'s ``on_event``): a bar, trials
+    done of all, the time so far, an ETA once the finished trials say enough, and the last result; a
+    failed trial is printed above it. At 80 columns the last result goes on a line of its own (its label
+    shortened, never its numbers); on a wide console everything is one line.
 
-    def __init__(self, console: Console, description: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-        from rich.progress import Progress as Bar
+    ``slots``: trials that run at once (the ETA waits for the first round of them); ``get_time``: the
+    clock (seconds), for tests.
+    """
 
-        self.progress = Bar(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("trials"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
-            console=console, transient=False)
+    def __init__(self, console: Console, description: str, slots: int = 1, get_time=None) -> None:
+        from ._progress import Display
+
+        self.progress = Display(console, get_time=get_time)
         self.description = description
+        self.slots = max(1, int(slots))
         self.task = None
         self.failed = 0
 
@@ -74,21 +80,90 @@ class Progress:
 
         p = self.progress
         if kind == "start":
-            self.task = p.add_task(self.description, total=data["total"], last="", completed=0)
-            self._already = data["done"]
-            if data["done"]:
-                p.update(self.task, completed=data["done"], last=f"[dim]{data['done']} already done[/]")
+            note = f"{data['done']} already done" if data["done"] else ""
+            self.task = p.add_task(self.description, total=data["total"], completed=data["done"], last=None,
+                                   note=note, already=data["done"], slots=self.slots, t0=p.get_time())
         elif kind == "progress" and self.task is not None:
             p.update(self.task, completed=data["done"] + data["failed"])
         elif kind == "finished" and self.task is not None:
             tr, s = data["trial"], data["summary"]
             val = "diverged" if s.get("diverged") else f"val {s['final_val']:.4f}"
-            p.update(self.task, last=f"[dim]{escape(tr.label[:40])} lr={tr.lr:g} seed={tr.seed}: {val} ({s['wall_time']:.0f}s)[/]")
+            p.update(self.task, last=(tr.label, f" lr={tr.lr:g} seed={tr.seed}: {val} ({s['wall_time']:.0f}s)"))
         elif kind == "failed" and self.task is not None:
             self.failed += 1
             tr = data["trial"]
             p.console.print(f"[red]failed:[/] {escape(tr.label)} lr={tr.lr:g} seed={tr.seed}: "
                             f"{escape((data['error'] or 'failed').splitlines()[0])}")
+
+
+class Column(NamedTuple):
+    """A column of :func:`fitted_table`: ``key`` columns are never dropped and wrap when the console
+    is narrow; the others never wrap nor cut (numbers), and ``drop`` orders the ones that give way
+    (1 first; 0: never) when even the short headers leave no room."""
+
+    header: str
+    justify: str = "left"
+    key: bool = False
+    drop: int = 0
+    short: str | None = None
+
+
+#: the narrowest a key column (a spec, a method) wraps to before other columns give way, and the
+#: narrowest it wraps to when none is left to give way (below 80 columns)
+KEY_MIN = 16
+KEY_LAST = 8
+
+
+def fitted_table(console: Console, title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]],
+                 hint: str = "") -> Table:
+    """A table that fits ``console``: its full headers when there is room (200 columns), short ones at
+    80, then without the columns that matter least, named in a caption (with ``hint``, e.g. where
+    the whole data is). Key columns wrap; the others (numbers) are never cut. Cells are rich markup."""
+    plain = [[Text.from_markup(c).cell_len for c in r] for r in rows]
+
+    def natural(i: int, short: bool) -> int:
+        c = columns[i]
+        head = c.short if short and c.short else c.header
+        return max([len(head)] + [r[i] for r in plain])
+
+    def floor(i: int, short: bool) -> int:
+        return min(natural(i, short), KEY_MIN) if columns[i].key else natural(i, short)
+
+    def chrome(n: int) -> int:  # borders and padding: | x | y |
+        return 3 * n + 1
+
+    def need(keep: list[int], short: bool, at_least: bool) -> int:
+        return sum((floor if at_least else natural)(i, short) for i in keep) + chrome(len(keep))
+
+    width = console.width
+    keep = list(range(len(columns)))
+    short = need(keep, False, False) > width
+    if short:
+        for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: columns[i].drop):
+            if need(keep, True, True) <= width:
+                break
+            keep.remove(i)
+    widths = {i: natural(i, short) for i in keep}
+    keys = [i for i in keep if columns[i].key]
+    over = sum(widths.values()) + chrome(len(keep)) - width
+    for least in (lambda i: floor(i, short), lambda i: min(widths[i], KEY_LAST)):
+        while over > 0 and keys:  # narrow the widest key column, a character at a time, down to its floor
+            widest = max(keys, key=lambda i: widths[i] - least(i))
+            if widths[widest] <= least(widest):
+                break
+            widths[widest] -= 1
+            over -= 1
+    t = Table(title=title, title_justify="left", header_style="bold", caption_justify="left")
+    for i in keep:
+        c = columns[i]
+        t.add_column(c.short if short and c.short else c.header, justify=c.justify,  # type: ignore[arg-type]
+                     no_wrap=not c.key, overflow="fold", width=widths[i])
+    for r in rows:
+        t.add_row(*(r[i] for i in keep))
+    dropped = [columns[i].header for i in range(len(columns)) if i not in keep]
+    if dropped:
+        t.caption = f"not shown at {width} columns: {', '.join(dropped)}" + (f"; {hint}" if hint else "")
+    return t
 
 
 def fmt(x: float | None) -> str:

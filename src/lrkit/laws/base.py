@@ -11,6 +11,7 @@ import numpy as np
 
 from ..schedules import Schedule
 from ..spec import parse
+from .areas import warmup_end
 
 if TYPE_CHECKING:
     from ..runs import Run
@@ -22,6 +23,10 @@ ScheduleLike = Union[str, dict, Schedule, Callable[[np.ndarray], np.ndarray]]
 
 class LawError(ValueError):
     """A loss-curve law was asked something it cannot do (bad fit input, unknown law, bad JSON)."""
+
+
+class UndeterminedWarning(UserWarning):
+    """A fit has parameters its runs do not determine (``FitResult.flags``; also in its notes)."""
 
 
 @dataclass(frozen=True)
@@ -50,13 +55,14 @@ class Curve:
 
     @classmethod
     def from_run(cls, run: "Run", *, total: int | None = None, schedule: ScheduleLike | None = None,
-                 base_lr: float | None = None, loss: str = "loss") -> "Curve":
+                 base_lr: float | None = None, loss: str = "loss", convention: str | None = None) -> "Curve":
         """The curve of a :class:`lrkit.runs.Run`: its logged ``loss`` column (e.g. ``"val_loss"``) and
         the LR of every step ``0..total-1`` (``total``: default the run's last step + 1).
 
         The LR comes from ``schedule`` times ``base_lr`` when a schedule is given, else from the run's
-        own logged LRs (:meth:`lrkit.runs.Run.lr_per_step`).  A ``total`` that leaves out logged
-        losses is an error, never a silent cut.
+        own logged LRs (:meth:`lrkit.runs.Run.lr_per_step`); ``convention`` is the one the schedule is
+        evaluated with (a preset name such as ``"torch"``; default lrkit's).  A ``total`` that leaves
+        out logged losses is an error, never a silent cut.
         """
         steps, values = run.logged(loss)
         if total is not None:
@@ -65,48 +71,97 @@ class Curve:
                 raise LawError(f"run {run.name!r}: total={total:,} steps, but a loss is logged at step "
                                f"{int(steps.max()):,}; the total must be more than every logged step "
                                f"(at least {int(steps.max()) + 1:,})")
-        lr = run.lr_per_step(total, None if schedule is None else multipliers(schedule), base_lr)
+        lr = run.lr_per_step(total, None if schedule is None else multipliers(schedule, convention), base_lr)
         return cls(run.name, lr, steps, values)
 
 
-def multipliers(schedule: ScheduleLike) -> Callable[[np.ndarray], np.ndarray]:
-    """A callable from the steps ``0..N-1`` to the schedule's LR multipliers there."""
+def multipliers(schedule: ScheduleLike, convention: str | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A callable from the steps ``0..N-1`` to the schedule's LR multipliers there (under ``convention``)."""
     if isinstance(schedule, (str, dict, Schedule)):
         s = parse(schedule)
-        return lambda steps: np.asarray(s.sample(int(np.asarray(steps).size)), dtype=float)
+        return lambda steps: np.asarray(s.sample(int(np.asarray(steps).size), convention), dtype=float)
     if callable(schedule):
         return schedule
     raise LawError(f"schedule={schedule!r} is not a spec, a Schedule or a callable")
 
 
-def schedule_lr(schedule: ScheduleLike, total: int, base_lr: float) -> np.ndarray:
-    """The absolute LR of every step ``0..total-1`` of ``schedule`` at base (peak) LR ``base_lr``."""
+def schedule_lr(schedule: ScheduleLike, total: int, base_lr: float, convention: str | None = None) -> np.ndarray:
+    """The absolute LR of every step ``0..total-1`` of ``schedule`` at base (peak) LR ``base_lr``
+    (under ``convention``, default lrkit's)."""
     if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float, np.floating, np.integer)) \
             or not (base_lr > 0 and math.isfinite(base_lr)):
         raise LawError(f"the base LR must be a positive finite number, got {base_lr!r}")
     steps = np.arange(int(total))
-    return np.asarray(multipliers(schedule)(steps), dtype=float) * float(base_lr)
+    return np.asarray(multipliers(schedule, convention)(steps), dtype=float) * float(base_lr)
+
+
+def warmup_peak(lr: np.ndarray) -> int:
+    """The end of a run's warmup: the first step at the peak of its initial rise (the highest LR
+    before the first decrease); 0 for a run without warmup."""
+    lr = np.asarray(lr, dtype=float)
+    head = lr[:warmup_end(lr)]
+    return int(np.argmax(head >= head.max() * (1 - 1e-9)))
+
+
+#: most logged losses of one run a fit uses: a fit's cost grows with its points, and a few thousand evenly
+#: spread ones determine every law's handful of parameters (a 6-million-row log would take hours)
+MAX_FIT_POINTS = 5000
+
+
+def thinned(curves: Sequence[Curve], max_points: int = MAX_FIT_POINTS) -> tuple[list[Curve], list[str]]:
+    """The curves with at most ``max_points`` logged losses each (evenly spread over the logged steps, the
+    first and last kept), and one note per run that was thinned."""
+    out, notes = [], []
+    for c in curves:
+        if c.steps.size <= max_points:
+            out.append(c)
+            continue
+        keep = np.unique(np.linspace(0, c.steps.size - 1, max_points).round().astype(np.int64))
+        notes.append(f"run {c.name!r}: fitted on {keep.size:,} of its {c.steps.size:,} logged losses, evenly spread "
+                     f"(a fit uses at most {max_points:,} per run)")
+        out.append(Curve(c.name, c.lr, c.steps[keep], c.loss[keep]))
+    return out, notes
 
 
 def usable_points(curves: Sequence[Curve]) -> tuple[list[Curve], list[str]]:
-    """The curves without the losses logged before the first step with a positive LR, where the laws'
-    forward area ``S1`` is 0 and the loss is undefined (e.g. a step-0 loss under a warmup from 0),
-    and one note per run that lost points.  A run with no positive LR, or nothing left, is an error."""
+    """The curves with only the losses the laws describe, and one note per run and reason for what was
+    left out.  The rule (one place for every fit, prediction and figure):
+
+    * losses logged before the first step with a positive LR, where the forward area ``S1`` is 0 and
+      the laws are undefined (e.g. a step-0 loss under a warmup from 0);
+    * losses logged before the end of the warmup (:func:`warmup_peak`, the first step at the peak LR)
+      and the loss at step 0, logged at initialisation before any update: the laws describe training
+      after warmup (the published fits use those points only), and one such point can dominate a fit
+      (a step-0 loss of 10.9 beside 3.3 later).
+
+    A run with no positive LR, or with nothing left, is an error.
+    """
     out, notes = [], []
     for c in curves:
         pos = np.nonzero(c.lr > 0)[0]
         if pos.size == 0:
             raise LawError(f"run {c.name!r}: the LR is zero at every step; the laws need a positive LR")
-        keep = c.steps >= pos[0]
-        if not keep.all():
-            if not keep.any():
-                raise LawError(f"run {c.name!r}: every loss is logged before the first step with a positive LR "
-                               f"({int(pos[0])})")
-            n = int((~keep).sum())
-            notes.append(f"run {c.name!r}: left out {n} loss{'es' if n != 1 else ''} logged before step {int(pos[0])}, "
+        first, peak = int(pos[0]), max(warmup_peak(c.lr), 1)
+        keep = c.steps >= max(first, peak)
+        if keep.all():
+            out.append(c)
+            continue
+        if not keep.any():
+            raise LawError(f"run {c.name!r}: every loss is logged before the first step with a positive LR ({first})"
+                           if c.steps.max() < first else
+                           f"run {c.name!r}: every loss is logged before step {peak}, the end of the warmup (the first "
+                           "step at the peak LR); the laws describe training after warmup")
+        n0 = int((c.steps < first).sum())
+        if n0:
+            notes.append(f"run {c.name!r}: left out {n0} loss{'es' if n0 != 1 else ''} logged before step {first}, "
                          "the first with a positive LR (the laws need some LR area before a loss)")
-            c = Curve(c.name, c.lr, c.steps[keep], c.loss[keep])
-        out.append(c)
+        n1 = int(((c.steps >= first) & ~keep).sum())
+        if n1 and peak == 1:
+            notes.append(f"run {c.name!r}: left out the loss logged at step 0, at initialisation (before any update)")
+        elif n1:
+            notes.append(f"run {c.name!r}: left out {n1} loss{'es' if n1 != 1 else ''} logged before step {peak}, the "
+                         "end of the warmup (the first step at the peak LR; the laws describe training after warmup)")
+        out.append(Curve(c.name, c.lr, c.steps[keep], c.loss[keep]))
     return out, notes
 
 

@@ -6,8 +6,10 @@ Objective (as in both papers' reference fits): Huber loss (``delta = 1e-3``) on 
 of each run, each resample refitted by one Gauss-Newton step from the optimum (linearised
 bootstrap); the spread of the resampled parameters gives the parameter part of the prediction band
 (:func:`lrkit.laws.predict`).  Model (extrapolation) error: a forward hold-out
-(:func:`lrkit.laws.selection.model_error`) gives an error scale ``a + b * horizon`` that widens the
-band.  Model selection (multi-power default): forward-chaining cross-validation on the fitted runs
+(:func:`lrkit.laws.selection.model_error`, forward-chaining quantiles) gives an error scale
+``a + b * log-horizon`` that widens the band.  Parameters the runs do not determine are flagged
+(:func:`lrkit.laws.identify.undetermined`; ``FitResult.flags``, a note and an
+:class:`~lrkit.laws.base.UndeterminedWarning`).  Model selection (multi-power default): forward-chaining cross-validation on the fitted runs
 chooses the warmup treatment and the shrinkage toward the simplified-law initialisation
 (:func:`lrkit.laws.selection.select_config`).
 """
@@ -15,22 +17,25 @@ chooses the warmup treatment and the shrinkage toward the simplified-law initial
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from .areas import warmup_end
-from .base import Curve, Law, LawError, usable_points
+from .base import Curve, Law, LawError, UndeterminedWarning, thinned, usable_points
+from .domain import Domain, warmup_steps
+from .identify import note, undetermined
 from .result import FitResult, get_law, options_of
-from .selection import model_error, select_config
+from .selection import CAL_FRACTIONS, model_error, select_config
 from .solve import Problem, Solution, block_resample, fixed_index, solve
 
 
-def _curves(runs: Sequence[Any], totals: Sequence[int | None] | None) -> list[Curve]:
-    """:class:`lrkit.runs.Run` objects (or ready :class:`Curve` objects) as curves."""
+def _curves(runs: Sequence[Any], totals: Sequence[int | None] | None, target: str = "loss") -> list[Curve]:
+    """:class:`lrkit.runs.Run` objects (their ``target`` column) or ready :class:`Curve` objects as curves."""
     if totals is not None and len(totals) != len(runs):
         raise LawError(f"give one total per run: {len(totals)} totals for {len(runs)} runs")
-    return [r if isinstance(r, Curve) else Curve.from_run(r, total=None if totals is None else totals[i])
+    return [r if isinstance(r, Curve) else Curve.from_run(r, total=None if totals is None else totals[i], loss=target)
             for i, r in enumerate(runs)]
 
 
@@ -97,11 +102,34 @@ def _select(curves: Sequence[Curve], law: Law, huber_delta: float,
     return get_law(law.name, **options), options, float(selection["config"]["shrink"]), selection
 
 
-def _warmup(lr: np.ndarray) -> int:
-    """Steps of a run's warmup: the ramp up to its peak, if the LR rises to it."""
-    peak_at = int(np.argmax(lr))
-    warm = peak_at + 1 if peak_at > 0 else 0  # steps 0..peak_at ramp up
-    return min(warm, warmup_end(lr))
+def _at_bounds(problem: Problem, theta: np.ndarray, fixed: dict[str, float]) -> list[str]:
+    """Fitted parameters sitting on a bound of their range (e.g. ``L0`` just below the lowest loss)."""
+    names = problem.law.param_names
+    return [n for n, v, lo, hi in zip(names, theta, problem.lo, problem.hi)
+            if n not in fixed and (np.isclose(v, lo, rtol=1e-6, atol=1e-12) or np.isclose(v, hi, rtol=1e-5, atol=1e-12))]
+
+
+def _pilots(curves: Sequence[Curve], pred: np.ndarray, points: int = 300) -> dict[str, dict[str, list[float]]]:
+    """Each pilot's logged and fitted loss at up to ``points`` evenly spread logged steps."""
+    out, edges = {}, np.cumsum([0] + [c.loss.size for c in curves])
+    for i, c in enumerate(curves):
+        keep = np.unique(np.linspace(0, c.steps.size - 1, min(points, c.steps.size)).astype(int))
+        p = pred[edges[i]:edges[i + 1]]
+        out[c.name] = {"steps": c.steps[keep].tolist(), "loss": c.loss[keep].tolist(), "fitted": p[keep].tolist()}
+    return out
+
+
+def _flags(problem: Problem, theta: np.ndarray, samples: np.ndarray, prior_weight: float | None, shrink: float,
+           fixed: dict[str, float], level: float) -> dict[str, str]:
+    """The parameters the runs do not determine (:func:`lrkit.laws.identify.undetermined`), with a
+    warning naming them."""
+    law = problem.law
+    pw = law.prior_weight if prior_weight is None else float(prior_weight)
+    flags = undetermined(law, theta, samples, problem.lo, problem.hi, prior_on=pw > 0 or shrink > 0,
+                         fixed=list(fixed), level=level)
+    if flags:
+        warnings.warn(f"{law.name} fit: {note(flags)}", UndeterminedWarning, stacklevel=3)
+    return flags
 
 
 def fit(
@@ -117,18 +145,21 @@ def fit(
     seed: int = 0,
     law_options: dict[str, Any] | None = None,
     prior_weight: float | None = None,
-    holdout: float = 0.6,
+    holdout: float | Sequence[float] = CAL_FRACTIONS,
     shrink: float = 0.0,
     select: bool | None = None,
     fixed: dict[str, float] | None = None,
+    target: str = "loss",
+    convention: str | None = None,
 ) -> FitResult:
     """Fit ``law`` to ``runs`` (``lrkit.runs.Run`` or :class:`Curve`); returns a :class:`FitResult`.
 
     ``totals[i]``: number of steps of run ``i`` (default: last logged step + 1).
     ``prior_weight``: strength of the law's weak log-normal prior on its shape parameters
     (``Law.prior``; default ``Law.prior_weight``; 0 turns it off).
-    ``holdout``: fraction of each run used by the forward hold-out fit that calibrates the model-error
-    part of the band (:func:`~lrkit.laws.selection.model_error`); 0 leaves it out.
+    ``holdout``: the fractions of each run fitted by the forward-chaining folds that calibrate the
+    model-error part of the band (:func:`~lrkit.laws.selection.model_error`); one number is one fold,
+    0 leaves the calibration out.
     ``shrink``: weight of a penalty pulling *every* parameter (in log scale) toward the law's simplified
     initialisation (``Law.simplified_fit``; the multi-power law only); 0 turns it off.
     ``select``: choose the fit configuration (``shrink`` and, for the multi-power law, the warmup
@@ -138,12 +169,16 @@ def fit(
     ``fixed`` is given.
     ``fixed``: parameters held at given values (e.g. ``{"gamma": 0.6}``) instead of fitted; they get
     no bootstrap spread.
+    ``target``: the column of ``Run`` inputs to fit (``loss``, ``val_loss``); ``convention``: the one the
+    runs' LRs were evaluated with.  Both are recorded, with the domain of validity, ``at_bounds``, ``pilots``.
     """
     t0 = time.perf_counter()
     law_obj, law_options = _law(law, law_options)
     if not runs:
         raise LawError("fit needs at least one run")
-    curves, notes = usable_points(_curves(runs, totals))
+    curves, notes = usable_points(_curves(runs, totals, target))
+    curves, thin_notes = thinned(curves)
+    notes += thin_notes
     selection: dict[str, Any] = {}
     if select is None:
         select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0 and not fixed
@@ -161,19 +196,21 @@ def fit(
                 fixed=fixed_index(law_obj, fixed, problem.lo, problem.hi))
     samples, rank = _bootstrap(problem, sol, huber_delta, n_boot, block, seed)
     merr: dict[str, float] = {}
-    if 0 < holdout < 1 and n_boot > 0:
-        merr = model_error(curves, law_obj, holdout, huber_delta=huber_delta, n_starts=n_starts,
-                           prior_weight=prior_weight, shrink=shrink, fixed=fixed)
-    return FitResult(
+    if holdout and n_boot > 0:
+        merr = model_error(curves, law_obj, holdout, level=band_level, huber_delta=huber_delta, n_starts=1,
+                           prior_weight=prior_weight, shrink=shrink, fixed=fixed)  # one start per fold, as in selection
+    flags = _flags(problem, sol.theta, samples, prior_weight, shrink, fixed, band_level)
+    pred = problem.model()(sol.theta, False)[0]
+    return FitResult(  # the diagnostics (domain, at_bounds, pilots) last
         law=law_obj.name,
         params={n: float(v) for n, v in zip(law_obj.param_names, sol.theta)},
         runs=names,
         law_options=law_options,
-        metrics=_metrics(curves, problem.model()(sol.theta, False)[0]),
+        metrics=_metrics(curves, pred),
         param_samples=samples.tolist(),
         band_level=band_level,
         huber_delta=huber_delta,
-        warmup=_warmup(curves[0].lr),  # steps of the first run's warmup
+        warmup=warmup_steps(curves[0].lr),  # steps of the first run's warmup
         peak_lr=float(max(c.lr.max() for c in curves)),
         totals=[int(c.lr.size) for c in curves],
         rank=rank,
@@ -182,6 +219,11 @@ def fit(
         selection=selection,
         fixed={n: float(v) for n, v in fixed.items()},
         notes=notes,
+        flags=flags,
         cost=sol.cost,
         seconds=time.perf_counter() - t0,
+        domain=Domain.of_curves(curves, convention).to_dict(),
+        target=target,
+        at_bounds=_at_bounds(problem, sol.theta, fixed),
+        pilots=_pilots(curves, pred),
     )

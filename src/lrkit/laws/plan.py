@@ -10,14 +10,17 @@ Two searches (Luo et al. 2025 optimise a free schedule under the multi-power law
   L-BFGS-B on the exact gradient of the predicted final loss.
 
 Every candidate is built and scored through the lrkit schedule language, so the returned spec
-string is exactly the schedule that was scored.
+string is exactly the schedule that was scored.  The free form never trains at LR 0: its values
+stay at or above a floor (:func:`default_floor`, the pilots' lowest LR) unless ``allow_zero``; the
+laws reward a stretch at LR 0 that real training does not (the LR-annealing law's ``S2`` keeps growing
+there).  The plan is checked against the fit's domain of validity (:mod:`lrkit.laws.domain`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -25,8 +28,10 @@ from ..schedules.budget import DECAY_FORMS
 from ..schedules.validate import clip
 from ..spec import parse
 from .base import LawError, schedule_lr
+from .domain import check_losses, check_schedule, settle
+from .figures import draw
+from .predict import Prediction, difference, evaluate, final_loss
 from .result import FitResult
-from .predict import final_loss
 
 #: one-parameter families: spec template (``{x}`` the searched value, ``{w}`` the warmup), search
 #: bounds, and values always scored too (the family's usual settings)
@@ -39,20 +44,44 @@ SCALAR_FAMILIES = {
 FAMILIES = ("wsd", *SCALAR_FAMILIES, "free")
 #: planning evaluates the law at every step, hundreds of times: ~25 s at 10^6 steps on 2 cores
 MAX_STEPS = 10_000_000
+#: the free form's floor stays within these multipliers of the peak LR (:func:`default_floor`)
+FLOOR_RANGE = (0.01, 0.1)
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A schedule spec, its absolute LR per step and its predicted final loss."""
+    """A schedule spec, its absolute LR per step, its predicted final loss and band there."""
 
     spec: str
     final_loss: float
     lr: np.ndarray = field(repr=False)
+    lower: float = float("nan")
+    upper: float = float("nan")
+
+    def prediction(self, fit: FitResult) -> Prediction:
+        """The prediction at the last step, with its band (no domain checks: the plan made them)."""
+        return evaluate(fit, self.lr, np.array([self.lr.size - 1]))
+
+    def with_band(self, fit: FitResult) -> "Candidate":
+        p = self.prediction(fit)
+        return Candidate(self.spec, self.final_loss, self.lr, float(p.lower[-1]), float(p.upper[-1]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spec": self.spec, "final_loss": self.final_loss, "lower": self.lower, "upper": self.upper}
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The recommended schedule and the standard schedules it was compared with."""
+    """The family's best schedule (``best``), the standard schedules it was compared with, and honest
+    words for the result.
+
+    ``label``: ``"recommended"`` when ``best`` is predicted better than every standard schedule, else
+    ``"best <family>"`` (``recommended`` is then that standard schedule).  ``difference``: ``best``'s
+    predicted final loss minus the best standard schedule's, with the band of that difference
+    (``(value, lower, upper)``; the two predictions' errors taken as independent,
+    :func:`~lrkit.laws.predict.difference`).  ``warnings``: ``{kind: message}`` for every
+    way the plan leaves the fit's domain of validity.  ``floor``: the free form's lowest multiplier.
+    """
 
     best: Candidate
     standard: list[Candidate]
@@ -60,11 +89,70 @@ class Plan:
     steps: int
     peak_lr: float
     warmup: int
+    difference: tuple[float, float, float] = (float("nan"),) * 3
+    warnings: dict[str, str] = field(default_factory=dict)
+    floor: float = 0.0
+    convention: str | None = None
+    level: float = 0.9
+    fit: FitResult | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def beats_standard(self) -> bool:
+        """``best`` is predicted better than every standard schedule."""
+        return bool(self.difference[0] < 0)
+
+    @property
+    def label(self) -> str:
+        return "recommended" if self.beats_standard else f"best {self.family}"
+
+    @property
+    def recommended(self) -> Candidate:
+        """The schedule with the lowest predicted final loss: ``best`` or a standard schedule."""
+        return self.best if self.beats_standard else self.standard[0]
+
+    def verdict(self) -> str:
+        """One sentence: how ``best`` compares with the best standard schedule, band included."""
+        d, lo, hi = self.difference
+        std = self.standard[0].spec
+        band = f"{d:+.4f} ({int(100 * self.level)}% band {lo:+.4f} .. {hi:+.4f})"
+        if hi < 0:
+            return f"the {self.family} plan is predicted better than the best standard schedule, {std}, by {band}"
+        if lo > 0:
+            return f"the best standard schedule, {std}, is predicted better than the {self.family} plan: {band}"
+        return f"the {self.family} plan and the best standard schedule, {std}, are within the band: {band}"
+
+    def __repr__(self) -> str:
+        return (f"Plan({self.family}, {self.steps:,} steps at peak LR {self.peak_lr:g}: {self.label} "
+                f"{clip(self.best.spec, 60)!r}, final loss {self.best.final_loss:.4f}, "
+                f"{self.difference[0]:+.4f} vs {clip(self.standard[0].spec, 40)!r})")
+
+    def summary(self) -> str:
+        """A few lines: the plan, its band, the comparison with the standard schedules, the warnings."""
+        b = self.best
+        lines = [f"{self.label} ({self.family}, {self.steps:,} steps, peak LR {self.peak_lr:g}): {b.spec}",
+                 f"  predicted final loss {b.final_loss:.4f} ({int(100 * self.level)}% band {b.lower:.4f} .. "
+                 f"{b.upper:.4f})", f"  {self.verdict()}"]
+        lines += [f"  {c.spec}: {c.final_loss:.4f} ({c.lower:.4f} .. {c.upper:.4f})" for c in self.standard]
+        lines += [f"  warning ({k}): {m}" for k, m in self.warnings.items()]
+        return "\n".join(lines)
+
+    def plot(self, ax=None, **kw):
+        """The planned schedule beside the standard ones and their predicted losses; returns the axes."""
+        return draw("plan", self, ax=ax, **kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        d, lo, hi = self.difference
+        return {"family": self.family, "steps": self.steps, "peak_lr": self.peak_lr, "warmup": self.warmup,
+                "convention": self.convention, "floor": self.floor, "level": self.level, "label": self.label,
+                "best": self.best.to_dict(), "recommended": self.recommended.spec,
+                "difference_to_best_standard": {"schedule": self.standard[0].spec, "value": d, "lower": lo, "upper": hi},
+                "standard": [c.to_dict() for c in self.standard],
+                "warnings": [{"kind": k, "message": m} for k, m in self.warnings.items()]}
 
 
-def _score(fit: FitResult, spec: str, steps: int, peak_lr: float) -> Candidate:
+def _score(fit: FitResult, spec: str, steps: int, peak_lr: float, convention: str | None = None) -> Candidate:
     spec = str(parse(spec))  # canonical: defaults dropped, as users write it
-    lr = schedule_lr(spec, steps, peak_lr)
+    lr = schedule_lr(spec, steps, peak_lr, convention)
     return Candidate(spec, final_loss(fit, lr), lr)
 
 
@@ -94,21 +182,38 @@ def standard_specs(warmup: int) -> list[str]:
     ]
 
 
-def _family_search(fit: FitResult, family: str, steps: int, peak_lr: float, warmup: int) -> Candidate:
+@dataclass(frozen=True)
+class _Budget:
+    """What every candidate of one plan shares: the fit, the budget, the peak LR, warmup and convention."""
+
+    fit: FitResult
+    steps: int
+    peak_lr: float
+    warmup: int
+    convention: str | None
+
+    def score(self, spec: str) -> Candidate:
+        return _score(self.fit, spec, self.steps, self.peak_lr, self.convention)
+
+    def lr(self, spec: str, peak: float | None = None) -> np.ndarray:
+        return schedule_lr(spec, self.steps, self.peak_lr if peak is None else peak, self.convention)
+
+
+def _family_search(b: _Budget, family: str) -> Candidate:
     from scipy.optimize import minimize_scalar  # lazy
 
-    w = f"warmup={warmup}"
+    w = f"warmup={b.warmup}"
     if family == "wsd":
-        max_decay = max(0.02, min(0.9, 1.0 - warmup / steps - 1e-3))
+        max_decay = max(0.02, min(0.9, 1.0 - b.warmup / b.steps - 1e-3))
         best: Candidate | None = None
         for form in DECAY_FORMS:
             for floor in ((0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)):
                 def spec_of(d: float, form: str = form, floor: float = floor) -> str:
                     return f'wsd(decay={round(float(d), 3)}, form="{form}", floor={floor}, {w})'
 
-                res = minimize_scalar(lambda d: _score(fit, spec_of(d), steps, peak_lr).final_loss,
+                res = minimize_scalar(lambda d: b.score(spec_of(d)).final_loss,
                                       bounds=(0.02, max_decay), method="bounded", options={"xatol": 2e-3})
-                cand = _score(fit, spec_of(res.x), steps, peak_lr)
+                cand = b.score(spec_of(res.x))
                 if best is None or cand.final_loss < best.final_loss:
                     best = cand
         assert best is not None
@@ -119,18 +224,20 @@ def _family_search(fit: FitResult, family: str, steps: int, peak_lr: float, warm
         def spec_of(v: float) -> str:
             return template.format(x=round(float(v), 3), w=w)
 
-        res = minimize_scalar(lambda v: _score(fit, spec_of(v), steps, peak_lr).final_loss,
+        res = minimize_scalar(lambda v: b.score(spec_of(v)).final_loss,
                               bounds=bounds, method="bounded", options={"xatol": 1e-3})
-        cands = [_score(fit, spec_of(v), steps, peak_lr) for v in (res.x, *usual)]
+        cands = [b.score(spec_of(v)) for v in (res.x, *usual)]
         return min(cands, key=lambda c: c.final_loss)
     raise LawError(f"unknown family {family!r}; valid: {', '.join(FAMILIES)}")
 
 
-def _free_search(fit: FitResult, steps: int, peak_lr: float, warmup: int, knots: int, seeds: Sequence[np.ndarray]) -> Candidate:
+def _free_search(b: _Budget, knots: int, seeds: Sequence[np.ndarray], floor: float) -> Candidate:
+    """Knot values ``floor + (1 - floor) * prod(s_1..s_j)`` with factors ``s`` in [lo, 1]: non-increasing
+    and never below ``floor``; L-BFGS-B on the exact gradient of the predicted final loss."""
     from scipy.optimize import minimize  # lazy
 
-    law, theta = fit.law_obj, fit.theta
-    ramp = schedule_lr(f"constant(warmup={warmup})", steps, 1.0)
+    law, theta, steps, warmup, peak_lr = b.fit.law_obj, b.fit.theta, b.steps, b.warmup, b.peak_lr
+    ramp = b.lr(f"constant(warmup={warmup})", 1.0)
     pos = np.round(np.linspace(warmup / steps, 1.0, knots), 4)
     t = np.arange(steps)
     # linear interpolation between knots, kept sparse (two weights per step): O(steps) memory
@@ -140,7 +247,7 @@ def _free_search(fit: FitResult, steps: int, peak_lr: float, warmup: int, knots:
     lo = 1e-3
 
     def values(s: np.ndarray) -> np.ndarray:
-        return np.cumprod(s)
+        return floor + (1.0 - floor) * np.cumprod(s)
 
     def objective(s: np.ndarray) -> tuple[float, np.ndarray]:
         v = values(s)
@@ -148,55 +255,51 @@ def _free_search(fit: FitResult, steps: int, peak_lr: float, warmup: int, knots:
         loss, g_lr = law.final_loss_grad(lr, theta, warmup)
         g = g_lr * peak_lr * ramp
         g_v = np.bincount(idx, g * (1.0 - frac), minlength=knots) + np.bincount(idx + 1, g * frac, minlength=knots)
-        # v_j = prod_{i<=j} s_i  ->  dL/ds_i = sum_{j>=i} g_v_j v_j / s_i
-        g_s = np.cumsum((g_v * v)[::-1])[::-1] / s
+        # v_j = floor + (1 - floor) prod_{i<=j} s_i  ->  dL/ds_i = sum_{j>=i} g_v_j (v_j - floor) / s_i
+        g_s = np.cumsum((g_v * (v - floor))[::-1])[::-1] / s
         return float(loss), g_s
 
     best_s, best_f = None, np.inf
     for seed in seeds:
-        v0 = np.clip(np.interp(x, t, seed / peak_lr), lo, 1.0)
+        v0 = np.clip((np.interp(x, t, seed / peak_lr) - floor) / max(1.0 - floor, 1e-12), lo, 1.0)
         v0 = np.minimum.accumulate(v0)
         s0 = np.clip(np.r_[v0[0], v0[1:] / v0[:-1]], lo, 1.0)
         res = minimize(objective, s0, jac=True, method="L-BFGS-B", bounds=[(lo, 1.0)] * knots,
                        options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-10})
         if res.fun < best_f:
             best_s, best_f = res.x, res.fun
-    v = np.round(np.minimum.accumulate(values(best_s)), 4)
+    v = np.maximum(np.round(np.minimum.accumulate(values(best_s)), 4), round(floor, 4))
     pts = ", ".join(f"({p!r}, {val!r})" for p, val in _drop_collinear(np.asarray(pos, float), v))
-    return _score(fit, f"piecewise(points=[{pts}], warmup={warmup})", steps, peak_lr)
+    return b.score(f"piecewise(points=[{pts}], warmup={warmup})")
 
 
-def check_predictable(fit: FitResult, candidates: Sequence[Candidate], steps: int, peak_lr: float) -> None:
-    """Refuse a predicted final loss that is not a finite number or lies below the fit's irreducible
-    loss ``L0``: the law is then used outside what the fitted runs can tell (e.g. a peak LR far above
+def default_floor(fit: FitResult) -> float:
+    """The free form's lowest multiplier: the pilots' lowest LR after warmup relative to their peak,
+    kept within :data:`FLOOR_RANGE` (1-10% of the peak; 1% for a fit file without a domain)."""
+    d = fit.validity
+    low, high = FLOOR_RANGE
+    return low if d is None else float(min(max(d.min_multiplier, low), high))
+
+
+def _loss_findings(fit: FitResult, candidates: Sequence[Candidate], steps: int, peak_lr: float) -> list:
+    """A predicted final loss that is not a finite number or lies below the fit's irreducible loss
+    ``L0``: the law is then used outside what the fitted runs can tell (e.g. a peak LR far above
     theirs), and its number is no prediction."""
     floor = fit.params.get("L0")
     for c in candidates:
-        v = c.final_loss
-        if math.isfinite(v) and (floor is None or v >= floor):
-            continue
-        what = "not a finite number" if not math.isfinite(v) else f"{v:.4g}, below the fitted irreducible loss L0={floor:.4g}"
-        raise LawError(f"peak LR {peak_lr:g}, {steps:,} steps: the predicted final loss of {clip(c.spec, 80)} is {what}; "
-                       f"the schedule is outside what the fit can predict (fitted on runs of peak LR {fit.peak_lr:g}, "
-                       f"{max(fit.totals, default=0):,} steps)")
+        found = check_losses(np.array([c.final_loss]), np.array([steps - 1]), floor, clip(c.spec, 80))
+        if found:
+            return [replace(found[0], message=f"peak LR {peak_lr:g}, {steps:,} steps: {found[0].message}")]
+    return []
 
 
-def plan(
-    fit: FitResult,
-    steps: int,
-    peak_lr: float,
-    family: str = "free",
-    warmup: int | None = None,
-    knots: int = 32,
-) -> Plan:
-    """The schedule with the lowest predicted final loss after ``steps`` steps at peak LR ``peak_lr``.
+def check_predictable(fit: FitResult, candidates: Sequence[Candidate], steps: int, peak_lr: float) -> None:
+    """Refuse (:class:`~lrkit.laws.domain.ExtrapolationError`) a candidate whose predicted final loss
+    is not finite or lies below the fitted ``L0``."""
+    settle(_loss_findings(fit, candidates, steps, peak_lr))
 
-    ``family``: ``wsd``, ``cosine``, ``linear``, ``rex``, ``uba`` or ``free`` (non-increasing
-    piecewise-linear after warmup).  ``warmup``: steps of linear warmup (default: the warmup of the fitted runs, if it fits).
-    The result's ``standard`` list holds the predicted final losses of standard schedules.  A budget
-    or peak LR for which a predicted final loss is not finite or lies below the fitted ``L0`` is
-    refused (:func:`check_predictable`).
-    """
+
+def _check_args(fit: FitResult, family: str, steps: Any, peak_lr: float, knots: int) -> None:
     if family not in FAMILIES:
         raise LawError(f"unknown family {family!r}; valid: {', '.join(FAMILIES)}")
     if not isinstance(steps, (int, np.integer)) or steps < 10:
@@ -208,20 +311,58 @@ def plan(
         raise LawError(f"peak LR must be positive, got {peak_lr!r}")
     if knots < 3:
         raise LawError(f"knots must be >= 3, got {knots}")
+
+
+def plan(
+    fit: FitResult,
+    steps: int,
+    peak_lr: float,
+    family: str = "free",
+    warmup: int | None = None,
+    knots: int = 32,
+    *,
+    extrapolate: bool = False,
+    allow_zero: bool = False,
+    convention: str | None = None,
+) -> Plan:
+    """The schedule with the lowest predicted final loss after ``steps`` steps at peak LR ``peak_lr``.
+
+    ``family``: ``wsd``, ``cosine``, ``linear``, ``rex``, ``uba`` or ``free`` (non-increasing
+    piecewise-linear after warmup, never below :func:`default_floor` unless ``allow_zero``).
+    ``warmup``: steps of linear warmup (default: the warmup of the fitted runs, if it fits).
+    ``convention``: the one every candidate is evaluated with (default: the pilots', from the fit's
+    domain, else lrkit's).  The result's ``standard`` list holds the predicted final losses of
+    standard schedules (best first), each with its band; ``difference`` compares the plan with the
+    best of them.  The plan is checked against the fit's domain of validity (one
+    :class:`~lrkit.laws.domain.ExtrapolationWarning` per kind outside it; an
+    :class:`~lrkit.laws.domain.ExtrapolationError` far outside it, or for a predicted final loss that
+    is not finite or below the fitted ``L0``, unless ``extrapolate=True``).
+    """
+    _check_args(fit, family, steps, peak_lr, knots)
     steps = int(steps)
     if warmup is None:
         warmup = fit.warmup if fit.warmup < steps // 2 else 0
     if not 0 <= warmup < steps - 2:
         raise LawError(f"warmup must be in 0..{steps - 3} steps, got {warmup}")
+    domain = fit.validity
+    if convention is None and domain is not None:
+        convention = domain.convention
+    b = _Budget(fit, steps, float(peak_lr), int(warmup), convention)
+    floor = 0.0 if allow_zero else default_floor(fit)
     with np.errstate(all="ignore"):  # an overflow ends as a refused non-finite loss, not a warning
-        standard = sorted((_score(fit, s, steps, peak_lr) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
-        check_predictable(fit, standard, steps, peak_lr)
+        standard = sorted((b.score(s) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
+        warned = settle(_loss_findings(fit, standard, steps, peak_lr) + check_schedule(
+            domain, peak_lr=peak_lr, horizon=steps, warmup=warmup, convention=convention), extrapolate)
         if family == "free":
-            wsd = _family_search(fit, "wsd", steps, peak_lr, warmup)
-            seeds = [wsd.lr, standard[0].lr, schedule_lr(f"linear(end=0.0, warmup={warmup})", steps, peak_lr)]
-            best = _free_search(fit, steps, peak_lr, warmup, knots, seeds)
+            wsd = _family_search(b, "wsd")
+            seeds = [wsd.lr, standard[0].lr, b.lr(f"linear(end=0.0, warmup={warmup})")]
+            best = _free_search(b, knots, seeds, floor)
             best = min([best, wsd], key=lambda c: c.final_loss)
         else:
-            best = _family_search(fit, family, steps, peak_lr, warmup)
-        check_predictable(fit, [best], steps, peak_lr)
-    return Plan(best, standard, family, steps, float(peak_lr), int(warmup))
+            best = _family_search(b, family)
+        if "loss" not in warned:
+            warned = {**settle(_loss_findings(fit, [best], steps, peak_lr), extrapolate), **warned}
+        diff = difference(best.prediction(fit), standard[0].prediction(fit))
+    best, standard = best.with_band(fit), [c.with_band(fit) for c in standard]
+    return Plan(best, standard, family, steps, float(peak_lr), int(warmup), diff, warned, floor, convention,
+                fit.band_level, fit)

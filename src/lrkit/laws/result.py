@@ -9,15 +9,30 @@ from typing import Any
 
 import numpy as np
 
+from ..schedules.validate import clip_path
 from .base import Law, LawError
+from .bound import ConvexBoundLaw
+from .domain import Domain
+from .figures import draw
+from .itmpl import IntrinsicTimeMPL
 from .lra import LRALaw
 from .multipower import MultiPowerLaw
 
-LAW_NAMES = ("multipower", "lra")
+LAW_NAMES = ("multipower", "lra", "mpl-it", "bound")
+#: the laws that take no options
+_PLAIN = {"mpl-it": IntrinsicTimeMPL, "bound": ConvexBoundLaw}
+#: a fit describes its pilots when every pilot has R² at least this ...
+MIN_R2 = 0.9
+#: ... and no logged loss is off by more than this relative error
+MAX_ERROR = 0.5
 
 
 def get_law(name: str, **options: Any) -> Law:
-    """The law called ``name`` (``"multipower"`` or ``"lra"``); ``options`` go to its constructor."""
+    """The law called ``name`` (one of :data:`LAW_NAMES`); ``options`` go to its constructor."""
+    if name in _PLAIN:
+        if options:
+            raise LawError(f"law {name!r} takes no options, got {sorted(options)}")
+        return _PLAIN[name]()
     if name == "multipower":
         extra = sorted(set(options) - {"warmup"})
         if extra:
@@ -38,6 +53,8 @@ def options_of(law: Law) -> dict[str, Any] | None:
         return {"lam": law.lam}
     if isinstance(law, MultiPowerLaw):
         return dict(law.options)
+    if isinstance(law, tuple(_PLAIN.values())):
+        return {}
     return None
 
 
@@ -69,8 +86,70 @@ class FitResult:
     fixed: dict[str, float] = field(default_factory=dict)
     #: what the fit left out of the runs, one line each (e.g. losses logged before any positive LR)
     notes: list[str] = field(default_factory=list)
+    #: parameters the fitted runs do not determine, name -> reason (:func:`lrkit.laws.identify.undetermined`);
+    #: their intervals are not measurements (:meth:`interval`)
+    flags: dict[str, str] = field(default_factory=dict)
     cost: float = 0.0
     seconds: float = 0.0
+    #: the domain of validity (:class:`lrkit.laws.domain.Domain` as a dict); empty: an older fit file
+    domain: dict[str, Any] = field(default_factory=dict)
+    #: the logged column that was fitted (``loss`` or ``val_loss``)
+    target: str = "loss"
+    #: fitted parameters that ended at a bound of their range (the pilots push them out of it)
+    at_bounds: list[str] = field(default_factory=list)
+    #: each pilot's logged and fitted loss, thinned to at most 300 points (for figures and summaries)
+    pilots: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"FitResult({self.law}, {self.target} of {len(self.runs)} run{'s' * (len(self.runs) != 1)}: {params})"
+
+    @property
+    def validity(self) -> Domain | None:
+        """The domain of validity (``None`` for a fit file written before domains were stored)."""
+        return Domain.from_dict(self.domain)
+
+    def problems(self) -> list[str]:
+        """Why the fit does not describe its pilots, one line per pilot (empty: it does): R² below
+        :data:`MIN_R2` or a relative error above :data:`MAX_ERROR`."""
+        out = []
+        for name, m in self.metrics.items():
+            r2, worst = m.get("r2", float("nan")), m.get("max_rel_error", 0.0)
+            why = []
+            if np.isfinite(r2) and r2 < MIN_R2:
+                why.append(f"R² {r2:.3g} < {MIN_R2:g}")
+            if worst > MAX_ERROR:
+                why.append(f"max error {100 * worst:.3g}% > {100 * MAX_ERROR:g}%")
+            if why:
+                out.append(f"run {name!r}: {', '.join(why)}")
+        return out
+
+    def summary(self) -> str:
+        """A few lines: the law, its parameters (bounds and fixed ones marked), the fit quality per pilot."""
+        lines = [f"{self.law_obj.title or self.law} fitted to the {self.target} of {', '.join(self.runs)}"]
+        flags = getattr(self, "flags", None) or {}
+        for k, v in self.params.items():
+            marks = [m for m, on in (("fixed", k in self.fixed), ("at a bound", k in self.at_bounds)) if on]
+            extra = flags.get(k) if isinstance(flags, dict) else None
+            marks += [str(extra)] if extra else []
+            lines.append(f"  {k:>6} = {v:.5g}" + (f"  ({', '.join(marks)})" if marks else ""))
+        for name, m in self.metrics.items():
+            lines.append(f"  {name}: {m['points']} points, mean |err| {100 * m['mean_rel_error']:.3f}%, "
+                         f"max {100 * m['max_rel_error']:.3f}%, R² {m['r2']:.4f}")
+        d = self.validity
+        if d is None:
+            lines.append("  domain: unknown (older fit file)")
+        else:
+            lr = f"{d.lr_min:.3g}" if d.lr_min == d.lr_max else f"{d.lr_min:.3g}..{d.lr_max:.3g}"
+            lines.append(f"  domain: peak LR {lr}, up to {d.horizon:,} steps, warmup "
+                         f"{'/'.join(f'{w:,}' for w in sorted(set(d.warmups)))}"
+                         + (f", convention {d.convention}" if d.convention else ""))
+        lines += [f"  problem: {p}" for p in self.problems()]
+        return "\n".join(lines)
+
+    def plot(self, ax=None, **kw):
+        """The pilots' logged loss (dots) and the fitted law (lines); matplotlib, returns the axes."""
+        return draw("fit", self, ax=ax, **kw)
 
     @property
     def theta(self) -> np.ndarray:
@@ -79,6 +158,21 @@ class FitResult:
     @property
     def law_obj(self) -> Law:
         return get_law(self.law, **self.law_options)
+
+    def interval(self, name: str) -> tuple[float, float] | str:
+        """The ``band_level`` bootstrap interval of parameter ``name``, or why there is none:
+        ``"fixed"``, ``"not determined"`` (flagged in :attr:`flags`), ``"no bootstrap"``."""
+        if name not in self.params:
+            raise LawError(f"no parameter {name!r}; the fit has {', '.join(self.params)}")
+        if name in self.fixed:
+            return "fixed"
+        if name in self.flags:
+            return "not determined"
+        if not self.param_samples:
+            return "no bootstrap"
+        q = (1 - self.band_level) / 2
+        col = np.asarray(self.param_samples)[:, list(self.params).index(name)]
+        return float(np.quantile(col, q)), float(np.quantile(col, 1 - q))
 
     def to_json(self, path: str | Path | None = None) -> str:
         """JSON text of the fit (also written to ``path`` if given)."""
@@ -98,15 +192,15 @@ class FitResult:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise LawError(f"{src[:60]}: not a JSON fit file ({exc.msg} at line {exc.lineno})") from None
+            raise LawError(f"{clip_path(src)}: not a JSON fit file ({exc.msg} at line {exc.lineno})") from None
         if not isinstance(data, dict) or data.pop("lrkit_fit", None) != 1:
-            raise LawError(f"{src[:60]}: not an lrkit fit file (no 'lrkit_fit' marker)")
+            raise LawError(f"{clip_path(src)}: not an lrkit fit file (no 'lrkit_fit' marker)")
         try:
             fit = cls(**data)
             law = fit.law_obj
             missing = [n for n in law.param_names if n not in fit.params]
         except TypeError as exc:
-            raise LawError(f"{src[:60]}: malformed fit file ({exc})") from None
+            raise LawError(f"{clip_path(src)}: malformed fit file ({exc})") from None
         if missing:
-            raise LawError(f"{src[:60]}: fit file lacks parameters {missing}")
+            raise LawError(f"{clip_path(src)}: fit file lacks parameters {missing}")
         return fit

@@ -1,6 +1,6 @@
 """Choosing and checking a fit on the fitted runs' own futures: forward-chaining cross-validation of
 the fit configuration (:func:`select_config`) and the forward hold-out that calibrates the law's
-extrapolation error (:func:`model_error`).  Both split every run in time and run
+extrapolation error (:func:`model_error`, forward-chaining quantiles).  Both split every run in time and run
 :func:`lrkit.laws.solve.solve` on the first part; neither calls :func:`lrkit.laws.fit`.
 """
 
@@ -84,32 +84,60 @@ def select_config(curves: Sequence[Curve], law_name: str = "multipower", menu: S
     }
 
 
-def model_error(curves: Sequence[Curve], law: Law, holdout: float = 0.6, *, huber_delta: float = 1e-3,
-                n_starts: int = 3, prior_weight: float | None = None, shrink: float = 0.0,
-                fixed: dict[str, float] | None = None) -> dict[str, float]:
-    """Calibrate the law's own (extrapolation) error on the fitted runs only: a forward hold-out.
+#: Forward-chaining folds of the band calibration (:func:`model_error`).
+CAL_FRACTIONS = (0.4, 0.5, 0.6, 0.7)
 
-    The law is fitted to the part of every run before ``holdout`` of its length and predicts the rest.
-    Each held-out point ``i`` has a relative error ``e_i`` and a log-horizon ``h_i = log(t_i / T_c)``
-    (``T_c``: the last step the hold-out fit saw).  The mean absolute error ``a = mean |e|`` is taken
-    as the error of any prediction (another schedule within the fitted horizon included), growing in
-    proportion to the log-horizon beyond the last fitted step ``T``: ``a + b h`` with
-    ``b = a / mean(h)`` and ``h = log(t / T)`` (0 before ``T``).  :func:`lrkit.laws.predict` turns it
-    into a normal-theory band, ``sigma = sqrt(pi/2) * (a + b h)``.  Returns ``{}`` if too few points
-    are held out (or the hold-out part cannot be fitted).
-    """
-    heads, tails = forward_split(curves, holdout)
+
+def _fold_errors(curves: Sequence[Curve], law: Law, fraction: float, solve_args: dict[str, Any],
+                 fixed: dict[str, float]) -> tuple[np.ndarray, np.ndarray] | None:
+    """One forward fold: the law fitted to the first ``fraction`` of every run predicts the rest;
+    the relative errors there and their log-horizons ``log(t / T_c)`` (``T_c``: the fold's last fitted
+    step).  ``None`` if the fold has too few points or cannot be fitted."""
+    heads, tails = forward_split(curves, fraction)
     if not tails or sum(h.steps.size for h in heads) < len(law.param_names) + 1:
-        return {}
+        return None
     try:
         problem = Problem.of(law, heads)
-        held = fixed_index(law, dict(fixed or {}), problem.lo, problem.hi)
-        theta = solve(problem, prior_weight, shrink, n_starts, huber_delta, fixed=held).theta
+        held = fixed_index(law, fixed, problem.lo, problem.hi)
+        theta = solve(problem, fixed=held, **solve_args).theta
     except LawError:
-        return {}
+        return None
     t_cut = float(max(h.steps.max() for h in heads))
     e = np.concatenate(_relative_errors(law, theta, [law.prepare(c.lr, c.steps) for c in tails], tails))
     h = np.maximum(np.concatenate([np.log(c.steps / t_cut) for c in tails]), 0.0)
-    a = float(e.mean())  # error of a prediction over the hold-out horizon, applied everywhere
-    b = a / max(float(h.mean()), 1e-12)  # and growing in proportion to the log-horizon beyond it
-    return {"a": float(a), "b": float(b), "horizon": float(max(c.steps.max() for c in curves)), "points": int(e.size)}
+    return e, h
+
+
+def model_error(curves: Sequence[Curve], law: Law, holdout: float | Sequence[float] = CAL_FRACTIONS, *,
+                level: float = 0.9, huber_delta: float = 1e-3, n_starts: int = 3,
+                prior_weight: float | None = None, shrink: float = 0.0,
+                fixed: dict[str, float] | None = None) -> dict[str, float]:
+    """Calibrate the law's own (extrapolation) error on the fitted runs only, by forward chaining.
+
+    For each fraction ``f`` in ``holdout`` (default :data:`CAL_FRACTIONS`; one number: one fold) the
+    law is fitted to the first ``f`` of every run and predicts the rest: relative errors ``e_i`` at
+    log-horizons ``h_i = log(t_i / T_c)``.  The points are split at the median horizon; ``a`` is the
+    ``level`` quantile of ``|e|`` of the nearer half, ``q`` that of the farther half, and the band's
+    model half-width is ``(a + b * h) * loss`` with ``h = log(t / T)`` beyond the last fitted step
+    ``T`` (0 before it: another schedule within the fitted horizon gets ``a``) and
+    ``b = max((q - a) / (mean h_far - mean h_near), q / mean h_far)``: the growth the folds show, and
+    at least the far half's error per unit of log-horizon (an extrapolation does not get better
+    with distance; the folds only reach ``log(1 / 0.4)``, the targets often further).  A quantile, not a mean, so the band's coverage is the level's by
+    construction on the runs' own futures (conformal prediction by forward chaining).  Returns
+    ``{"a", "b", "horizon", "points", "quantile"}`` (``quantile``: the level), or ``{}`` if no fold
+    has enough points held out.
+    """
+    fractions = (holdout,) if isinstance(holdout, (int, float)) else tuple(holdout)
+    args = {"prior_weight": prior_weight, "shrink": shrink, "n_starts": n_starts, "huber_delta": huber_delta}
+    folds = [r for f in fractions if 0 < f < 1 and (r := _fold_errors(curves, law, f, args, dict(fixed or {})))]
+    if not folds:
+        return {}
+    e, h = np.concatenate([f[0] for f in folds]), np.concatenate([f[1] for f in folds])
+    near = h <= np.median(h)
+    a = float(np.quantile(e[near], level))
+    b = 0.0
+    if (~near).any():
+        far, h_far = float(np.quantile(e[~near], level)), float(h[~near].mean())
+        b = max((far - a) / max(h_far - float(h[near].mean()), 1e-12), far / max(h_far, 1e-12))
+    return {"a": a, "b": float(b), "horizon": float(max(c.steps.max() for c in curves)), "points": int(e.size),
+            "quantile": float(level)}

@@ -31,6 +31,12 @@ def short(label: str, width: int = 48, names: Mapping[str, str] | None = None) -
     return style.shorten((names or {}).get(label, label), width)
 
 
+def _text(label: str, width: int = 48, names: Mapping[str, str] | None = None) -> str:
+    """:func:`short` for a figure: a ``$`` is shown as itself, never read as the start of mathtext (a label
+    comes from a database, so ``a$^$b`` must not fail the report)."""
+    return short(label, width, names).replace("$", r"\$")
+
+
 def _stack(hists: Sequence[Mapping[str, Sequence[float]]], key: str) -> tuple[np.ndarray, np.ndarray]:
     """Steps (updates) and a seeds x points array on the union of logged steps (NaN where a seed has none,
     e.g. after it diverged)."""
@@ -81,7 +87,7 @@ def loss_curves(methods: Sequence[Any], histories: Mapping[int, Mapping[str, Seq
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 med = np.nanmedian(a, axis=0)
-            ax.plot(steps, med, color=c, linewidth=1.8, label=f"{short(m.label, 40, names)} (lr {m.lr:g})", zorder=3)
+            ax.plot(steps, med, color=c, linewidth=1.8, label=f"{_text(m.label, 40, names)} (lr {m.lr:g})", zorder=3)
             if a.shape[0] > 1:
                 with np.errstate(all="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns after a divergence
@@ -114,7 +120,7 @@ def lr_curves(methods: Sequence[Any], histories: Mapping[int, Mapping[str, Seque
     style.apply(ax)
     for m in methods:
         h = histories[m.trial_ids[0]]
-        ax.plot(np.asarray(h["step"]) + 1, h["lr"], color=cmap[m.label], linewidth=1.8, label=short(m.label, 48, names))
+        ax.plot(np.asarray(h["step"]) + 1, h["lr"], color=cmap[m.label], linewidth=1.8, label=_text(m.label, 48, names))
     ax.set_ylim(bottom=0)
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate")
@@ -138,7 +144,7 @@ def lr_sensitivity(methods: Sequence[Any], cmap: Mapping[str, str], initial_loss
         vals = np.array([m.lr_sweep[x] for x in lrs], dtype=float)
         ok = np.isfinite(vals)
         sens = f", sensitivity {m.sensitivity:.3f}" if m.sensitivity is not None else ""
-        ax.plot(lrs[ok], vals[ok], "-o", color=cmap[m.label], linewidth=1.6, markersize=4, label=short(m.label, 40, names) + sens)
+        ax.plot(lrs[ok], vals[ok], "-o", color=cmap[m.label], linewidth=1.6, markersize=4, label=_text(m.label, 40, names) + sens)
         if (~ok).any():
             ax.plot(lrs[~ok], np.full((~ok).sum(), top), "x", color=cmap[m.label], markersize=7, mew=2)
     ax.set_xscale("log")
@@ -162,7 +168,7 @@ def performance_profile(times: Mapping[str, Mapping[str, float]], cmap: Mapping[
     n = len(prof)
     for i, (lab, rho) in enumerate(sorted(prof.items(), key=lambda kv: -(scores or {}).get(kv[0], 0))):
         offset = (i - (n - 1) / 2) * 0.006  # keep identical profiles visible
-        lbl = short(lab, 40, names) + (f"  (score {scores[lab]:.3f})" if scores and lab in scores else "")
+        lbl = _text(lab, 40, names) + (f"  (score {scores[lab]:.3f})" if scores and lab in scores else "")
         ax.step(taus, rho + offset, where="post", color=cmap.get(lab, "#333333"), linewidth=1.8, label=lbl)
     ax.set_xlim(1.0, r_max)
     ax.set_ylim(-0.04, 1.06)
@@ -204,7 +210,7 @@ def predicted_vs_realised(curves: Sequence[Mapping[str, Any]], realised: Mapping
             ax.plot(rs, rv, color=col, linewidth=2.0, zorder=4)
         arrays.append(np.asarray(c["loss"])[None, :])
         handles.append(Line2D([], [], color=col, linewidth=2.4))
-        labels.append(short(c["label"], 44, names))
+        labels.append(_text(c["label"], 44, names))
     _ylim(ax, arrays, skip=3)
     handles += [Line2D([], [], color="#333333", linewidth=2.0), Line2D([], [], color="#333333", linestyle=(0, (5, 3))),
                 Line2D([], [], color="#a0a0a0", linewidth=1.3)]

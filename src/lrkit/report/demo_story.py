@@ -108,17 +108,27 @@ def compare(plan: ScheduleResult, std: ScheduleResult, level: float = LEVEL) -> 
 class Story:
     """The demo's results and what they say."""
 
-    rows: tuple[ScheduleResult, ...]  # best realised first
+    rows: tuple[ScheduleResult, ...]  # best realised first; those without a realised mean last
     comparison: Comparison | None
     tolerance: float = TOLERANCE
 
     @property
+    def ran(self) -> list[ScheduleResult]:
+        """The schedules with a final validation loss from every seed."""
+        return [r for r in self.rows if math.isfinite(r.mean)]
+
+    @property
+    def unfinished(self) -> list[ScheduleResult]:
+        """The schedules without one (no finished run, or a seed that diverged)."""
+        return [r for r in self.rows if not math.isfinite(r.mean)]
+
+    @property
     def realised_ranking(self) -> list[str]:
-        return [r.label for r in self.rows]
+        return [r.label for r in self.ran]
 
     @property
     def predicted_ranking(self) -> list[str]:
-        return [r.label for r in sorted(self.rows, key=lambda r: r.predicted)]
+        return [r.label for r in sorted(self.ran, key=lambda r: r.predicted)]
 
     @property
     def ranking_agrees(self) -> bool:
@@ -126,27 +136,36 @@ class Story:
 
     @property
     def misses(self) -> list[ScheduleResult]:
-        """The schedules predicted outside the tolerance (or not at all)."""
-        return [r for r in self.rows if not abs(r.error) <= self.tolerance]
+        """The schedules with a realised loss predicted outside the tolerance."""
+        return [r for r in self.ran if not abs(r.error) <= self.tolerance]
 
     @property
     def planned_rank(self) -> int:
-        return next((i + 1 for i, r in enumerate(self.rows) if r.planned), 0)
+        return next((i + 1 for i, r in enumerate(self.ran) if r.planned), 0)
 
     def sentence(self) -> str:
         """The conclusion in one sentence: the plan against the best standard schedule (beyond or within
         seed noise), then the prediction accuracy and the ranking."""
+        if not self.ran:
+            return ("No schedule has a final validation loss from every seed, so the law's predictions are "
+                    "not checked.")
         text = f"{self.verdict()}; {self.accuracy()} and {self.ranking()}."
         return text[0].upper() + text[1:]
 
     def accuracy(self) -> str:
         tol = f"{self.tolerance * 100:g}%"
+        every = "every" if not self.unfinished else f"each of the {len(self.ran)} finished"
         if not self.misses:
-            worst = max(self.rows, key=lambda r: abs(r.error))
-            return (f"the law predicted every schedule's final validation loss within {tol} "
+            worst = max(self.ran, key=lambda r: abs(r.error))
+            text = (f"the law predicted {every} schedule's final validation loss within {tol} "
                     f"(largest error {worst.error * 100:+.1f}%, {worst.label})")
-        missed = ", ".join(f"{r.label} {r.error * 100:+.1f}%" for r in self.misses)
-        return f"the law's prediction missed by more than {tol} for {len(self.misses)} of {len(self.rows)} schedules ({missed})"
+        else:
+            missed = ", ".join(f"{r.label} {r.error * 100:+.1f}%" for r in self.misses)
+            text = (f"the law's prediction missed by more than {tol} for {len(self.misses)} of {len(self.ran)} "
+                    f"schedules ({missed})")
+        if self.unfinished:
+            text += f" ({', '.join(r.label for r in self.unfinished)}: no final loss from every seed)"
+        return text
 
     def ranking(self) -> str:
         if self.ranking_agrees:
@@ -156,9 +175,12 @@ class Story:
     def verdict(self) -> str:
         c = self.comparison
         if c is None:
-            return "there was no planned schedule to compare"
+            plan = next((r for r in self.rows if r.planned), None)
+            return ("there was no planned schedule to compare" if plan is None else
+                    f"the planned schedule, {plan.label}, has no standard schedule to compare with" if plan in self.ran
+                    else f"the planned schedule, {plan.label}, has no final loss from every seed")
         place = ORDINALS.get(self.planned_rank, f"#{self.planned_rank}")
-        head = f"the planned schedule, {c.planned}, finished {place} of {len(self.rows)}"
+        head = f"the planned schedule, {c.planned}, finished {place} of {len(self.ran)}"
         seeds = f"{c.n} {'paired ' if c.paired else ''}seed{'s' if c.n != 1 else ''}"
         if c.n < 2 or not math.isfinite(c.se):
             return f"{head}, {c.difference:+.4f} against {c.standard} on {seeds}: too few seeds to tell from noise"
@@ -178,8 +200,9 @@ def tell(rows: Iterable[ScheduleResult], tolerance: float = TOLERANCE, level: fl
     ordered = tuple(sorted(rows, key=lambda r: r.mean if math.isfinite(r.mean) else math.inf))
     if not ordered:
         raise ValueError("the demo's story needs at least one schedule")
-    plan = next((r for r in ordered if r.planned), None)
-    std = next((r for r in ordered if not r.planned), None)
+    ran = [r for r in ordered if math.isfinite(r.mean)]
+    plan = next((r for r in ran if r.planned), None)
+    std = next((r for r in ran if not r.planned), None)
     comp = compare(plan, std, level) if plan is not None and std is not None else None
     return Story(ordered, comp, tolerance)
 

@@ -7,18 +7,16 @@ and training loss per schedule with the seed spread, the LR each applied, and LR
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import html
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import bench_figures as F
+from .html_base import NAME_WIDTH, PATH, _e, _int, _name, _num, _swatch, figure, no_paths  # noqa: F401 - names of this module
 
 CSS = """
 :root { --ink:#1f2328; --muted:#656d76; --line:#d8dee4; --bg:#f6f8fa; --card:#fff; --accent:#0072B2; --good:#1a7f37; }
@@ -80,177 +78,177 @@ if(errs.length)d.setAttribute('data-error-list',errs.join(' | ').slice(0,500));}
 """
 
 
-def _e(x: Any) -> str:
-    return html.escape(str(x))
-
-
-def _num(x: float | None, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, float) and math.isinf(x):
-        return '<span class="never">never</span>'
-    return f"{x:.{digits}g}"
-
-
-def _int(x: float) -> str:
-    if not math.isfinite(x):
-        return '<span class="never">never</span>'
-    return f"{int(round(x)):,}"
-
-
-#: an absolute file-system path (at least two parts), as a workload describes its data
-PATH = re.compile(r"(?<![\w.:/~])(?:~|[A-Za-z]:)?(?:[/\\][\w.+@-]+){2,}[/\\]?")
-
-
-def no_paths(value: Any) -> str:
-    """``value`` as text with every absolute path cut to its last part: a report is read on other
-    machines, where this one's folders mean nothing (e.g. charlm's corpus folder)."""
-    return PATH.sub(lambda m: m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1], str(value))
-
-
-def figure(fig, caption: str = "", alt: str = "") -> str:
-    """An ``<figure>`` with the matplotlib figure embedded as an SVG data URI."""
-    svg = F.to_svg(fig)
-    data = base64.b64encode(svg.encode()).decode()
-    cap = f"<figcaption>{caption}</figcaption>" if caption else ""
-    return f'<figure><img alt="{_e(alt or caption)}" src="data:image/svg+xml;base64,{data}">{cap}</figure>'
-
-
-#: Longer method names (e.g. a planned piecewise schedule) are cut in tables; the full spec is the tooltip.
-NAME_WIDTH = 72
-
-
-def _name(label: str, names: Mapping[str, str]) -> str:
-    """A method's name in the report: a short alias or the spec cut to ``NAME_WIDTH``, with the full spec
-    as a tooltip."""
-    if label in names:
-        return f'<span title="{_e(label)}">{_e(names[label])}</span>'
-    if len(label) > NAME_WIDTH:
-        return f'<span title="{_e(label)}">{_e(F.short(label, NAME_WIDTH))}</span>'
-    return _e(label)
-
-
 def _target(scores, p: str, names: Mapping[str, str]) -> str:
     """The target of problem ``p`` in words (none when every run of the reference diverged)."""
     t, ref = scores.targets[p], f"<code>{_name(scores.reference[p], names)}</code>"
+    diverged = getattr(scores, "reference_diverged", {}).get(p, 0)
     if math.isfinite(t):
-        return f"target validation loss <b>{t:.4f}</b> (median best of {ref})"
+        left_out = f"; its {diverged} diverged run{'s' * (diverged > 1)} left out" if diverged else ""
+        return f"target validation loss <b>{_e(f'{t:.4f}')}</b> (median best of {ref}{_e(left_out)})"
+    if diverged:
+        return f'<span class="never">no target</span>: every run of {ref} diverged'
     return f'<span class="never">no target</span>: no run of {ref} reached a finite validation loss'
 
 
 def _method_table(ms, cmap, target: float, names: Mapping[str, str]) -> str:
+    sens = any(x.sensitivity is not None for x in ms)
     rows = []
     for i, m in enumerate(ms):
         lo, hi = m.final_val_spread
-        spread = f' <span class="note">({lo:.3f}–{hi:.3f})</span>' if m.seeds > 1 and math.isfinite(lo) else ""
-        reach = f' <span class="note">({m.reached}/{m.seeds})</span>' if m.reached < m.seeds else ""
-        tt = f"{m.time_to_target:.2f} s" if math.isfinite(m.time_to_target) else '<span class="never">never</span>'
+        spread = f' <span class="note">({_e(f"{lo:.3f}–{hi:.3f}")})</span>' if m.seeds > 1 and math.isfinite(lo) else ""
+        reach = f' <span class="note">({_e(m.reached)}/{_e(m.seeds)})</span>' if m.reached < m.seeds else ""
+        tt = _e(f"{m.time_to_target:.2f} s") if math.isfinite(m.time_to_target) else '<span class="never">never</span>'
         rows.append(
             f'<tr class="{"best" if i == 0 and math.isfinite(m.steps_to_target) else ""}">'
-            f'<td class="method"><span class="swatch" style="background:{cmap[m.label]}"></span>{_name(m.label, names)}</td>'
-            f"<td>{m.lr:g}</td><td>{m.seeds}</td><td>{_num(m.final_val)}{spread}</td><td>{_num(m.best_val)}</td>"
-            f"<td>{_int(m.steps_to_target)}{reach}</td><td>{tt}</td><td>{_num(m.ratio, 3)}</td>"
-            + (f"<td>{_num(m.sensitivity, 3)}</td>" if any(x.sensitivity is not None for x in ms) else "") + "</tr>")
-    sens_h = "<th>LR sensitivity</th>" if any(x.sensitivity is not None for x in ms) else ""
+            f'<td class="method">{_swatch(cmap, m.label)}{_name(m.label, names)}</td>'
+            f"<td>{_e(f'{m.lr:g}')}</td><td>{_e(m.seeds)}</td><td>{_num(m.final_val)}{spread}</td>"
+            f"<td>{_num(m.best_val)}</td><td>{_int(m.steps_to_target)}{reach}</td><td>{tt}</td><td>{_num(m.ratio, 3)}</td>"
+            + (f"<td>{_num(m.sensitivity, 3)}</td>" if sens else "") + "</tr>")
+    sens_h = "<th>LR sensitivity</th>" if sens else ""
     return ("<table><thead><tr><th>method</th><th>peak LR</th><th>seeds</th><th>final val loss</th><th>best val loss</th>"
             f"<th>steps to target</th><th>time to target</th><th>× fastest</th>{sens_h}</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
 
 
+def _ratio_cells(scores, lab: str) -> str:
+    """A method's steps to target divided by the fastest method's, per problem."""
+    cells = []
+    for p in scores.methods:
+        best = min(scores.times[x].get(p, math.inf) for x in scores.labels)
+        cells.append(f"<td>{_num(scores.times[lab].get(p, math.inf) / best, 3) if math.isfinite(best) else '–'}</td>")
+    return "".join(cells)
+
+
+def _score_section(scores, cmap: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """The benchmark score table and the performance profile (AlgoPerf, Dahl et al. 2023)."""
+    from ..bench.scoring import R_MAX
+
+    srows = "".join(
+        f'<tr class="{"best" if i == 0 else ""}"><td class="method">{_swatch(cmap, lab)}{_name(lab, names)}</td>'
+        f"<td>{_e(f'{scores.score[lab]:.3f}')}</td><td>{_e(f'{scores.score_time[lab]:.3f}')}</td>"
+        + _ratio_cells(scores, lab) + "</tr>"
+        for i, lab in enumerate(sorted(scores.labels, key=lambda s: -scores.score[s])))
+    phead = "".join(f"<th>{_e(p)}</th>" for p in scores.methods)
+    return (
+        '<section class="card"><h2>Benchmark score</h2>'
+        f'<p class="lead">AlgoPerf-style: per problem, each method\'s median steps to the validation target at its best '
+        f"peak LR, divided by the fastest method's; the score integrates the performance profile over τ ∈ [1, {R_MAX:g}] "
+        "(1 = fastest on every problem, 0 = never within 4×). Columns on the right: the ratio per problem.</p>"
+        '<div class="split"><div>'
+        f"<table><thead><tr><th>method</th><th>score</th><th>score by time</th>{phead}</tr></thead><tbody>{srows}</tbody></table>"
+        "</div><div>"
+        + figure(F.performance_profile(scores.times, cmap, R_MAX, scores.score, names),
+                 "Fraction of problems on which each method reaches the target within τ times the fastest method's steps.",
+                 "performance profile")
+        + "</div></div></section>")
+
+
+def _problem_section(p: str, ms, scores, rows, hist, cmap: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """One problem: its table of methods, loss and LR curves, and the LR sensitivity when LRs were swept."""
+    from ..bench.workloads import DESCRIPTIONS
+
+    meta = scores.problems[p]
+    ids = {i for m in ms for i in m.trial_ids}
+    mine = [r for r in rows if r["id"] in ids]
+    # the description stored with the trials when they ran; never the workload's code (docs/security.md)
+    desc = next((r["description"] for r in mine if r.get("description")), None) \
+        or DESCRIPTIONS.get(meta["workload"]) or meta["workload"]
+    first = next(r for r in rows if r["id"] == ms[0].trial_ids[0])
+    info = json.loads(first["info"]) if first.get("info") else {}
+    facts = " · ".join(f"{_e(k)} <b>{_e(f'{v:,}' if isinstance(v, int) else no_paths(v))}</b>" for k, v in info.items())
+    figs = figure(F.loss_curves(ms, hist, cmap, scores.targets[p], names),
+                  "Median over seeds at each method's best peak LR; shaded: min–max over seeds. Dashed: the target.",
+                  "loss curves")
+    side = [figure(F.lr_curves(ms, hist, cmap, names), "The learning rate each method applied.", "learning rate")]
+    if any(len(m.lr_sweep) > 1 for m in ms):
+        l0 = np.nanmedian([r["init_val"] for r in mine if r["init_val"] is not None] or [math.nan])
+        side.append(figure(F.lr_sensitivity(ms, cmap, float(l0), names),
+                           "Final validation loss (median over seeds) for each peak LR swept.", "LR sensitivity"))
+    steps = f"{meta['steps']:,}"
+    return (f'<section class="card"><h2>{_e(p)}</h2><p class="lead">{_e(desc)} · {_e(steps)} steps · '
+            f'{_target(scores, p, names)}</p>'
+            + (f'<p class="facts">{facts}</p>' if facts else "")
+            + _method_table(ms, cmap, scores.targets[p], names)
+            + '<div class="figs one">' + figs + "</div>"
+            + '<div class="figs">' + "".join(side) + "</div></section>")
+
+
+def _predictions(store) -> dict[str, dict[str, Any]]:
+    """The database's prediction artifacts, each checked (a hand-edited one is one line naming it)."""
+    from ..bench.records import read_prediction
+
+    return {k: read_prediction(store.path, k, v) for k, v in store.artifacts("prediction:").items()}
+
+
+def busy_seconds(rows) -> float:
+    """Wall-clock seconds during which at least one trial of ``rows`` was running: the length of the
+    union of their ``[finished - wall_time, finished]`` (sweeps run apart are not bridged)."""
+    spans = sorted((r["finished"] - r["wall_time"], r["finished"]) for r in rows
+                   if r.get("finished") is not None and r.get("wall_time") is not None)
+    total, end = 0.0, -math.inf
+    for a, b in spans:
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
+def _header(store, title: str, scores, rows, n_failed: int, lead: str = "") -> str:
+    """The title, then ``lead`` (the demo's conclusion), then the counts."""
+    cpu = sum(r["train_time"] or 0 for r in rows)
+    stats = (("problems", len(scores.methods)), ("methods", len(scores.labels)), ("trials done", len(rows)),
+             ("failed", n_failed), ("wall time", f"{busy_seconds(rows) / 60:.1f} min"),
+             ("CPU time (sum over workers)", f"{cpu / 60:.1f} min"))
+    return (f'<header><h1>{_e(title)}</h1><div class="sub">{_e(store.path.name)} · generated '
+            f'{_e(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} · lrkit</div></header>{lead}'
+            '<div class="stats">'
+            + "".join(f'<div class="stat"><div class="v">{_e(v)}</div><div class="k">{_e(k)}</div></div>' for k, v in stats)
+            + "</div>")
+
+
+FOOTER = (
+    '<footer>Steps to target count updates applied until the validation loss first reached the target (evaluated every '
+    "K steps, untimed); time to target is the training time until then. A method's peak LR is the swept LR with the fewest "
+    "steps to target. LR sensitivity (Wortsman et al. 2023): mean over the swept LRs of min(loss, initial loss) minus the best. "
+    "Times are wall-clock on the machine that ran the trials (noisy when it is shared); steps are the primary measure. "
+    "Generated by <code>lrkit report</code>.</footer>")
+
+
 def render_report(store, reference: str | None = None, targets: Mapping[str, float] | None = None,
                   title: str | None = None) -> str:
-    """The report of ``store`` (a :class:`lrkit.bench.Store`) as one HTML string."""
-    from ..bench.scoring import R_MAX, score_trials
-    from ..bench.workloads import get_workload
+    """The report of ``store`` (a :class:`lrkit.bench.Store`) as one HTML string.
+
+    It reads the database as data: no workload's code is imported, and every field is escaped.
+    """
+    from ..bench.scoring import score_store
     from .demo_html import conclusion, demo_section, demo_story
     from .demo_story import schedule_name
 
-    predictions = store.artifacts("prediction:")
-    pilot_ids = {i for p in predictions.values() for i in p.get("pilot_ids", [])}
+    predictions = _predictions(store)
+    pilot_ids = {i for p in predictions.values() for i in p["pilot_ids"]}
     names = {c["label"]: f"planned: {schedule_name(c['label'])}"
-             for p in predictions.values() for c in p.get("curves", []) if c.get("planned")}
+             for p in predictions.values() for c in p["curves"] if c["planned"]}
     rows = [r for r in store.trials(status="done") if r["id"] not in pilot_ids]  # pilots: in their own section
     if not rows:
         n = {st: len(store.trials(status=st)) for st in ("failed", "running", "pending")}
         have = ", ".join(f"{v} {k}" for k, v in n.items() if v)
         raise ValueError(f"{store.path}: no finished trials to report on"
                          + (f" ({have}; see: lrkit runs --db {store.path})" if have else " (run lrkit bench first)"))
-    hist = store.histories([r["id"] for r in rows])
-    scores = score_trials(rows, hist, reference, targets)
-    labels_all = list(scores.labels) + [c["label"] for p in predictions.values() for c in p.get("curves", [])]
+    scores = score_store(store, reference, targets, ids=[r["id"] for r in rows])
+    hist = scores.histories
+    labels_all = list(scores.labels) + [c["label"] for p in predictions.values() for c in p["curves"]]
     cmap = F.colours(list(dict.fromkeys(labels_all)))
-    all_rows = store.trials()
-    n_failed = sum(r["status"] == "failed" for r in all_rows)
-    train_s = sum(r["train_time"] or 0 for r in rows)
+    n_failed = sum(r["status"] == "failed" for r in store.trials())
     title = title or "lrkit benchmark report"
-    parts = [
-        f'<header><h1>{_e(title)}</h1><div class="sub">{_e(store.path.name)} · generated '
-        f'{_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} · lrkit</div></header>',
-        '<div class="stats">'
-        + "".join(f'<div class="stat"><div class="v">{v}</div><div class="k">{k}</div></div>' for k, v in (
-            ("problems", len(scores.methods)), ("methods", len(scores.labels)), ("trials done", len(rows)),
-            ("failed", n_failed), ("training time", f"{train_s / 60:.1f} min")))
-        + "</div>",
-    ]
-    for key, pred in sorted(predictions.items()):  # the demo: its conclusion opens the report
-        story = demo_story(store, pred)
-        parts.insert(1, conclusion(story))
-        parts.append(demo_section(store, pred, story, cmap, names))
+    demos = [(pred, demo_story(store, pred)) for _, pred in sorted(predictions.items())]
+    # the demo's conclusion opens the report, right under the title
+    parts = [_header(store, title, scores, rows, n_failed, "".join(conclusion(st) for _, st in demos))]
+    parts += [demo_section(store, pred, st, cmap, names) for pred, st in demos]
     if len(scores.labels) > 1 and len(scores.methods) >= 1:
-        srows = "".join(
-            f'<tr class="{"best" if i == 0 else ""}"><td class="method"><span class="swatch" style="background:{cmap[lab]}"></span>'
-            f"{_name(lab, names)}</td><td>{scores.score[lab]:.3f}</td><td>{scores.score_time[lab]:.3f}</td>"
-            + "".join(f"<td>{_num(scores.times[lab].get(p, math.inf) / min(scores.times[x].get(p, math.inf) for x in scores.labels), 3) if math.isfinite(min(scores.times[x].get(p, math.inf) for x in scores.labels)) else '–'}</td>"
-                      for p in scores.methods) + "</tr>"
-            for i, lab in enumerate(sorted(scores.labels, key=lambda s: -scores.score[s])))
-        phead = "".join(f"<th>{_e(p)}</th>" for p in scores.methods)
-        parts.append(
-            '<section class="card"><h2>Benchmark score</h2>'
-            f'<p class="lead">AlgoPerf-style: per problem, each method\'s median steps to the validation target at its best '
-            f"peak LR, divided by the fastest method's; the score integrates the performance profile over τ ∈ [1, {R_MAX:g}] "
-            "(1 = fastest on every problem, 0 = never within 4×). Columns on the right: the ratio per problem.</p>"
-            '<div class="split"><div>'
-            f"<table><thead><tr><th>method</th><th>score</th><th>score by time</th>{phead}</tr></thead><tbody>{srows}</tbody></table>"
-            "</div><div>"
-            + figure(F.performance_profile(scores.times, cmap, R_MAX, scores.score, names),
-                     "Fraction of problems on which each method reaches the target within τ times the fastest method's steps.",
-                     "performance profile")
-            + "</div></div></section>")
+        parts.append(_score_section(scores, cmap, names))
     for p, ms in scores.methods.items():
-        meta = scores.problems[p]
-        try:
-            desc = get_workload(meta["workload"]).description
-        except ValueError:
-            desc = ""
-        info = {}
-        first = next(r for r in rows if r["id"] == ms[0].trial_ids[0])
-        if first.get("info"):
-            try:
-                info = json.loads(first["info"])
-            except ValueError:
-                info = {}
-        facts = " · ".join(f"{_e(k)} <b>{_e(f'{v:,}' if isinstance(v, int) else no_paths(v))}</b>" for k, v in info.items())
-        figs = [figure(F.loss_curves(ms, hist, cmap, scores.targets[p], names),
-                       "Median over seeds at each method's best peak LR; shaded: min–max over seeds. Dashed: the target.",
-                       "loss curves")]
-        side = [figure(F.lr_curves(ms, hist, cmap, names), "The learning rate each method applied.", "learning rate")]
-        if any(len(m.lr_sweep) > 1 for m in ms):
-            l0 = np.nanmedian([r["init_val"] for r in rows if r["id"] in {i for m in ms for i in m.trial_ids} and r["init_val"] is not None] or [math.nan])
-            side.append(figure(F.lr_sensitivity(ms, cmap, float(l0), names),
-                               "Final validation loss (median over seeds) for each peak LR swept.", "LR sensitivity"))
-        parts.append(
-            f'<section class="card"><h2>{_e(p)}</h2><p class="lead">{_e(desc)} · {meta["steps"]:,} steps · '
-            f'{_target(scores, p, names)}</p>'
-            + (f'<p class="facts">{facts}</p>' if facts else "")
-            + _method_table(ms, cmap, scores.targets[p], names)
-            + '<div class="figs one">' + figs[0] + "</div>"
-            + '<div class="figs">' + "".join(side) + "</div></section>")
-    parts.append(
-        '<footer>Steps to target count updates applied until the validation loss first reached the target (evaluated every '
-        "K steps, untimed); time to target is the training time until then. A method's peak LR is the swept LR with the fewest "
-        "steps to target. LR sensitivity (Wortsman et al. 2023): mean over the swept LRs of min(loss, initial loss) minus the best. "
-        "Times are wall-clock on the machine that ran the trials (noisy when it is shared); steps are the primary measure. "
-        "Generated by <code>lrkit report</code>.</footer>")
+        parts.append(_problem_section(p, ms, scores, rows, hist, cmap, names))
+    parts.append(FOOTER)
     body = "\n".join(parts)
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'

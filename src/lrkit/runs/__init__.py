@@ -1,8 +1,12 @@
 """A training run's logged history (step, LR, loss, ...) and its readers and writer.
 
-Formats: CSV (a header row; W&B CSV exports included), JSON lines, TensorBoard event files (needs the
-optional ``tensorboard`` package).  An empty cell (or a key missing from a JSON line) means "not
-logged at that step": the LR may be logged at every step and the loss only at some.
+Formats: CSV (a header row; W&B CSV exports included), JSON lines, W&B run exports as one JSON
+document (``{"config": ..., "history": [...]}`` or ``history.train`` / ``history.val``), TensorBoard
+event files (needs the optional ``tensorboard`` package).  An empty cell (or a key missing from a JSON
+line) means "not logged at that step": the LR may be logged at every step and the loss only at some.
+Rows at one step, one after the other, whose logged columns do not collide (W&B logs a training row
+and a validation row at one step) are one step, with a note.  A cooldown branch that logs only from
+its branch point joins its base run with :meth:`Run.on_base`.
 
 What a file may hold: UTF-8 text (a UTF-8 byte-order mark is fine; UTF-16 is refused with a hint),
 comma- or tab-separated (semicolons are refused with a hint), every row with as many fields as the
@@ -19,7 +23,8 @@ nothing is dropped silently.  :func:`write_csv` writes the CSV that the readers 
 
 Layout: ``base`` (roles, limits, the error), ``checks`` (what is wrong with a run, what clean
 repairs), ``run`` (:class:`Run`), ``cells`` (numbers from cells), ``header`` (column -> role),
-``readers`` (CSV, JSON lines, :func:`load_run`), ``tensorboard``, ``write`` (:func:`write_csv`).
+``readers`` (CSV, JSON lines, :func:`load_run`), ``wandb`` (W&B JSON exports), ``tensorboard``, ``write``
+(:func:`write_csv`).
 """
 
 from .base import ALIASES, COLUMNS, DIVERGENCE_FACTOR, INT64_MAX, MAX_ROWS, MAX_STEPS, RunError

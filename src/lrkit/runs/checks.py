@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -149,16 +149,54 @@ def _blank_out(values: np.ndarray, mask: np.ndarray, rows: np.ndarray, what: str
     return [what.format(n=int(mask.sum())) + f" (first at row {int(rows[mask][0])})"]
 
 
-def _unique_sorted(steps: np.ndarray, keep: np.ndarray, notes: list[str]) -> np.ndarray:
-    """Indices of the rows ``keep`` sorted by step, the last row of each duplicated step kept."""
+def merge_same_step(rows: np.ndarray, step: np.ndarray, values: Mapping[str, np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[str]]:
+    """Rows at one step, one after the other in the file, whose logged columns do not collide (e.g. W&B's
+    training row and validation row of a step) as one row, with a note; rows that log one column twice
+    at a step stay apart (the checks report them, ``clean`` keeps the last)."""
+    vals = dict(values)
+    if step.size < 2 or not np.any(step[1:] == step[:-1]):
+        return rows, step, vals, []
+    starts = np.r_[0, np.nonzero(step[1:] != step[:-1])[0] + 1]
+    size = np.diff(np.r_[starts, step.size])
+    collide = np.zeros(starts.size, bool)
+    for v in vals.values():
+        collide |= np.add.reduceat((~np.isnan(v)).astype(np.int64), starts) > 1
+    merge = (size > 1) & ~collide
+    if not merge.any():
+        return rows, step, vals, []
+    group = np.repeat(np.arange(starts.size), size)
+    keep = ~merge[group] | np.isin(np.arange(step.size), starts)
+    for role, v in vals.items():
+        merged = np.fmax.reduceat(v, starts)  # NaN = not logged: the one logged value of each column
+        out = v.copy()
+        out[starts[merge]] = merged[merge]
+        vals[role] = out[keep]
+    n = int(size[merge].sum() - merge.sum())
+    first = int(rows[starts[merge][0]])
+    note = (f"merged {n} row{'s' * (n != 1)} into the row before at the same step (no column logged twice there, e.g. "
+            f"a training and a validation row; first at row {first})")
+    return rows[keep], step[keep], vals, [note]
+
+
+def _unique_sorted(run: "Run", steps: np.ndarray, keep: np.ndarray, rows: np.ndarray, notes: list[str]
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray | None]]:
+    """The rows ``keep`` sorted by step, rows at one step merged where no column collides
+    (:func:`merge_same_step`), then the last row of each step still repeated kept:
+    ``(rows, steps, columns)``."""
     order = keep[np.argsort(steps[keep], kind="stable")]
     if np.any(np.diff(steps[keep]) < 0):
         notes.append("sorted rows by step")
-    st = steps[order]
+    cols = {c: getattr(run, c)[order].astype(float) for c in ("loss", "lr", "val_loss", "grad_norm", "tokens")
+            if getattr(run, c) is not None}
+    rows, st, cols, merged = merge_same_step(rows[order], steps[order], cols)
+    notes += merged
     last = np.r_[st[1:] != st[:-1], True]
     if not last.all():
         notes.append(f"dropped {int((~last).sum())} rows with a duplicated step (kept the last one of each)")
-    return order[last]
+    new: dict[str, np.ndarray | None] = {c: None for c in ("loss", "lr", "val_loss", "grad_norm", "tokens")}
+    new.update({c: v[last] for c, v in cols.items()})
+    return rows[last], st[last], new
 
 
 def cleaned(run: "Run", require: Sequence[str] = ("step", "loss")) -> tuple["Run", list[str]]:
@@ -175,10 +213,7 @@ def cleaned(run: "Run", require: Sequence[str] = ("step", "loss")) -> tuple["Run
     keep = np.nonzero(~bad)[0]
     if keep.size == 0:
         raise RunError(f"{src}: no row has a valid step (a non-negative integer)")
-    order = _unique_sorted(steps, keep, notes)
-    new = {c: (None if getattr(run, c) is None else getattr(run, c)[order].astype(float))
-           for c in ("loss", "lr", "val_loss", "grad_norm", "tokens")}
-    rows, st = rows[order], steps[order]
+    rows, st, new = _unique_sorted(run, steps, keep, rows, notes)
     if "loss" in req:
         notes += _blank_out(new["loss"], np.isinf(new["loss"]), rows, "ignored {n} infinite losses")
         with np.errstate(invalid="ignore"):

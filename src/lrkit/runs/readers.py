@@ -1,4 +1,5 @@
-"""Run files as :class:`Run`: CSV (W&B CSV exports included) and JSON lines, read in chunks; :func:`load_run`.
+"""Run files as :class:`Run`: CSV (W&B CSV exports included), JSON lines and W&B JSON exports, read in
+chunks; :func:`load_run`.
 
 A file is UTF-8 text (a byte-order mark is skipped; UTF-16 is refused with the command that converts
 it), comma- or tab-separated (';' is refused with a hint), every row with as many fields as the
@@ -21,7 +22,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..schedules.validate import clip, did_you_mean
-from . import base
+from . import base, wandb
 from .base import COLUMNS, RunError, required
 from .cells import Columns, read_floats, read_steps
 from .header import resolve, wandb_header, wanted
@@ -172,31 +173,59 @@ def _json_chunk(lines: list[str], first: int, src: str) -> tuple[list[dict], lis
     return objs, rows
 
 
+def _objects_run(chunks: Iterable[tuple[list[dict], list[int]]], src: str, name: str, columns: Mapping[str, str] | None,
+                 clean: bool, require: Sequence[str], notes: Sequence[str] = ()) -> Run:
+    """A run from JSON objects (one a row, chunk by chunk, with their row numbers); a missing key means
+    "not logged"."""
+    cols = Columns(src, clean)
+    keys: dict[str, None] = {}
+    kinds = wanted(columns)
+    for objs, rows in chunks:
+        new = set().union(*objs) - keys.keys()
+        if new:  # in the order they first appear
+            keys.update(dict.fromkeys(k for o in objs for k in o if k in new))
+        here = set().union(*objs)
+        cols.add(np.asarray(rows, dtype=np.int64),
+                 {(k, s): (read_steps if s else read_floats)([o.get(k) for o in objs], False) for k in here for s in kinds(k)})
+    if not keys:
+        raise RunError(f"{src}: no data rows")
+    header = list(keys)
+    roles = {role: header[i] for role, i in resolve(header, columns, src, require, word="key").items()}
+    rows, step, values, more = cols.table(roles)
+    return from_table(rows, step, values, [*notes, *more], name, src, clean, require)
+
+
 def read_jsonl(path: str | Path, columns: Mapping[str, str] | None = None, name: str | None = None,
                clean: bool = False, require: Sequence[str] = ("step", "loss")) -> Run:
     """Read a JSON-lines run file: one object per line; a missing key means "not logged"."""
     p = Path(path)
     src = str(path)
-    cols = Columns(src, clean)
-    keys: dict[str, None] = {}
-    kinds = wanted(columns)
-    line = 1
-    with _text_file(p, src) as fh:
+
+    def chunks(fh: Any) -> Iterator[tuple[list[dict], list[int]]]:
+        line = 1
         while lines := list(islice(fh, base.CHUNK)):
-            objs, rows = _json_chunk(lines, line, src)
+            yield _json_chunk(lines, line, src)
             line += len(lines)
-            new = set().union(*objs) - keys.keys()
-            if new:  # in the order they first appear
-                keys.update(dict.fromkeys(k for o in objs for k in o if k in new))
-            here = set().union(*objs)
-            cols.add(np.asarray(rows, dtype=np.int64),
-                     {(k, s): (read_steps if s else read_floats)([o.get(k) for o in objs], False) for k in here for s in kinds(k)})
-    if not keys:
-        raise RunError(f"{src}: no data rows")
-    header = list(keys)
-    roles = {role: header[i] for role, i in resolve(header, columns, src, require, word="key").items()}
-    rows, step, values, notes = cols.table(roles)
-    return from_table(rows, step, values, notes, name or p.stem, src, clean, require)
+
+    with _text_file(p, src) as fh:
+        return _objects_run(chunks(fh), src, name or p.stem, columns, clean, require)
+
+
+def read_json(path: str | Path, columns: Mapping[str, str] | None = None, name: str | None = None,
+              clean: bool = False, require: Sequence[str] = ("step", "loss")) -> Run:
+    """Read a ``.json`` run file: a W&B run export (one JSON document, see :mod:`lrkit.runs.wandb`),
+    or JSON lines under a ``.json`` name."""
+    p = Path(path)
+    src = str(path)
+    with _text_file(p, src) as fh:
+        text = fh.read()
+    doc = wandb.document(text, src)
+    if doc is None:
+        return read_jsonl(p, columns, name, clean, require)
+    records, notes = wandb.records(doc, src)
+    chunks = ((records[i:i + base.CHUNK], list(range(i + 1, i + 1 + len(records[i:i + base.CHUNK]))))
+              for i in range(0, len(records), base.CHUNK))
+    return _objects_run(chunks, src, name or p.stem, columns, clean, require, notes)
 
 
 def load_run(
@@ -208,7 +237,8 @@ def load_run(
     clean: bool = False,
     require: Sequence[str] = ("step", "loss"),
 ) -> Run:
-    """Load a run from CSV, JSON lines or TensorBoard events, chosen by ``format`` or the file name.
+    """Load a run from CSV, JSON lines, a W&B JSON export or TensorBoard events, chosen by ``format``
+    (``csv``, ``jsonl``, ``json``, ``tensorboard``) or the file name (``.json``: a W&B export, or JSON lines).
 
     ``columns`` maps roles (``step``, ``loss``, ``lr``, ``val_loss``, ``grad_norm``, ``tokens``)
     to the file's column names, e.g. ``{"loss": "train/loss_epoch"}``.  ``require``: the roles the
@@ -220,13 +250,15 @@ def load_run(
     if fmt is None:
         if p.is_dir() or "tfevents" in p.name:
             fmt = "tensorboard"
-        elif p.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        elif p.suffix.lower() in (".jsonl", ".ndjson"):
             fmt = "jsonl"
+        elif p.suffix.lower() == ".json":
+            fmt = "json"
         else:
             fmt = "csv"
     if fmt != "tensorboard" and not p.is_file():
         raise RunError(f"{path}: no such file")
-    readers = {"csv": read_csv, "jsonl": read_jsonl, "tensorboard": read_tensorboard}
+    readers = {"csv": read_csv, "jsonl": read_jsonl, "json": read_json, "tensorboard": read_tensorboard}
     if fmt not in readers:
         raise RunError(f"{path}: unknown format {fmt!r}; valid: {', '.join(readers)}")
     return readers[fmt](p, columns=columns, name=name, clean=clean, require=require)

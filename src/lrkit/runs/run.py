@@ -10,6 +10,7 @@ import numpy as np
 
 from ..schedules.validate import clip
 from . import checks
+from .checks import merge_same_step
 from .base import COLUMNS, MAX_STEPS, RunError
 
 
@@ -103,6 +104,34 @@ class Run:
         """
         return checks.cleaned(self, require)
 
+    def on_base(self, base: "Run") -> "Run":
+        """This run joined to the ``base`` run it branched from: a cooldown resumed from a checkpoint of
+        the constant-LR run logs only from the branch point on (the WSD workflow, Hägele et al. 2024).
+        The joined run is ``base``'s rows before this run's first logged step, then this run's rows
+        (columns that only one of them logs are "not logged" in the other's rows), with a note."""
+        src, bsrc = self.source or self.name, base.source or base.name
+        s0 = int(self.step[0])
+        if s0 == 0:
+            raise RunError(f"{src}: logged from step 0, so it is not a branch of {bsrc}: fit them as two runs")
+        before = base.step < s0
+        if not before.any():
+            raise RunError(f"{bsrc}: no row before step {s0:,}, where the branch {src} starts: it is not its base")
+        n_base, later = int(before.sum()), int((~before).sum())
+        cols = {}
+        for c in ("loss", "lr", "val_loss", "grad_norm", "tokens"):
+            a, b = getattr(base, c), getattr(self, c)
+            if a is not None or b is not None:
+                cols[c] = np.r_[np.full(n_base, np.nan) if a is None else a[before],
+                                np.full(self.step.size, np.nan) if b is None else b]
+        rows = np.r_[base.rows[before] if base.rows is not None else np.arange(n_base) + 2,
+                     self.rows if self.rows is not None else np.arange(self.step.size) + 2]
+        note = (f"joined to its base {bsrc}: the base's {n_base:,} rows before step {s0:,} (the branch's first "
+                f"logged step; the base logged up to step {int(base.step[before][-1]):,} there)"
+                + (f", its {later:,} later rows left out" if later else ""))
+        run = replace(self, step=np.r_[base.step[before], self.step], rows=rows,
+                      notes=(*self.notes, note), **{"loss": np.full(n_base + self.step.size, np.nan), **cols})
+        return run.checked(("step",))
+
     # ------------------------------------------------------------------ access
     def logged(self, column: str = "loss") -> tuple[np.ndarray, np.ndarray]:
         """Steps where ``column`` was logged, and its values there."""
@@ -183,12 +212,15 @@ class Run:
 
 def from_table(rows: np.ndarray, step: np.ndarray, values: Mapping[str, np.ndarray], notes: Sequence[str],
                name: str, src: str, clean: bool, require: Sequence[str]) -> Run:
-    """A reader's run from its fresh arrays (not copied): a column with no value logged is left out."""
+    """A reader's run from its fresh arrays (not copied): rows at one step whose columns do not collide
+    merged (:func:`merge_same_step`), a column with no value logged left out."""
+    rows, step, values, merged = merge_same_step(rows, step, values)
+
     def some(role: str) -> np.ndarray | None:
         return values[role] if role in values and not np.all(np.isnan(values[role])) else None
 
     loss = values.get("loss")
     run = Run(step=step, loss=np.full(step.size, np.nan) if loss is None else loss, lr=some("lr"),
               val_loss=some("val_loss"), grad_norm=some("grad_norm"), tokens=some("tokens"), name=name,
-              source=src, rows=rows, notes=tuple(notes))
+              source=src, rows=rows, notes=(*notes, *merged))
     return run.cleaned(require)[0] if clean else run.checked(require)

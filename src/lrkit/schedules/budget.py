@@ -8,6 +8,7 @@ from .._math import SCALAR
 from ..errors import SpecError
 from . import validate as v
 from .base import Finding, Fn, Phase, family
+from .conventions import get_convention
 from .decaying import Decaying, progress, run_steps_before
 
 DECAY_FORMS = ("linear", "cosine", "1-sqrt", "square", "exp")
@@ -104,7 +105,7 @@ class Wsd(Decaying):
             if self.form != "exp":
                 raise SpecError(f"wsd: half_life={v.shown(self.half_life)} only applies to form='exp'; "
                                 f"got form={self.form!r}")
-            self._set("half_life", v.integer("wsd", "half_life", self.half_life, lo=1))
+            self._set("half_life", v.steps("wsd", "half_life", self.half_life, lo=1))
         try:
             cooldown_shape(self.form, self.floor, self.half_life)
         except SpecError as e:
@@ -116,12 +117,20 @@ class Wsd(Decaying):
 
     def _core(self, D, W, total, conv) -> Fn:
         T = self._require_total(total)
-        if conv.placement == "before":  # the warmup comes before the T steps: decay over their last steps
-            start = float(max(0, T - v.resolve("wsd", "decay", self.decay, T)))
+        Dd = v.resolve("wsd", "decay", self.decay, T)
+        hf = conv.quirks == "hf" and (W < T or conv.placement == "before")
+        if hf:  # transformers: the decay is the run's last Dd steps, wherever a warmup shorter than the run ends
+            start = float(T - Dd) - (0.0 if conv.placement == "before" else run_steps_before(W, conv))
+            length = max(float(Dd), 1.0)
+        elif conv.placement == "before":  # the warmup comes before the T steps: decay over their last steps
+            start = float(max(0, T - Dd))
+            length = max(float(D) - start, 1.0)
         else:  # in u: steps since the warmup (inside) or since step 0 (replace)
             start = float(self.decay_start(total, W)) - run_steps_before(W, conv)
-        length = max(float(D) - start, 1.0)
+            length = max(float(D) - start, 1.0)
         floor = self.floor
+        if hf and Dd == 0:  # get_wsd_schedule: min_lr_ratio from step W + S + D on
+            return lambda u, m: m.where(u < start, 1.0, floor + 0.0 * u)
         if self.half_life is not None:
             hl = float(self.half_life)
 
@@ -137,6 +146,13 @@ class Wsd(Decaying):
             return m.where(u < start, 1.0, shape(x, m))
 
         return fn
+
+    def ramp_start(self, convention=None) -> float:
+        """transformers' ``get_wsd_schedule`` ramps up from ``min_lr_ratio``: under its quirks (``hf``) the
+        warmup starts at ``floor`` unless ``warmup_init`` is set."""
+        if get_convention(convention).quirks == "hf" and self.warmup_init == 0.0:
+            return self.floor
+        return super().ramp_start(convention)
 
     def _decay_phases(self, start, end, total):
         if end is None:

@@ -207,7 +207,7 @@ class InverseSqrt(Decaying):
 
     def _check(self) -> None:
         if self.timescale is not None:
-            self._set("timescale", v.integer("inverse_sqrt", "timescale", self.timescale, lo=1))
+            self._set("timescale", v.steps("inverse_sqrt", "timescale", self.timescale, lo=1))
 
     def _core(self, D, W, total, conv) -> Fn:
         tau = float(self.timescale or W or 10_000)

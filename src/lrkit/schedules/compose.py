@@ -330,8 +330,8 @@ class Cooldown(Schedule):
             raise SpecError("cooldown: missing the schedule to cool down, e.g. cooldown(constant(), at=9000, "
                             "decay=1000)")
         self._set("schedule", as_schedule("cooldown", "schedule", self.schedule))
-        self._set("at", v.integer("cooldown", "at", self.at, lo=0))
-        self._set("decay", v.integer("cooldown", "decay", self.decay, lo=1))
+        self._set("at", v.steps("cooldown", "at", self.at, lo=0))
+        self._set("decay", v.steps("cooldown", "decay", self.decay, lo=1))
         v.choice("cooldown", "form", self.form, DECAY_FORMS)
         self._set("floor", v.number("cooldown", "floor", self.floor, lo=0.0))
         if self.form == "exp" and self.floor == 0.0:

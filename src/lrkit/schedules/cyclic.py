@@ -54,7 +54,7 @@ class OneCycle(Schedule):
             raise SpecError(f"onecycle: pct_start={self.pct_start} with three_phase=True leaves no final phase; "
                             f"expected pct_start < 0.5 (or give pct_final)")
         if self.steps is not None:
-            self._set("steps", v.integer("onecycle", "steps", self.steps, lo=2))
+            self._set("steps", v.steps("onecycle", "steps", self.steps, lo=2))
 
     def needs_total(self) -> bool:
         return self.steps is None
@@ -143,7 +143,7 @@ class Cyclic(Schedule):
         v.choice("cyclic", "mode", self.mode, ("triangular", "triangular2", "exp_range"))
         self._set("gamma", v.number("cyclic", "gamma", self.gamma, lo=0.0, hi=1.0, lo_open=True))
         if self.steps is not None:
-            self._set("steps", v.integer("cyclic", "steps", self.steps, lo=1))
+            self._set("steps", v.steps("cyclic", "steps", self.steps, lo=1))
 
     def needs_total(self) -> bool:
         return self.steps is None and (isinstance(self.up, float) or isinstance(self.down, float))

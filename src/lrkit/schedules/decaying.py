@@ -34,9 +34,9 @@ class Decaying(Schedule):
         name = self.family
         if self.warmup == "untuned":
             pass
-        elif isinstance(self.warmup, str):
+        elif isinstance(self.warmup, str) and not v.is_timestring(self.warmup):
             raise SpecError(f"{name}: warmup={self.warmup!r} is not a duration; expected steps (an integer), "
-                            f"a fraction in [0, 1], or 'untuned' (2/(1-beta2) steps, Ma & Yarats)")
+                            f"a fraction in [0, 1], {v.TIME_STRINGS}, or 'untuned' (2/(1-beta2) steps, Ma & Yarats)")
         else:
             self._set("warmup", v.duration(name, "warmup", self.warmup))
         v.choice(name, "warmup_form", self.warmup_form, RAMP_FORMS)
@@ -47,7 +47,7 @@ class Decaying(Schedule):
                             f"(e.g. warmup_init=0.01); got warmup_init=0")
         self._set("beta2", v.number(name, "beta2", self.beta2, lo=0.0, hi=1.0, lo_open=True, hi_open=True))
         if self.steps is not None:
-            self._set("steps", v.integer(name, "steps", self.steps, lo=1))
+            self._set("steps", v.steps(name, "steps", self.steps, lo=1))
         super().__post_init__()
 
     # ----- durations -----------------------------------------------------------------------------
@@ -85,7 +85,7 @@ class Decaying(Schedule):
         if W == 0:
             return core
         peak = float(core(0.0, SCALAR))
-        start = self._ramp_start()
+        start = self.ramp_start(conv)
         up = ramp(self.warmup_form, W, conv.warmup_offset, start, peak)
         shift = 0.0 if conv.placement == "replace" else float(W)
         Wf = float(W)
@@ -99,6 +99,11 @@ class Decaying(Schedule):
 
     def _ramp_start(self) -> float:
         return self.warmup_init
+
+    def ramp_start(self, convention: str | Convention | None = None) -> float:
+        """The multiplier the warmup ramp starts from under ``convention`` (before its first step):
+        ``warmup_init``, except where a library's quirks start it elsewhere (transformers' WSD: its floor)."""
+        return self._ramp_start()
 
     def _decay_phases(self, start: int, end: int | None, total: int | None) -> list[Phase]:
         return [Phase(start, end, self.family)]

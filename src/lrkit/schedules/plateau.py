@@ -55,6 +55,10 @@ class Plateau(Decaying):
         mode: ``min`` (a loss) or ``max`` (an accuracy).
         cooldown: observations to wait after a reduction before counting again.
         min: the floor of the multiplier (torch's ``min_lr`` divided by the base LR).
+        eps: a reduction that would lower the multiplier by ``eps`` or less is skipped, as torch skips one
+            that lowers the LR by its ``eps`` or less (torch's ``eps``, 1e-8 by default, divided by the base
+            LR); so the multiplier stops where a reduction would change it that little. 0 (the default)
+            skips only reductions that change nothing (at ``min``).
         reductions: the steps (counted from the start of this phase, after its warmup) at which the
             multiplier was reduced; the controller appends to it, users rarely write it.
     """
@@ -66,6 +70,7 @@ class Plateau(Decaying):
     mode: str = "min"
     cooldown: int = 0
     min: float = 0.0
+    eps: float = 0.0
     reductions: tuple = ()
 
     decays_over_total = False
@@ -78,6 +83,7 @@ class Plateau(Decaying):
         v.choice("plateau", "mode", self.mode, MODES)
         self._set("cooldown", v.integer("plateau", "cooldown", self.cooldown, lo=0))
         self._set("min", v.number("plateau", "min", self.min, lo=0.0, hi=1.0))
+        self._set("eps", v.number("plateau", "eps", self.eps, lo=0.0))
         rs = self.reductions
         if not isinstance(rs, (list, tuple)):
             raise SpecError(f"plateau: reductions={v.shown(rs)} is not a list of steps")
@@ -93,8 +99,17 @@ class Plateau(Decaying):
         return not self.reductions
 
     def multiplier(self, k: int) -> float:
-        """The multiplier after ``k`` reductions."""
-        return max(self.factor ** k, self.min)
+        """The multiplier after ``k`` reductions: ``max(factor ** k, min)``, held where a reduction would
+        lower it by ``eps`` or less (torch's ``old_lr - new_lr > eps`` rule)."""
+        if self.eps == 0.0:
+            return max(self.factor ** k, self.min)
+        value = 1.0
+        for j in range(1, k + 1):
+            lower = max(self.factor ** j, self.min)
+            if value - lower <= self.eps:
+                break
+            value = lower
+        return value
 
     def _core(self, D, W, total, conv) -> Fn:
         rs = [float(r) for r in self.reductions]

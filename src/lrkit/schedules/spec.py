@@ -14,12 +14,14 @@ import ast
 import json
 import math
 import re
+import types
 import warnings
 from typing import Any
 
 from ..errors import SpecError
+from . import aliases
 from .base import MAX_DEPTH, REGISTRY, Schedule, too_deep
-from .validate import clip, did_you_mean, shown
+from .validate import clip, did_you_mean, shown, time_units
 
 #: Python reads ``1_005`` as 1005 (an underscore always sits between two digits).
 _DIGIT_UNDERSCORE = re.compile(r"[0-9]_[0-9]")
@@ -27,11 +29,17 @@ _DIGIT_UNDERSCORE = re.compile(r"[0-9]_[0-9]")
 _CONSTANT_NAMES = {"inf": math.inf, "nan": math.nan, "True": True, "False": False, "None": None}
 
 
-def parse(spec: str | dict | Schedule) -> Schedule:
+def parse(spec: str | dict | Schedule, *, steps_per_epoch: float | None = None, tokens_per_step: float | None = None,
+          samples_per_step: float | None = None) -> Schedule:
     """A :class:`Schedule` from spec text (``"cosine(warmup=0.05, floor=0.1)"``), a JSON string,
-    or a dict (``{"family": "cosine", "warmup": 0.05}``). Raises :class:`SpecError` on bad input."""
+    or a dict (``{"family": "cosine", "warmup": 0.05}``). Raises :class:`SpecError` on bad input.
+
+    Durations may be Composer's time strings: ``"0.1dur"`` (a fraction of the run), ``"500ba"`` (steps), and,
+    with ``steps_per_epoch`` / ``tokens_per_step`` / ``samples_per_step`` given here, ``"2ep"``, ``"1000tok"``,
+    ``"64sp"``; they are read as steps (rounded to the nearest), so the schedule prints in steps."""
     try:
-        return _parse(spec)
+        with time_units(steps_per_epoch, tokens_per_step, samples_per_step):
+            return _parse(spec)
     except RecursionError:
         raise too_deep() from None
 
@@ -142,6 +150,9 @@ def _check_numbers(tree: ast.AST, text: str) -> None:
 
 def _family(name: str) -> type[Schedule]:
     if not isinstance(name, str) or name not in REGISTRY:  # (a list from JSON is unhashable)
+        foreign = aliases.unknown_family(name) if isinstance(name, str) else None
+        if foreign:  # a library's scheduler name: its lrkit spelling
+            raise SpecError(foreign)
         raise SpecError(f"unknown schedule family {clip(shown(name), 120)}{did_you_mean(name, REGISTRY)} "
                         f"(families: {', '.join(sorted(REGISTRY))})")
     return REGISTRY[name]
@@ -151,15 +162,17 @@ def _check_params(cls: type[Schedule], names) -> None:
     valid = cls.param_names()
     for name in names:
         if name not in valid:
-            raise SpecError(f"{cls.family}: unknown parameter {name!r}{did_you_mean(name, valid)} "
-                            f"(valid: {', '.join(valid)})")
+            hint = aliases.foreign_param(cls.family, name, valid) or did_you_mean(name, valid)
+            raise SpecError(f"{cls.family}: unknown parameter {name!r}{hint} (valid: {', '.join(valid)})")
 
 
 def _schedule_node(node: ast.AST) -> Schedule:
     if isinstance(node, ast.Name):
-        return _family(node.id)()
+        return aliases.build(node.id, {}) if aliases.parses(node.id) else _family(node.id)()
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise SpecError(f"{clip(_source(node), 120)!r} is not a schedule; expected family(name=value, ...)")
+    if aliases.parses(node.func.id):
+        return _alias_node(node)
     cls = _family(node.func.id)
     kwargs: dict[str, Any] = {}
     if node.args:
@@ -184,6 +197,23 @@ def _schedule_node(node: ast.AST) -> Schedule:
             raise SpecError(f"{cls.family}: {kw.arg} is given twice")
         kwargs[kw.arg] = _value_node(kw.value, cls, kw.arg)
     return _build(cls, kwargs)
+
+
+def _alias_node(node: ast.Call) -> Schedule:
+    """A library's scheduler name called with the library's arguments (``warmup_stable_decay(...)``)."""
+    name = node.func.id  # type: ignore[attr-defined]
+    if node.args:
+        raise SpecError(f"{name}: positional argument {_source(node.args[0])!r} is not allowed; write name=value "
+                        f"(parameters: {', '.join(aliases.ALIASES[name].params)})")
+    owner: Any = types.SimpleNamespace(family=name, schedule_fields=())
+    kwargs: dict[str, Any] = {}
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise SpecError(f"{name}: '**' is not allowed in a spec")
+        if kw.arg in kwargs:
+            raise SpecError(f"{name}: {kw.arg} is given twice")
+        kwargs[kw.arg] = _value_node(kw.value, owner, kw.arg)
+    return aliases.build(name, kwargs)
 
 
 def _value_node(node: ast.AST, cls: type[Schedule], name: str) -> Any:
@@ -230,6 +260,8 @@ def _from_dict(data: dict, where: str) -> Schedule:
     if "family" not in data:
         raise SpecError(f"{where}: a schedule dict needs a 'family' key, e.g. {{'family': 'cosine'}}; "
                         f"got keys {sorted(data)}")
+    if isinstance(data["family"], str) and aliases.parses(data["family"]):
+        return aliases.build(data["family"], {k: _tuples(x) for k, x in data.items() if k != "family"})
     cls = _family(data["family"])
     params = {k: x for k, x in data.items() if k != "family"}
     _check_params(cls, params)

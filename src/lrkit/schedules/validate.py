@@ -6,11 +6,15 @@ parameter, the value given, and what would be valid.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import difflib
 import math
 import numbers
+import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from ..errors import SpecError
 
@@ -32,6 +36,24 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 def clip(text: str, limit: int = 200) -> str:
     """Text for a one-line message, cut to ``limit`` characters (ending in ``...``) when longer."""
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def clip_path(path: object, limit: int = 60) -> str:
+    """A file path for a one-line message: past ``limit`` characters its leading folders give way to
+    ``...``, never its file name (``.../csv_400/cosine.json``); text that is not a path (JSON given
+    inline) is clipped as :func:`clip` does."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    if "\n" in text or text.lstrip().startswith(("{", "[")):
+        return clip(" ".join(text.split()), limit)
+    parts = text.replace("\\", "/").rstrip("/").split("/")
+    kept = [parts[-1]]
+    for part in reversed(parts[:-1]):
+        if len(".../" + "/".join([part] + kept)) > limit:
+            break
+        kept.insert(0, part)
+    return ".../" + "/".join(kept)
 
 
 def _is_schedule(value: object) -> bool:
@@ -115,8 +137,99 @@ def integer(owner: str, name: str, value: object, *, lo: int = 0) -> int:
     return int(value)
 
 
+@dataclasses.dataclass(frozen=True)
+class TimeUnits:
+    """What turns Composer's epochs, tokens and samples into optimizer steps (None: not given)."""
+
+    steps_per_epoch: float | None = None
+    tokens_per_step: float | None = None
+    samples_per_step: float | None = None
+
+
+_UNITS: contextvars.ContextVar[TimeUnits] = contextvars.ContextVar("lrkit_time_units", default=TimeUnits())
+#: Composer's time strings (composer.core.time): a number, then a unit, in any case ("0.1dur", "3e4tok").
+_TIMESTRING = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*(ep|ba|sp|tok|dur)\s*$", re.IGNORECASE)
+#: unit -> (what it counts, the TimeUnits field that converts it to steps, how to spell that field)
+_UNIT_NAMES = {"ep": ("epochs", "steps_per_epoch"), "tok": ("tokens", "tokens_per_step"),
+               "sp": ("samples", "samples_per_step")}
+TIME_STRINGS = "a time string such as '0.1dur', '500ba', '2ep', '1000tok' or '64sp'"
+
+
+@contextlib.contextmanager
+def time_units(steps_per_epoch: object = None, tokens_per_step: object = None,
+               samples_per_step: object = None) -> Iterator[TimeUnits]:
+    """Within the block, durations in epochs, tokens and samples count as these many optimizer steps (a value
+    left None keeps the enclosing block's)."""
+    given = {"steps_per_epoch": steps_per_epoch, "tokens_per_step": tokens_per_step,
+             "samples_per_step": samples_per_step}
+    now = _UNITS.get()
+    for key, x in given.items():
+        if x is not None:
+            now = dataclasses.replace(now, **{key: number("parse", key, x, lo=0.0, lo_open=True)})
+    token = _UNITS.set(now)
+    try:
+        yield now
+    finally:
+        _UNITS.reset(token)
+
+
+def is_timestring(value: object) -> bool:
+    return isinstance(value, str) and _TIMESTRING.match(value) is not None
+
+
+def _timestring(owner: str, name: str, text: str, *, fraction: bool = True) -> int | float:
+    """Composer's time string as lrkit's duration: ``dur`` a fraction of the total, ``ba`` steps, ``ep`` /
+    ``tok`` / ``sp`` steps through the enclosing :func:`time_units` (rounded to the nearest step)."""
+    match = _TIMESTRING.match(text)
+    if match is None:
+        raise SpecError(f"{owner}: {name}={text!r} is not a duration; expected steps (an integer), a fraction in "
+                        f"[0, 1], or {TIME_STRINGS}")
+    x, unit = float(match.group(1)), match.group(2).lower()
+    if not math.isfinite(x):
+        raise SpecError(f"{owner}: {name}={text!r} is not finite")
+    if unit == "dur":
+        if not fraction:
+            raise SpecError(f"{owner}: {name}={text!r} is a fraction of the run; {name} is a number of steps here "
+                            f"(give '500ba', '2ep', or an integer)")
+        return x
+    if unit == "ba":
+        if not x.is_integer():
+            raise SpecError(f"{owner}: {name}={text!r} is not a whole number of batches (optimizer steps)")
+        return int(x)
+    what, field = _UNIT_NAMES[unit]
+    per = getattr(_UNITS.get(), field)
+    if per is None:
+        raise SpecError(f"{owner}: {name}={text!r} counts {what}, and no {field} was given to turn {what} into "
+                        f"optimizer steps; pass {field}=N to lrkit.parse or lrkit.torch.Scheduler (CLI: "
+                        f"--{field.replace('_', '-')} N)")
+    steps = x * per if unit == "ep" else x / per
+    return int(math.floor(steps + 0.5)) if steps >= 0 else -int(math.floor(-steps + 0.5))
+
+
+def _read_as(owner: str, name: str, text: str, value: object, check):
+    """``check(value)``, a time string's reading, with an error that names the string the user wrote."""
+    try:
+        return check(value)
+    except SpecError as e:
+        rest = str(e).removeprefix(f"{owner}: ")
+        raise SpecError(f"{owner}: {name}={text!r} reads as {value!r}; {rest}") from None
+
+
+def steps(owner: str, name: str, value: object, *, lo: int = 0) -> int:
+    """A number of steps: an integer >= ``lo``, or a time string in batches, epochs, tokens or samples."""
+    if isinstance(value, str):
+        steps_ = _timestring(owner, name, value, fraction=False)
+        return _read_as(owner, name, value, steps_, lambda x: integer(owner, name, x, lo=lo))
+    return integer(owner, name, value, lo=lo)
+
+
 def duration(owner: str, name: str, value: object, *, positive: bool = False) -> int | float:
-    """A duration: an ``int`` number of steps, or a ``float`` fraction of the total in [0, 1]."""
+    """A duration: an ``int`` number of steps, a ``float`` fraction of the total in [0, 1], or one of Composer's
+    time strings (``"0.1dur"`` a fraction, ``"500ba"`` steps, ``"2ep"`` / ``"1000tok"`` / ``"64sp"`` steps
+    through :func:`time_units`)."""
+    if isinstance(value, str):
+        read = _timestring(owner, name, value)
+        return _read_as(owner, name, value, read, lambda x: duration(owner, name, x, positive=positive))
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         if abs(value) > MAX_FLOAT:
             raise _too_large(f"{owner}: {name}", value, "steps (an integer) or a fraction in [0, 1]")
@@ -133,8 +246,8 @@ def duration(owner: str, name: str, value: object, *, positive: bool = False) ->
             raise SpecError(f"{owner}: {name}={value!r} is a fraction outside {'(0' if positive else '[0'}, 1]{hint}; "
                             f"a float is a fraction of the total, an integer is a number of steps")
         return v
-    raise SpecError(f"{owner}: {name}={shown(value)} is not a duration; expected steps (an integer) or a fraction "
-                    f"in [0, 1]")
+    raise SpecError(f"{owner}: {name}={shown(value)} is not a duration; expected steps (an integer), a fraction "
+                    f"in [0, 1] or {TIME_STRINGS}")
 
 
 def choice(owner: str, name: str, value: object, choices: Sequence[str]) -> str:

@@ -112,7 +112,7 @@ class Warmup(Schedule):
             if self.period is None:
                 raise SpecError(f"warmup: form={self.form!r} needs period= (steps); "
                                 f"or use form='untuned' to take it from beta2")
-            self._set("period", v.integer("warmup", "period", self.period, lo=1))
+            self._set("period", v.steps("warmup", "period", self.period, lo=1))
         elif self.period is not None:
             raise SpecError(f"warmup: period={v.shown(self.period)} is not used by form={self.form!r}, "
                             f"which takes its period from beta2; remove it")

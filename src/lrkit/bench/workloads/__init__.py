@@ -4,6 +4,9 @@ Built in: ``digits-mlp`` (seconds), ``mnist1d`` (a small CNN), ``charlm`` (a sma
 LM on the standard library's source).  A user workload is ``module:function`` where
 ``function(seed, steps, **options)`` returns a :class:`Task` (see :mod:`.base` for the protocol), or a
 name registered in the ``lrkit.workloads`` entry-point group.
+
+:func:`get_workload` imports and runs the code it names: it is for running a workload the user chose
+(``lrkit bench -w``), never for reading a database (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -17,15 +20,22 @@ from typing import Any
 from .base import Task, Workload
 
 
+#: The built-in workloads' one-line descriptions (a report of a database from before descriptions were
+#: stored with each trial shows these, without importing anything).
+DESCRIPTIONS = {
+    "digits-mlp": "MLP on scikit-learn's 8x8 digits (seconds)",
+    "mnist1d": "1-D CNN on MNIST-1D, generated locally",
+    "charlm": "causal transformer LM on bytes of the stdlib's source",
+}
+
+
 def _builtin() -> dict[str, Workload]:
     from . import charlm, digits, mnist1d
 
     return {
-        "digits-mlp": Workload("digits-mlp", digits.make, "MLP on scikit-learn's 8x8 digits (seconds)", 3e-3,
-                               ("hidden", "batch_size")),
-        "mnist1d": Workload("mnist1d", mnist1d.make, "1-D CNN on MNIST-1D, generated locally", 3e-3,
-                            ("channels", "batch_size")),
-        "charlm": Workload("charlm", charlm.make, "causal transformer LM on bytes of the stdlib's source", 3e-3,
+        "digits-mlp": Workload("digits-mlp", digits.make, DESCRIPTIONS["digits-mlp"], 3e-3, ("hidden", "batch_size")),
+        "mnist1d": Workload("mnist1d", mnist1d.make, DESCRIPTIONS["mnist1d"], 3e-3, ("channels", "batch_size")),
+        "charlm": Workload("charlm", charlm.make, DESCRIPTIONS["charlm"], 3e-3,
                            ("corpus", "d_model", "layers", "heads", "context", "batch_size", "val_windows")),
     }
 
@@ -34,7 +44,10 @@ BUILTIN = ("digits-mlp", "mnist1d", "charlm")
 
 
 def get_workload(name: str) -> Workload:
-    """The workload called ``name``: built in, ``module:function``, or an ``lrkit.workloads`` entry point."""
+    """The workload called ``name``: built in, ``module:function``, or an ``lrkit.workloads`` entry point.
+
+    A ``module:function`` name imports that module (its code runs): only for names the user gave.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"workload {name!r}: give a name ({', '.join(BUILTIN)}) or module:function")
     name = name.strip()

@@ -208,3 +208,15 @@ def _fill(tensor: _Tensor, x: float) -> None:
             tensor.fill_(x)
     else:
         tensor.fill_(x)
+
+
+def resume_from(last_epoch: Any, groups: list[dict]) -> int:
+    """``last_epoch``: -1, or the step a resumed count continues after (every group needs ``initial_lr``)."""
+    if not isinstance(last_epoch, int) or isinstance(last_epoch, bool) or last_epoch < -1:
+        raise SpecError(f"Scheduler: last_epoch={last_epoch!r} is not -1 (a new run) or a step >= 0 to resume after")
+    missing = [group_label(groups, i) for i, g in enumerate(groups) if "initial_lr" not in g]
+    if last_epoch >= 0 and missing:
+        raise SpecError(f"Scheduler: last_epoch={last_epoch} resumes a run, but parameter group(s) "
+                        f"{', '.join(missing)} have no initial_lr (load the optimizer's state first, as torch "
+                        f"requires; or resume with load_state_dict)")
+    return last_epoch

@@ -14,11 +14,18 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ..._math import SCALAR
 from ...schedules import Schedule
 from ...schedules.compose import Cooldown
 from ...schedules.conventions import Convention
 from .groups import HYPERPARAMS
+
+
+#: The look-ahead check of a [0, 1) hyperparameter evaluates at most this many steps, ``AHEAD_CHUNK`` at a time.
+AHEAD_STEPS = 2**20
+AHEAD_CHUNK = 2**16
 
 
 class PlanEntry(NamedTuple):
@@ -126,3 +133,20 @@ def cooldown_starts(lr: list[Schedule], cooldowns: Sequence[Mapping], stretches:
                 memo[s] = float(live(s, "lr", cooldowns[:i], stretches).bind(total, conv).fn(float(c["at"]), SCALAR))
         out.append([memo[s] for s in lr])
     return out
+
+
+def highest(bound, total: int) -> tuple[float, int]:
+    """The largest multiplier of a bound schedule over steps ``0 .. total`` and a step that has it: every step of
+    a run up to ``AHEAD_STEPS`` long, else that many spread evenly over it, in chunks (the cost does not grow
+    with the total)."""
+    top, at = -math.inf, 0
+    n = total + 1
+    k = min(n, AHEAD_STEPS)
+    for a in range(0, k, AHEAD_CHUNK):
+        idx = np.arange(a, min(a + AHEAD_CHUNK, k), dtype=np.int64)
+        steps = idx if k == n else np.minimum(np.round(idx * ((n - 1) / (k - 1))), n - 1).astype(np.int64)
+        ms = bound(steps)
+        j = int(np.argmax(ms))
+        if ms[j] > top:
+            top, at = float(ms[j]), int(steps[j])
+    return top, at

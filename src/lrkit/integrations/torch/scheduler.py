@@ -14,12 +14,10 @@ plateau reductions), from which the schedule each group follows is rebuilt (:mod
 from __future__ import annotations
 
 import dataclasses
-import math
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -29,13 +27,12 @@ from ...schedules import validate as v
 from ...schedules.conventions import Convention, get_convention
 from ...schedules.plateau import PlateauController, has_plateau
 from . import groups as G
+from .chain import Chain
 from .groups import BELOW_ONE
-from .plan import build_plan, cooldown_starts, values
-from .state import FORMS, STATE_VERSION, SavedState, StateMismatchError, bad_state, check_controller, position, read_state, short
+from .plan import build_plan, cooldown_starts, highest, values
+from .state import (FORMS, STATE_VERSION, SavedState, StateMismatchError, bad_state, check_controller, check_starts,
+                    position, read_state, short)
 
-#: The look-ahead check of a [0, 1) hyperparameter evaluates at most this many steps, ``AHEAD_CHUNK`` at a time.
-AHEAD_STEPS = 2**20
-AHEAD_CHUNK = 2**16
 
 
 class Scheduler(LRScheduler):
@@ -60,17 +57,27 @@ class Scheduler(LRScheduler):
         total_change: what ``load_state_dict`` does when ``total_steps`` differs from the saved state's
             (``"error"``, ``"keep"``, ``"stretch"``); frameworks that call ``load_state_dict(state)``
             themselves (the HF Trainer, Lightning) resume a longer or shorter run this way.
+        last_epoch: as torch's: ``-1`` starts a run; ``N >= 0`` resumes the count, so the scheduler starts at
+            step ``N + 1``, from each group's ``initial_lr`` (which the optimizer's loaded state holds).
+        steps_per_epoch, tokens_per_step, samples_per_step: turn durations given in Composer's epochs, tokens
+            and samples (``warmup="2ep"``, ``decay="2e9tok"``) into optimizer steps, as in :func:`lrkit.parse`.
+        chainable: ``True`` (default): a change another scheduler (``StepLR`` in a ``ChainedScheduler``, say)
+            makes to a group's LR is kept as a factor, as torch's chainable schedulers keep each other's;
+            ``False``: every step writes lrkit's LR over it, as ``LambdaLR`` does (:mod:`.chain`).
 
     Call ``scheduler.step()`` after ``optimizer.step()`` (or ``scaler.step(optimizer)``), as with any
     torch scheduler. With a ``plateau(...)`` phase in the LR schedule (:mod:`lrkit.schedules.plateau`), feed
     the watched metric with ``scheduler.step(metrics=val_loss)``; a call without an optimizer step since the
     last one only feeds the metric. Its decisions are part of :meth:`state_dict`. ``get_last_lr()`` returns
-    Python floats: the exact scheduled values (a tensor LR holds them rounded to its dtype).
+    Python floats: the exact scheduled values (a tensor LR holds them rounded to its dtype). Inside torch's
+    ``SequentialLR`` the count restarts at this scheduler's milestone, as torch's own schedulers' does.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, schedule_or_spec: Any, total_steps: int | None = None, *,
                  hyperparams: Mapping[str, Any] | None = None, convention: str | Convention | None = None,
-                 count: str = "optimizer", total_change: str = "error") -> None:
+                 count: str = "optimizer", total_change: str = "error", last_epoch: int = -1,
+                 chainable: bool = True, steps_per_epoch: float | None = None, tokens_per_step: float | None = None,
+                 samples_per_step: float | None = None) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"lrkit.torch.Scheduler: {type(optimizer).__name__} is not a torch.optim.Optimizer")
         groups = optimizer.param_groups
@@ -78,10 +85,15 @@ class Scheduler(LRScheduler):
         self._convention = get_convention(convention)
         self.count = v.choice("Scheduler", "count", count, ("optimizer", "calls"))
         self.total_change = v.choice("Scheduler", "total_change", total_change, ("error", "keep", "stretch"))
-        schedules = {"lr": G.per_group(schedule_or_spec, groups, "schedule")}
-        for i, g in enumerate(groups):  # torch's base class reads initial_lr, set from lr where absent
-            G.base_value(optimizer, i, "lr", g["initial_lr"] if "initial_lr" in g else g.get("lr"))
-        schedules.update(G.hyperparam_schedules(optimizer, hyperparams))
+        last_epoch = G.resume_from(G.plain_int(last_epoch), groups)
+        if not isinstance(chainable, bool):
+            raise SpecError(f"Scheduler: chainable={chainable!r} is not True or False")
+        self._chain = Chain(len(groups), chainable)
+        with v.time_units(steps_per_epoch, tokens_per_step, samples_per_step):
+            schedules = {"lr": G.per_group(schedule_or_spec, groups, "schedule")}
+            for i, g in enumerate(groups):  # torch's base class reads initial_lr, set from lr where absent
+                G.base_value(optimizer, i, "lr", g["initial_lr"] if "initial_lr" in g else g.get("lr"))
+            schedules.update(G.hyperparam_schedules(optimizer, hyperparams))
         for scheds in schedules.values():
             for s in scheds:
                 if s.needs_total() and self._total_steps is None:
@@ -104,11 +116,12 @@ class Scheduler(LRScheduler):
         self.total_changes: list[list] | None = []
         self._optimizer_steps = 0
         self._last_counted = 0
+        self._restart = 0  # the optimizer steps applied when a SequentialLR last restarted the count
         self._plan: tuple | None = None
         self._last_lr: list[float] = []
         self._register_hook(optimizer)
         had_step = "step" in optimizer.__dict__
-        super().__init__(optimizer, last_epoch=-1)
+        super().__init__(optimizer, last_epoch=last_epoch)
         # torch's base class wraps optimizer.step to warn about the call order; this scheduler counts
         # applied steps with a hook instead, and the wrapper stops torch.compile from tracing the step.
         wrapped = optimizer.__dict__.get("step")
@@ -165,18 +178,19 @@ class Scheduler(LRScheduler):
         return values(next(e for e in self._plan if e.key == key), float(step))  # type: ignore[union-attr]
 
     def get_lr(self) -> list[float]:
-        """The LR of each group at the current step (what ``step()`` writes)."""
-        return [base * m for base, m in zip(self.base_lrs, self.multipliers("lr"))]
+        """The LR of each group at the current step (what ``step()`` writes, other schedulers' factors included)."""
+        return [base * m * f for base, m, f in zip(self.base_lrs, self.multipliers("lr"), self._chain.factors)]
 
     def _get_closed_form_lr(self) -> list[float]:
         return self.get_lr()
 
     def step(self, epoch: int | None = None, *, metrics: Any = None) -> None:  # noqa: D102 - see class docstring
         if epoch is not None:
-            raise TypeError("lrkit.torch.Scheduler.step() takes no epoch; the LR is a function of the step count "
-                            "(restore a step with load_state_dict)")
+            raise TypeError("lrkit.torch.Scheduler.step() takes no epoch (torch deprecated step(epoch) in 1.4); the "
+                            "LR is a function of the step count: build the scheduler with last_epoch=N - 1 to start "
+                            "at step N, or restore a saved state with load_state_dict")
         if self._is_initial:
-            self.last_epoch = 0
+            self.last_epoch += 1  # -1 -> 0, or last_epoch=N -> N + 1, as torch's first step
         elif self.count == "calls":
             self.last_epoch += 1
         else:
@@ -189,9 +203,30 @@ class Scheduler(LRScheduler):
             self._last_counted = n
         self._step_count += 1
         if self._plan is not None:
+            if not self._is_initial:  # (a SequentialLR's first step writes the closed form, as LambdaLR's)
+                self._chain.absorb(self.optimizer.param_groups)
             self._apply()
         if metrics is not None:
             self._observe(metrics)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """torch's ``SequentialLR`` restarts the scheduler of a phase at its milestone with ``_update_lr(0)``:
+        the count restarts at ``epoch`` and the LR is the closed form there (other schedulers' factors dropped),
+        as for torch's own schedulers."""
+        if epoch is None:
+            return self.step()
+        epoch = v.integer("Scheduler", "epoch", G.plain_int(epoch), lo=0)
+        late = [what for what, steps in (("cooldowns", [c["at"] for c in self.cooldowns]),
+                                         ("stretches", [x[0] for x in self.stretches]),
+                                         ("plateau reductions", self._controller.reductions if self._controller
+                                          else [])) if any(t > epoch for t in steps)]
+        if late:
+            raise SpecError(f"Scheduler: cannot restart the count at step {epoch}: {', '.join(late)} are recorded at "
+                            f"later steps")
+        self.last_epoch, self._last_counted, self._step_count = epoch, self._optimizer_steps, 1
+        self._restart = self._optimizer_steps
+        self._chain.reset()
+        self._apply()
 
     def _observe(self, metrics: Any) -> None:
         """Feed a metric to the plateau phases: a reduction is recorded at the current step, the LR recomputed."""
@@ -221,9 +256,12 @@ class Scheduler(LRScheduler):
             out = [b * m for b, m in zip(entry.bases, values(entry, t))]
             if entry.key in BELOW_ONE:
                 self._check_below_one(entry.key, out, step)
+            if entry.key == "lr":
+                out = [x * f for x, f in zip(out, self._chain.factors)]
             G.write_all(groups, entry.field, entry.index, out)
             if entry.key == "lr":
                 self._last_lr = out
+                self._chain.mark(groups, out)
 
     def _check_below_one(self, key: str, values: list[float], step: int) -> None:
         for i, x in enumerate(values):
@@ -241,13 +279,7 @@ class Scheduler(LRScheduler):
             return
         for key in BELOW_ONE:
             for i, (s, b) in enumerate(zip(self._schedules.get(key, ()), self._bases.get(key, ()))):
-                bound = s.bind(self._eval_total, self._convention)
-                top, at = -math.inf, 0
-                for steps in _ahead_steps(self._total_steps):
-                    ms = bound(steps)
-                    j = int(np.argmax(ms))
-                    if ms[j] > top:
-                        top, at = float(ms[j]), int(steps[j])
+                top, at = highest(s.bind(self._eval_total, self._convention), self._total_steps)
                 if b * top >= 1.0:
                     self._check_below_one(key, [b * top if k == i else 0.0 for k in range(len(self._bases[key]))], at)
 
@@ -290,6 +322,7 @@ class Scheduler(LRScheduler):
             "last_epoch": self.last_epoch,
             "optimizer_steps": self._optimizer_steps,
             "last_counted": self._last_counted,
+            "restart": self._restart,
             "step_count": self._step_count,
             "total_steps": self._total_steps,
             "eval_total": self._eval_total,
@@ -302,6 +335,8 @@ class Scheduler(LRScheduler):
             "stretches": [list(s) for s in self.stretches],
             "total_changes": None if self.total_changes is None else [list(c) for c in self.total_changes],
             "controller": None if self._controller is None else self._controller.state_dict(),
+            "chainable": self._chain.chainable,
+            **self._chain.state(self.optimizer.param_groups),
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any], *, replan: bool = False,
@@ -331,18 +366,23 @@ class Scheduler(LRScheduler):
         cooldowns = [{k: c[k] for k in ("at", "decay", "form", "floor")} for c in saved.cooldowns]
         if not replan and eval_total == saved.eval_total:
             lr = controller.schedules if controller is not None else self._schedules["lr"]
-            _check_starts(saved, cooldown_starts(lr, cooldowns, stretches, eval_total, self._convention,
+            check_starts(saved, cooldown_starts(lr, cooldowns, stretches, eval_total, self._convention,
                                                  saved.last_epoch))
         # --- every check passed: restore ---
         self.last_epoch, self._step_count = saved.last_epoch, saved.step_count
         self._optimizer_steps, self._last_counted = saved.optimizer_steps, saved.last_counted
+        self._restart = saved.restart
         if not replan:
             self._bases = {key: list(saved.bases.get(key, self._bases[key])) for key in self._bases}
             self.base_lrs = list(self._bases["lr"])
         self.cooldowns, self.stretches, self.total_changes = cooldowns, stretches, changes
         self._eval_total, self._controller = eval_total, controller
+        self._chain.factors = list(saved.factors or [1.0] * len(self.base_lrs))
         self._build_plan()
-        self._apply()
+        if self.last_epoch >= 0:  # (-1: undone by a SequentialLR before this scheduler's milestone)
+            self._apply()
+        groups = self.optimizer.param_groups
+        self._chain.put_foreign(saved.foreign, groups, lambda i, x: G.write_all([groups[i]], "lr", None, [x]))
 
     def _check_same(self, saved: SavedState) -> None:
         """The saved schedules, convention, base values and count are this scheduler's (else one line)."""
@@ -370,6 +410,9 @@ class Scheduler(LRScheduler):
         if saved.count != self.count:
             raise StateMismatchError(f"the state was saved with count={saved.count!r}, this scheduler counts "
                                      f"{self.count!r}")
+        if saved.chainable is not None and saved.chainable != self._chain.chainable:
+            raise StateMismatchError(f"the state was saved with chainable={saved.chainable}, this scheduler has "
+                                     f"chainable={self._chain.chainable}; build it with the saved value")
 
     def _new_totals(self, saved: SavedState, total_change: str) -> tuple[list, list | None]:
         """The stretches and total changes after this load: the saved ones, and this scheduler's total if it
@@ -416,32 +459,13 @@ class Scheduler(LRScheduler):
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._register_hook(self.optimizer)
+        self._chain.forget()  # (tensor identities do not survive pickling: the next step writes lrkit's LR)
         self._build_plan()
-
-
-def _check_starts(saved: SavedState, starts: list) -> None:
-    """Each reached cooldown's recorded start is the LR its step has under the saved decisions."""
-    for i, (c, want) in enumerate(zip(saved.cooldowns, starts)):
-        got = c["start"]
-        if got is not None and not all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in zip(got, want)):
-            raise bad_state(f"cooldown {i} at step {c['at']} records the start {short(got)}, but the schedule's LR "
-                            f"multipliers at that step are {short(want)} (an edited state, or one saved by an older "
-                            f"lrkit that left out a plateau reduction made at that step: replan=True continues from "
-                            f"the latter)")
 
 
 def _controller(schedules: list[Schedule], total: int | None, convention: Convention):
     """The controller of the metric-driven phases in ``schedules`` (``plateau``), or None."""
     return PlateauController(schedules, total, convention) if has_plateau(schedules) else None
-
-
-def _ahead_steps(total: int):
-    """Steps ``0 .. total`` in chunks: all of them, or ``AHEAD_STEPS`` spread evenly (both ends included)."""
-    n = total + 1
-    k = min(n, AHEAD_STEPS)
-    for a in range(0, k, AHEAD_CHUNK):
-        idx = np.arange(a, min(a + AHEAD_CHUNK, k), dtype=np.int64)
-        yield idx if k == n else np.minimum(np.round(idx * ((n - 1) / (k - 1))), n - 1).astype(np.int64)
 
 
 def _show(specs: list[str] | None) -> str:

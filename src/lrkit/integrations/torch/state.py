@@ -54,6 +54,13 @@ class SavedState:
     #: ``[step, old total, new total, "keep" | "stretch"]`` per change, or None when not recorded.
     total_changes: list[list] | None
     controller: Mapping | None
+    #: Other schedulers' factor of each group's LR, the LR another one left in a group (or None), and whether
+    #: the scheduler chains (None: a state saved before these were recorded).
+    #: The optimizer steps applied when a SequentialLR last restarted the count (0: never).
+    restart: int = 0
+    factors: list[float] | None = None
+    foreign: list[float | None] | None = None
+    chainable: bool | None = None
 
     @property
     def n_groups(self) -> int:
@@ -75,8 +82,9 @@ def read_state(state_dict: Any, n_groups: int, convention: Convention | None = N
     if missing:
         raise StateMismatchError(f"this state lacks {', '.join(map(repr, missing))}; it is not a complete "
                                  f"lrkit.torch.Scheduler state")
-    last = _int(s, "last_epoch")
-    counters = _counters(s, last)
+    # -1: a scheduler that torch's SequentialLR set back before its milestone (it has not started yet)
+    last = -1 if type(s["last_epoch"]) is int and s["last_epoch"] == -1 else _int(s, "last_epoch")
+    *counters, restart = _counters(s, last)
     total, eval_total = _total(s, "total_steps"), _total(s, "eval_total")
     base_lrs = _numbers(s["base_lrs"], "base_lrs", None)
     if len(base_lrs) != n_groups:
@@ -93,8 +101,38 @@ def read_state(state_dict: Any, n_groups: int, convention: Convention | None = N
     controller = s.get("controller") or None
     if controller is not None and not isinstance(controller, Mapping):
         raise bad_state(f"controller={short(controller)} is not a plateau controller's state")
+    factors, foreign, chainable = _chain(s, n_groups)
     return SavedState(version, last, *counters, total, eval_total, conv, s["count"], schedules,
-                      {"lr": base_lrs, **bases}, cooldowns, stretches, changes, controller)
+                      {"lr": base_lrs, **bases}, cooldowns, stretches, changes, controller, restart, factors, foreign,
+                      chainable)
+
+
+def _chain(s: Mapping, n: int) -> tuple[list[float] | None, list[float | None] | None, bool | None]:
+    """The chaining entries (absent from states saved before them): factors and foreign LRs >= 0, one per group."""
+    factors, foreign, chainable = s.get("factors"), s.get("foreign"), s.get("chainable")
+    if factors is not None:
+        factors = _numbers(factors, "factors", n)
+        if any(f < 0 for f in factors):
+            raise bad_state(f"factors={short(factors)}; expected factors >= 0")
+    if foreign is not None:
+        if not isinstance(foreign, (list, tuple)) or len(foreign) != n or not all(
+                x is None or (v.is_real(x) and 0 <= x < math.inf) for x in foreign):
+            raise bad_state(f"foreign={short(foreign)}; expected a list of {n} LRs >= 0 or None")
+        foreign = [None if x is None else float(x) for x in foreign]
+    if chainable is not None and not isinstance(chainable, bool):
+        raise bad_state(f"chainable={short(chainable)}; expected True or False")
+    return factors, foreign, chainable
+
+
+def check_starts(saved: SavedState, starts: list) -> None:
+    """Each reached cooldown's recorded start is the LR its step has under the saved decisions."""
+    for i, (c, want) in enumerate(zip(saved.cooldowns, starts)):
+        got = c["start"]
+        if got is not None and not all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in zip(got, want)):
+            raise bad_state(f"cooldown {i} at step {c['at']} records the start {short(got)}, but the schedule's LR "
+                            f"multipliers at that step are {short(want)} (an edited state, or one saved by an older "
+                            f"lrkit that left out a plateau reduction made at that step: replan=True continues from "
+                            f"the latter)")
 
 
 def position(stretches: Sequence[tuple[int, int, int]], step: int) -> float:
@@ -155,20 +193,25 @@ def _numbers(x: Any, what: str, n: int | None) -> list[float]:
     return [float(b) for b in x]
 
 
-def _counters(s: Mapping, last: int) -> tuple[int, int, int]:
+def _counters(s: Mapping, last: int) -> tuple[int, int, int, int]:
     """The step counters, consistent with each other: the steps counted cannot exceed the optimizer steps
-    applied nor the schedule's step, and each counted ``step()`` call advanced the step by at least one."""
+    applied nor (since the count last restarted) the schedule's step, and each counted ``step()`` call advanced
+    the step by at least one."""
     applied, counted, calls = (_int(s, k) for k in ("optimizer_steps", "last_counted", "step_count"))
+    restart = _int(s, "restart") if "restart" in s else 0  # (the optimizer steps when a SequentialLR restarted it)
+    last = max(last, 0)  # (-1: set back by a SequentialLR, counted as its first step)
     if counted > applied:
         raise bad_state(f"last_counted={counted} is above optimizer_steps={applied}; the optimizer steps counted "
                         f"cannot exceed those applied")
-    if counted > last:
+    if restart > counted:
+        raise bad_state(f"restart={restart} is above last_counted={counted}; the count restarts at a step counted")
+    if counted - restart > last:
         raise bad_state(f"last_counted={counted} is above last_epoch={last}; each optimizer step counted advances "
                         f"the schedule")
     if not 1 <= calls <= last + 1:
         raise bad_state(f"step_count={calls} with last_epoch={last}; expected 1 to {last + 1} (one for the first "
                         f"step, one per step() call that advanced)")
-    return applied, counted, calls
+    return applied, counted, calls, restart
 
 
 def _schedules(x: Any, n: int) -> dict[str, list[str]]:
@@ -188,8 +231,9 @@ def _convention(x: Any, mine: Convention | None) -> Convention:
     try:
         if isinstance(x, str):  # version 1 saved the name only
             return PRESETS.get(x) or (mine if mine is not None and x == mine.name else Convention(x))
-        if isinstance(x, Mapping):
-            return Convention(**x)
+        if isinstance(x, Mapping):  # a field added since (quirks) takes its preset's value, else its default
+            preset = PRESETS.get(x.get("name")) if isinstance(x.get("name"), str) else None
+            return Convention(**{**(dataclasses.asdict(preset) if preset else {}), **x})
     except (TypeError, SpecError):
         pass
     raise bad_state(f"convention={short(x)}; expected a preset name or the saved convention's fields")

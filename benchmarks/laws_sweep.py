@@ -1,0 +1,157 @@
+"""The cooldown-sweep protocol of ``bench_laws.py`` (issue 12): rank WSD cooldowns from two pilots.
+
+Data: ``benchmarks/data/charlm_cooldown_sweep.csv``, the histories of an ``lrkit bench`` sweep on the
+``charlm`` workload (one row per logged point: ``schedule, peak_lr, seed, steps, step, loss,
+val_loss``; the LR of every step is ``lrkit.parse(schedule).sample(steps) * peak_lr``, as the harness
+trains).  Regenerate it (about 30 min on 2 idle cores) with ``benchmarks/data/make_charlm_sweep.sh``,
+which runs the sweep and then ``python benchmarks/bench_laws.py --export-sweep sweep.db``.
+
+Protocol (the issue's, on our own runs): for each peak LR and seed, the longest length ``T`` with a
+cooldown sweep; pilots = the constant run cut at ``T/2`` + the cosine run of ``T/2`` steps, fitted on
+validation loss exactly as ``lrkit fit --law LAW`` does (defaults, the stated rule for warmup points);
+targets = every WSD run (decay fractions 0.1-0.8, linear and 1-sqrt, at every length).  Per target:
+the mean and the largest relative error of validation loss over its cooldown and the 90% band's
+coverage there; per group (peak LR, length, seed): Spearman's rho between predicted and observed final
+validation loss, and the best-hit (observed final loss of the run predicted best minus the observed best).
+Nothing is chosen from the targets.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import lrkit
+from lrkit.laws import Curve, fit, predict
+
+SWEEP_CSV = Path(__file__).resolve().parent / "data" / "charlm_cooldown_sweep.csv"
+COLUMNS = ("schedule", "peak_lr", "seed", "steps", "step", "loss", "val_loss")
+
+
+def export_sweep(db: str, out: Path = SWEEP_CSV) -> int:
+    """Write the done charlm trials of a bench database as the compact CSV; returns the row count."""
+    from lrkit.bench.store import Store
+
+    rows = []
+    with Store(db) as store:
+        trials = [t for t in store.trials(status="done") if t["workload"] == "charlm"]
+        for t in trials:
+            h = store.history(t["id"])
+            for i, step in enumerate(h["step"]):
+                rows.append((t["schedule"], repr(float(t["lr"])), int(t["seed"]), int(t["steps"]), int(step),
+                             f"{h['loss'][i]:.6g}", f"{h['val_loss'][i]:.6g}"))
+    rows.sort(key=lambda r: (r[0], float(r[1]), r[2], r[3], r[4]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        w.writerows(rows)
+    return len(rows)
+
+
+def load_sweep(path: Path = SWEEP_CSV) -> dict[tuple[str, float, int, int], Curve]:
+    """``{(schedule, peak_lr, seed, steps): Curve of validation loss}`` (NaN rows left out)."""
+    pts: dict[tuple, list[tuple[int, float]]] = defaultdict(list)
+    with path.open() as fh:
+        for r in csv.DictReader(fh):
+            v = float(r["val_loss"])
+            if np.isfinite(v):
+                pts[(r["schedule"], float(r["peak_lr"]), int(r["seed"]), int(r["steps"]))].append((int(r["step"]), v))
+    runs = {}
+    for key, p in pts.items():
+        spec, peak, seed, steps = key
+        lr = np.asarray(lrkit.parse(spec).sample(steps), dtype=float) * peak
+        a = np.array(sorted(p))
+        runs[key] = Curve(f"{spec}@{steps}", lr, a[:, 0].astype(int), a[:, 1])
+    return runs
+
+
+def cooldown_start(lr: np.ndarray) -> int:
+    """First step after the peak where the LR is below it (where a WSD run's cooldown starts)."""
+    peak_at = int(np.argmax(lr))
+    below = np.nonzero(lr < lr.max() * (1 - 1e-9))[0]
+    return int(below[below > peak_at][0])
+
+
+def groups(runs: dict) -> list[dict]:
+    """One entry per (peak LR, seed): the pilots and the WSD targets by length."""
+    out = []
+    for peak, seed in sorted({(k[1], k[2]) for k in runs}):
+        wsd = {k: c for k, c in runs.items() if k[0].startswith("wsd") and k[1:3] == (peak, seed)}
+        lengths = sorted({k[3] for k in wsd if sum(1 for j in wsd if j[3] == k[3]) >= 8})
+        if not lengths:
+            continue
+        half = max(lengths) // 2
+        const = [c for k, c in runs.items() if k[0].startswith("constant") and k[1:3] == (peak, seed) and k[3] >= half]
+        cos = [c for k, c in runs.items() if k[0].startswith("cosine") and k[1:3] == (peak, seed) and k[3] == half]
+        if not const or not cos:
+            continue
+        c = min(const, key=lambda x: x.lr.size)
+        keep = c.steps < half
+        pilots = [Curve("constant-pilot", c.lr[:half], c.steps[keep], c.loss[keep]),
+                  Curve("cosine-pilot", cos[0].lr, cos[0].steps, cos[0].loss)]
+        targets = {T: {k[0]: c for k, c in wsd.items() if k[3] == T} for T in lengths}
+        out.append({"peak": peak, "seed": seed, "half": half, "pilots": pilots, "targets": targets})
+    return out
+
+
+def evaluate_law(law: str, grp: dict) -> dict:
+    """Fit ``law`` to one (peak, seed)'s pilots and score every target group."""
+    from scipy.stats import spearmanr
+
+    t0 = time.perf_counter()
+    res = fit(grp["pilots"], law)
+    out = {"seconds": time.perf_counter() - t0, "flags": sorted(res.flags), "err": [], "worst": [], "cover": [],
+           "rho": [], "besthit": [], "hit": [], "best": []}
+    for T, targets in grp["targets"].items():
+        pf, of, names = [], [], []
+        for spec, c in sorted(targets.items()):
+            m = c.steps >= cooldown_start(c.lr)
+            p = predict(res, c.lr, c.steps[m])
+            y = c.loss[m]
+            r = np.abs(p.loss - y) / y
+            out["err"].append(r.mean())
+            out["worst"].append(r.max())
+            out["cover"].extend(((y >= p.lower) & (y <= p.upper)).tolist())
+            pf.append(p.loss[-1])
+            of.append(y[-1])
+            names.append(spec)
+        pf, of = np.array(pf), np.array(of)
+        out["rho"].append(float(spearmanr(pf, of).statistic))
+        out["besthit"].append(float(of[np.argmin(pf)] - of.min()))
+        out["hit"].append(int(np.argmin(pf) == np.argmin(of)))
+        out["best"].append((f"{grp['peak']:g}/{T}/s{grp['seed']}", names[int(np.argmin(pf))], names[int(np.argmin(of))]))
+    return out
+
+
+def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False) -> dict[str, dict]:
+    """Every law on every group; prints one row per law, returns the pooled figures."""
+    grps = groups(load_sweep(path))
+    if not grps:
+        raise SystemExit(f"{path}: no (peak LR, seed) with a constant pilot, a cosine pilot and a cooldown sweep")
+    n_groups = sum(len(g["targets"]) for g in grps)
+    print(f"\ncooldown sweep ({path.name}): {len(grps)} pilot pairs, {n_groups} target groups, "
+          f"{sum(len(t) for g in grps for t in g['targets'].values())} WSD targets (validation loss over each cooldown)")
+    print(f"{'law':<11}{'mean err':>9}{'worst':>8}{'rho':>7}{'best-hit':>10}{'hits':>7}{'cover':>7}{'fit s':>7}{'max s':>7}"
+          "  undetermined")
+    summary = {}
+    for law in laws:
+        acc: dict[str, list] = defaultdict(list)
+        for g in grps:
+            for k, v in evaluate_law(law, g).items():
+                acc[k].extend(v if isinstance(v, list) else [v])
+        s = {"err": 100 * np.mean(acc["err"]), "worst": 100 * np.mean(acc["worst"]), "rho": np.mean(acc["rho"]),
+             "besthit": np.mean(acc["besthit"]), "hits": f"{sum(acc['hit'])}/{len(acc['hit'])}",
+             "cover": np.mean(acc["cover"]), "seconds": np.mean(acc["seconds"]), "max_seconds": max(acc["seconds"]),
+             "flags": sorted(set(acc["flags"])), "rhos": acc["rho"], "best": acc["best"]}
+        summary[law] = s
+        print(f"{law:<11}{s['err']:>8.2f}%{s['worst']:>7.2f}%{s['rho']:>7.2f}{s['besthit']:>10.4f}{s['hits']:>7}"
+              f"{s['cover']:>7.2f}{s['seconds']:>7.2f}{s['max_seconds']:>7.2f}  {', '.join(s['flags']) or '-'}", flush=True)
+        if verbose:
+            for (grp_name, pred, obs), rho in zip(s["best"], s["rhos"]):
+                print(f"{'':>11}{grp_name:<16} rho {rho:+.2f}  predicted best {pred}  observed best {obs}")
+    return summary

@@ -1,0 +1,123 @@
+"""``lrkit fit``: fit a loss-curve law to pilot runs, with its diagnostics and domain of validity."""
+
+from __future__ import annotations
+
+import warnings
+
+import click
+import numpy as np
+
+from ...laws.result import MAX_ERROR, MIN_R2
+from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, warn
+
+LAW_CHOICES = ("multipower", "lra", "mpl-it", "bound")
+
+
+def _fixes(items) -> dict[str, float]:
+    fixed = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            fixed[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"expected NAME=VALUE with a number, got {item!r}", param_hint="'--fix'")
+    return fixed
+
+
+def _tables(console, result) -> None:
+    """The parameters (interval, fixed / at a bound / the fit's flags) and the fit quality per pilot."""
+    from rich.table import Table
+
+    flags = getattr(result, "flags", None) or {}
+    t = Table(title=f"{result.law_obj.title}: parameters", title_justify="left")
+    t.add_column("parameter")
+    t.add_column("value", justify="right")
+    t.add_column(f"{int(100 * result.band_level)}% bootstrap interval", justify="right")
+    t.add_column("flags")
+    samples = np.asarray(result.param_samples) if result.param_samples else None
+    for i, (k, v) in enumerate(result.params.items()):
+        ci = "" if samples is None else f"{np.quantile(samples[:, i], 0.05):.4g} .. {np.quantile(samples[:, i], 0.95):.4g}"
+        ci = result.interval(k) if k in result.fixed or k in result.flags else ci
+        marks = ["at a bound"] if k in result.at_bounds else []
+        extra = flags.get(k) if isinstance(flags, dict) else None
+        marks += [", ".join(extra) if isinstance(extra, (list, tuple)) else str(extra)] if extra else []
+        t.add_row(k, f"{v:.5g}", ci, ", ".join(marks))
+    console.print(t)
+    q = Table(title=f"fit quality ({result.target})", title_justify="left")
+    for col in ("run", "points", "mean |err|", "max |err|", "R²"):
+        q.add_column(col, justify="right" if col != "run" else "left")
+    for name, m in result.metrics.items():
+        q.add_row(name, str(m["points"]), f"{100 * m['mean_rel_error']:.3f}%", f"{100 * m['max_rel_error']:.3f}%",
+                  f"{m['r2']:.5f}")
+    console.print(q)
+
+
+@click.command("fit")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(), metavar="RUN...")
+@click.option("--law", type=click.Choice(LAW_CHOICES), default="multipower", show_default=True,
+              help="multipower: Luo et al. 2025; lra: Tissue et al. 2024; mpl-it: multi-power, drop in intrinsic time; "
+                   "bound: convex bound, Schaipp et al. 2025 (docs/methods.md).")
+@apply(RUN_OPTIONS)
+@click.option("--target", type=click.Choice(["loss", "val_loss"]), default="loss", show_default=True,
+              help="The logged column to fit: the training loss or the validation loss.")
+@CONVENTION
+@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, metavar="FIT.json", help="Write the fit here.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Observed vs fitted curves.")
+@click.option("--boot", type=click.IntRange(0, 10000), default=200, show_default=True, help="Bootstrap resamples for the band.")
+@click.option("--fix", "fixes", multiple=True, metavar="NAME=VALUE",
+              help="Hold a law parameter at a value instead of fitting it (e.g. --fix gamma=0.6); repeatable.")
+@click.option("--force", is_flag=True,
+              help=f"Write the fit even if it does not describe its pilots (R² < {MIN_R2:g} or an error above "
+                   f"{100 * MAX_ERROR:g}% on a pilot).")
+def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, target, convention, out, plot, boot,
+                fixes, force):
+    """Fit a loss-curve law to one or more training runs (CSV, JSON lines, TensorBoard).
+
+    The fit file records the law's domain of validity (the pilots' peak LRs, length, warmup and
+    convention): predict and plan warn outside it and refuse far outside it.
+
+    \b
+    Example:
+      lrkit fit cosine.csv constant.csv --schedule 'cosine(warmup=2160, floor=0.1)' \\
+          --schedule 'constant(warmup=2160)' --lr 3e-4 --steps 24000 --out fit.json
+      lrkit fit constant.csv cooldown.csv --base cooldown.csv=constant.csv --target val_loss \\
+          --schedule 'constant(warmup=100)' --schedule 'wsd(decay=0.2, warmup=100)' --lr 1e-3 --out fit.json
+    """
+    from ...laws import LawError, UndeterminedWarning, fit
+    from ...laws.identify import note as note_of_flags
+    from ..terminal import console as make_console
+
+    console = make_console()
+    fixed = _fixes(fixes)
+    curves = load_curves(runs, schedules, base_lr, totals, columns, clean, console, target=target,
+                         convention=convention, bases=parse_bases(bases, runs))
+    with warnings.catch_warnings():  # the flags are printed below, as a line of the output
+        warnings.simplefilter("ignore", UndeterminedWarning)
+        result = fit(curves, law, n_boot=boot, fixed=fixed or None, target=target,
+                     convention=(convention or "lrkit") if schedules else None)
+    problems = result.problems()
+    if problems and not force:
+        raise LawError(f"the {law} law does not describe its pilots ({'; '.join(problems)}); check the runs and "
+                       "their schedules, try --law, or give --force to keep the fit anyway")
+    result.to_json(out)
+    for note in result.notes:
+        console.print(f"[yellow]{note}[/]")
+    if result.flags:
+        console.print(f"[yellow]warning: {note_of_flags(result.flags)}[/]")
+    _tables(console, result)
+    for p in problems:
+        warn("fit", f"{p} (kept: --force)")
+    if result.at_bounds:
+        warn("bounds", f"{', '.join(result.at_bounds)} ended at a bound of {'its' if len(result.at_bounds) == 1 else 'their'} "
+                       "range: the pilots push the law beyond it; treat predictions with care")
+    if result.rank < len(result.params) - len(result.fixed):
+        warn("rank", f"only {result.rank} of {len(result.params)} parameters are determined by these runs; add a run "
+                     "with a different schedule (e.g. one with a decay) for reliable predictions")
+    console.print(f"fitted in {result.seconds:.2f} s; wrote {out}")
+    if plot:
+        from ...report.law_figures import plot_curves
+
+        plot_curves(result, curves, plot, fitted=[c.name for c in curves])
+        console.print(f"wrote {plot}")

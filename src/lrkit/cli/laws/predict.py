@@ -1,0 +1,217 @@
+"""``lrkit predict``: the loss curve of a schedule, or of a logged run, from a fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import click
+import numpy as np
+
+from ..params import STEPS
+from ..show import MAX_STEPS
+from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, quiet_extrapolation,
+                     steps_range, warn, warning_list)
+
+#: a --schedule whose LR differs from the run's logged lr column by more than this (of the peak) is warned about
+LR_TOLERANCE = 0.01
+
+
+@dataclass
+class _Target:
+    """What is predicted: the name, the LR of every step, the steps reported, the observed loss there."""
+
+    name: str
+    lr: np.ndarray
+    at: np.ndarray
+    observed: np.ndarray | None = None
+    total: int = 0
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _matching_total(spec: str, base_lr: float, convention, steps: np.ndarray, logged: np.ndarray) -> tuple[int, float] | None:
+    """The total, from the run's last logged step + 1 up to 10% (or two logging intervals) more, whose
+    spec LRs match the logged ones best, and that mismatch; ``None`` if none matches within the tolerance."""
+    from ...spec import parse
+
+    s = parse(spec)
+    last = int(steps[-1])
+    gap = int(np.median(np.diff(steps))) if steps.size > 1 else 1
+    span = max(2 * gap, (last + 1) // 10, 2)
+    peak = float(np.max(np.abs(logged))) or 1.0
+
+    def mismatch(total: int) -> float:
+        return float(np.max(np.abs(np.asarray(s(steps, total, convention=convention)) * base_lr - logged)) / peak)
+
+    coarse = np.unique(np.linspace(last + 1, last + 1 + span, 200).astype(int))
+    best = min(coarse, key=mismatch)
+    width = int(np.ceil(span / 199)) + 1
+    fine = range(max(last + 1, best - width), best + width + 1)
+    total = min(fine, key=mismatch)
+    rel = mismatch(total)
+    return (int(total), rel) if rel <= LR_TOLERANCE else None
+
+
+def _compare_lr(run, spec: str, base_lr: float, convention, lr: np.ndarray, steps_given: bool) -> dict[str, str]:
+    """Warn when --schedule disagrees with the run's logged lr column (and name a total that fits)."""
+    from ...laws.predict import lr_mismatch
+
+    if run.lr is None:
+        return {}
+    s, v = run.logged("lr")
+    found = lr_mismatch(s, v, lr) if s.size else None
+    if found is None or found[0] <= LR_TOLERANCE:
+        return {}
+    rel, at = found
+    msg = (f"--schedule differs from {run.source or run.name}'s logged lr column by up to {100 * rel:.3g}% of the peak "
+           f"(at step {at:,})")
+    if not steps_given:
+        better = _matching_total(spec, base_lr, convention, s, v)
+        if better is not None:
+            msg += f"; with --steps {better[0]} it matches within {100 * better[1]:.2g}%"
+    return {"lr": msg}
+
+
+def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base=None) -> _Target:
+    from ...laws import Curve
+    from ...laws.base import usable_points
+    from ...laws.domain import law_start
+
+    check_lr([schedule], base_lr)
+    (run,) = load_runs([run_path], columns, False, None, {0: base} if base else None)
+    for note in run.notes:
+        click.echo(f"lrkit: note: {run_path}: {note}", err=True)
+    check_total(run_path, run, steps, "--steps")
+    curve = Curve.from_run(run, total=steps, schedule=schedule, base_lr=base_lr, loss=target or result.target,
+                           convention=convention)
+    (curve,), notes = usable_points([curve])
+    for note in notes:
+        click.echo(note, err=True)
+    t = _Target(curve.name, curve.lr, curve.steps, curve.loss, int(curve.lr.size))
+    if steps is None:
+        click.echo(f"lrkit: note: total {t.total:,} steps (the run's last logged step + 1; give --steps N if the run "
+                   "was planned longer: a decay's start depends on it)", err=True)
+    if schedule is not None:
+        t.notes.update(_compare_lr(run, schedule, base_lr, convention, curve.lr, steps is not None))
+    start = law_start(t.lr)
+    early = t.at < start
+    if early.any():
+        click.echo(f"lrkit: note: left out {int(early.sum())} logged step{'s' * (int(early.sum()) != 1)} before step "
+                   f"{start:,}, the end of the warmup, where the law does not apply", err=True)
+        t.at, t.observed = t.at[~early], t.observed[~early]
+    if not t.at.size:
+        raise click.UsageError(f"{run_path}: no loss logged from step {start:,} on (the end of the warmup)")
+    if every:
+        t.at, t.observed = t.at[::every], t.observed[::every]
+    return t
+
+
+def _from_schedule(schedule, base_lr, steps, every, fmt, convention) -> _Target:
+    from ...laws.base import schedule_lr
+    from ...laws.domain import law_start
+
+    if schedule is None or steps is None:
+        raise click.UsageError("give --schedule SPEC --lr BASE --steps N, or --run RUN")
+    check_lr([schedule], base_lr)
+    lr = schedule_lr(schedule, steps, base_lr, convention)
+    k = every or (1 if fmt == "csv" else max(1, steps // 20))
+    at = np.arange(law_start(lr), steps, k)  # the laws describe training after warmup
+    if at.size == 0 or at[-1] != steps - 1:
+        at = np.r_[at, steps - 1]
+    return _Target(schedule, lr, at, None, steps)
+
+
+def _table(result, t: _Target, p) -> None:
+    from rich.table import Table
+
+    from ..terminal import console as make_console
+
+    console = make_console()
+    tb = Table(title=f"predicted {result.target}: {t.name} ({result.law} law fitted on {', '.join(result.runs)})",
+               title_justify="left")
+    for col in ("step", "LR", "loss", f"{int(100 * p.level)}% band") + (("observed", "error") if t.observed is not None else ()):
+        tb.add_column(col, justify="right")
+    rows = range(p.steps.size) if t.observed is None or p.steps.size <= 25 else \
+        np.unique(np.linspace(0, p.steps.size - 1, 20).astype(int))
+    for i in rows:
+        cells = [str(p.steps[i]), f"{t.lr[p.steps[i]]:.3g}", f"{p.loss[i]:.4f}", f"{p.lower[i]:.4f} .. {p.upper[i]:.4f}"]
+        if t.observed is not None:
+            cells += [f"{t.observed[i]:.4f}", f"{100 * (p.loss[i] - t.observed[i]) / t.observed[i]:+.2f}%"]
+        tb.add_row(*cells)
+    console.print(tb)
+    if t.observed is not None:
+        rel = np.abs(p.loss - t.observed) / t.observed
+        console.print(f"mean |error| {100 * rel.mean():.3f}%, max {100 * rel.max():.3f}% over {rel.size} logged steps")
+    else:
+        console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({p.lower[-1]:.4f} .. "
+                      f"{p.upper[-1]:.4f})")
+
+
+@click.command("predict")
+@click.argument("fit_file", type=click.Path(), metavar="FIT.json")
+@click.option("--schedule", default=None, metavar="SPEC", help="Schedule to predict for (with --lr and --steps).")
+@click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR.")
+@click.option("--steps", "-n", type=STEPS, default=None, metavar="N", callback=steps_range(2),
+              help=f"Total steps of the schedule (or of --run), at most {MAX_STEPS:,}.")
+@click.option("--run", "run_path", type=click.Path(), default=None, metavar="RUN",
+              help="Predict a logged run at its logged steps (with --schedule: checked against its lr column).")
+@click.option("--every", type=click.IntRange(1), default=None, metavar="K",
+              help="Report every K steps from the end of warmup (default: about 20 rows in a table, every step in csv).")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--band", is_flag=True, help="csv: add lower,upper columns.")
+@click.option("--column", "columns", multiple=True, metavar="ROLE=NAME", help="Column mapping for --run.")
+@click.option("--base", "base", type=click.Path(), default=None, metavar="BASE",
+              help="--run is a branch of BASE (a cooldown resumed from its checkpoint, logged from the branch point "
+                   "on): join them.")
+@click.option("--target", type=click.Choice(["loss", "val_loss"]), default=None,
+              help="--run: the column to compare with (default: the one the fit was made on).")
+@CONVENTION
+@EXTRAPOLATE
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Figure: the pilots, the prediction with its band, and the run's observed loss (--run).")
+def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, base, target,
+                    convention, extrapolate, plot):
+    """Predict the loss curve of a schedule (or of a logged run) from a fit.
+
+    Values start at the end of the warmup, where the law applies.  Outside the fit's domain of
+    validity each kind of extrapolation is one warning line on stderr (and in --format json); far
+    outside it the prediction is refused unless --extrapolate.
+
+    \b
+    Examples:
+      lrkit predict fit.json --schedule 'wsd(decay=0.2, warmup=2160)' --lr 3e-4 --steps 24000
+      lrkit predict fit.json --run wsd.csv --format csv
+      lrkit predict fit.json --run cooldown.csv --base constant.csv
+    """
+    from ...laws import FitResult, predict
+
+    result = FitResult.from_json(fit_file)
+    convention = convention or (result.validity.convention if result.validity else None)
+    if base is not None and run_path is None:
+        raise click.UsageError("--base BASE joins the --run RUN to its base: give --run")
+    if run_path is not None:
+        t = _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base)
+    else:
+        t = _from_schedule(schedule, base_lr, steps, every, fmt, convention)
+    with quiet_extrapolation():
+        p = predict(result, t.lr, t.at, extrapolate=extrapolate, convention=convention if schedule else None)
+    found = {**p.warnings, **t.notes}
+    for kind, message in found.items():
+        warn(kind, message)
+    if fmt == "csv":
+        lines = ["step,loss,lower,upper" if band else "step,loss"]
+        for i, s in enumerate(p.steps):
+            lines.append(f"{s},{p.loss[i]:.6g},{p.lower[i]:.6g},{p.upper[i]:.6g}" if band else f"{s},{p.loss[i]:.6g}")
+        click.echo("\n".join(lines))
+    elif fmt == "json":
+        doc = {"fit": str(fit_file), "law": result.law, "target": result.target, "name": t.name, "total": t.total,
+               "convention": convention, **p.to_dict(), "warnings": warning_list(found)}
+        if t.observed is not None:
+            doc["observed"] = t.observed.tolist()
+        click.echo(dump_json(doc))
+    else:
+        _table(result, t, p)
+    if plot:
+        from ...report.law_figures import plot_prediction
+
+        plot_prediction(p, plot, observed=None if t.observed is None else (t.at, t.observed), label=str(t.name))
+        click.echo(f"wrote {plot}", err=True)

@@ -1,0 +1,131 @@
+"""Issue 13: every fit stores its domain of validity; predictions and plans outside it warn once per kind
+(Python: ExtrapolationWarning; CLI: one stderr line each, and in JSON), far outside it they are refused
+(ExtrapolationError / exit 2, one line) unless extrapolate=True / --extrapolate."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit.cli import main
+from lrkit.laws import FitResult, LawError, plan, predict
+from lrkit.laws.domain import Domain, ExtrapolationError, ExtrapolationWarning
+
+N, PEAK = 2000, 1e-3
+
+
+def lr_of(spec: str, n: int = N, peak: float = PEAK) -> np.ndarray:
+    return lrkit.parse(spec).sample(n) * peak
+
+
+def kinds(record) -> list[str]:
+    return [w.message.kind for w in record if issubclass(w.category, ExtrapolationWarning)]
+
+
+def test_the_face_exports_the_warning_and_the_refusal():
+    assert lrkit.ExtrapolationWarning is ExtrapolationWarning and issubclass(ExtrapolationWarning, UserWarning)
+    assert lrkit.ExtrapolationError is ExtrapolationError and issubclass(ExtrapolationError, LawError)
+
+
+def test_every_fit_stores_its_domain(lra_fit, tmp_path):
+    d = lra_fit.validity
+    assert d == Domain(PEAK, PEAK, N, (100, 100), pytest.approx(0.1, rel=1e-3), None)
+    back = FitResult.from_json(lra_fit.to_json(tmp_path / "f.json"))
+    assert back.validity == d and json.loads((tmp_path / "f.json").read_text())["domain"]["horizon"] == N
+
+
+def test_inside_the_domain_no_warning(lra_fit):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = predict(lra_fit, lr_of("wsd(decay=0.3, warmup=100)"))
+    assert p.warnings == {}
+
+
+@pytest.mark.parametrize("kw, kind", [
+    ({"peak": 3 * PEAK}, "peak_lr"), ({"peak": PEAK / 4}, "peak_lr"), ({"n": 3 * N}, "horizon"),
+])
+def test_outside_the_domain_one_warning_per_kind(lra_fit, kw, kind):
+    lr = lr_of("cosine(warmup=100, floor=0.1)", **kw)
+    with pytest.warns(ExtrapolationWarning) as record:
+        p = predict(lra_fit, lr)
+    assert kinds(record) == [kind] and list(p.warnings) == [kind] and np.isfinite(p.final)
+
+
+def test_a_schedule_without_the_pilots_warmup_is_warned(lra_fit):
+    with pytest.warns(ExtrapolationWarning, match="no warmup; the pilots warmed up for 100 steps"):
+        predict(lra_fit, lr_of("cosine(floor=0.1)"))
+
+
+@pytest.mark.parametrize("kw, kind", [({"peak": 20 * PEAK}, None), ({"n": 40 * N}, "horizon")])
+def test_far_outside_is_refused_unless_extrapolate(lra_fit, kw, kind):
+    lr = lr_of("constant(warmup=100)", **kw)
+    with pytest.raises(ExtrapolationError, match="extrapolate=True") as exc:
+        predict(lra_fit, lr, np.array([lr.size - 1]))
+    if kind:
+        assert exc.value.kind == kind
+    with pytest.warns(ExtrapolationWarning):
+        p = predict(lra_fit, lr, np.array([lr.size - 1]), extrapolate=True)
+    assert p.warnings
+
+
+def test_a_loss_below_l0_or_not_finite_is_refused(lra_fit):
+    lr = lr_of("cosine(warmup=100)", peak=1e300 * PEAK)
+    with pytest.raises(ExtrapolationError, match="not a finite number|below the fitted irreducible loss"):
+        predict(lra_fit, lr, np.array([N - 1]))
+
+
+def test_an_old_fit_file_without_a_domain_loads_and_warns_once(lra_fit, tmp_path):
+    doc = json.loads(lra_fit.to_json())
+    del doc["domain"]
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    old = FitResult.from_json(tmp_path / "old.json")
+    assert old.validity is None
+    with pytest.warns(ExtrapolationWarning) as record:
+        p = predict(old, lr_of("cosine(warmup=100, floor=0.1)"))
+    assert kinds(record) == ["domain"] and "no domain of validity" in p.warnings["domain"]
+
+
+def test_plan_outside_the_domain_warns_and_records(lra_fit):
+    with pytest.warns(ExtrapolationWarning) as record:
+        p = plan(lra_fit, 60, PEAK, family="cosine")
+    assert kinds(record) == ["warmup"] and "end before the pilots' warmup" in p.warnings["warmup"]
+    with pytest.raises(ExtrapolationError, match="horizon"):
+        plan(lra_fit, 31 * N, PEAK, family="cosine")
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_cli_predict_warns_one_line_per_kind_and_records_it_in_json(lra_fit_file, capsys):
+    code, out, err = run_cli(["predict", lra_fit_file, "--schedule", "cosine(floor=0.1)", "--lr", "2e-3",
+                              "--steps", "3000", "--format", "json"], capsys)
+    assert code == 0, err
+    lines = err.strip().splitlines()
+    assert sorted(line.split(")")[0] for line in lines) == [
+        "lrkit: warning (horizon", "lrkit: warning (peak_lr", "lrkit: warning (warmup"]
+    doc = json.loads(out)
+    assert sorted(w["kind"] for w in doc["warnings"]) == ["horizon", "peak_lr", "warmup"]
+
+
+@pytest.mark.parametrize("cmd", [
+    ["predict", "{fit}", "--schedule", "constant(warmup=100)", "--lr", "0.02", "--steps", "2000"],
+    ["plan", "{fit}", "--steps", "2000", "--lr", "0.02", "--family", "cosine"],
+    ["predict", "{fit}", "--schedule", "constant(warmup=100)", "--lr", "1e-3", "--steps", "70000"],
+])
+def test_cli_far_outside_is_one_line_exit_2_unless_extrapolate(lra_fit_file, capsys, cmd):
+    args = [a.replace("{fit}", lra_fit_file) for a in cmd]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--extrapolate" in err, err
+    assert "extrapolate=True" not in err
+    code, out, err = run_cli(args + ["--extrapolate"], capsys)
+    assert code == 0 and "lrkit: warning" in err

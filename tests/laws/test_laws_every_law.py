@@ -1,0 +1,154 @@
+"""Every law in the package passes the same tests: its areas against a brute-force sum of its paper's
+formula, a fit recovering the law's own synthetic curves, prediction, save/load and a free-form plan
+(the Jacobian and the planner's exact gradient: test_laws_areas.py, parametrised over every law)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit.laws import LAW_NAMES, Curve, FitResult, LawError, fit, get_law, plan, predict
+from lrkit.laws.areas import warmup_end
+from lrkit.laws.bound import bound_noise, bound_noise_grad
+
+N, W, PEAK = 3000, 200, 3e-4
+STEPS = np.arange(W, N, 25)
+SPECS = [f"cosine(floor=0.1, warmup={W})", f"constant(warmup={W})", f'wsd(decay=0.3, form="linear", floor=0.05, warmup={W})']
+UNSEEN = f'wsd(decay=0.1, form="1-sqrt", warmup={W})'
+#: parameters each law is tested at (plausible for a small LM at peak LR 3e-4)
+THETA = {
+    "multipower": np.array([2.5, 0.6, 0.45, 500.0, 1.5, 0.55, 0.6]),
+    "lra": np.array([2.5, 0.6, 0.45, 1.2]),
+    "mpl-it": np.array([2.5, 0.6, 0.45, 500.0, 30.0, 0.6]),
+    "bound": np.array([2.5, 0.6, 0.45, 800.0]),
+}
+
+
+def test_every_registered_law_is_tested():
+    assert set(THETA) == set(LAW_NAMES)
+
+
+def lrs(spec: str, n: int = N) -> np.ndarray:
+    return lrkit.parse(spec).sample(n) * PEAK
+
+
+# ---------------------------------------------------------------------- brute force of each paper's formula
+def naive_loss(name: str, lr: np.ndarray, t: int, theta: np.ndarray) -> float:
+    """The law at step ``t`` summed literally from its paper (changes counted after warmup)."""
+    s1 = lr[: t + 1].sum()
+    w = max(warmup_end(lr), 1)
+    if name in ("multipower", "mpl-it"):  # Luo et al. 2025 eq. (6); mpl-it: gamma = 0
+        L0, A, alpha, B, C, beta = theta[:6]
+        gamma = theta[6] if name == "multipower" else 0.0
+        ld = sum((lr[k - 1] - lr[k]) * (1 - (C * lr[k] ** (-gamma) * lr[k:t + 1].sum() + 1) ** (-beta))
+                 for k in range(w, t + 1))
+        return L0 + A * s1 ** (-alpha) - B * ld
+    if name == "lra":  # Tissue et al. 2024 eq. (1), lam = 0.999
+        L0, A, alpha, C = theta
+        m = s2 = 0.0
+        for i in range(1, t + 1):
+            m = 0.999 * m + ((lr[i - 1] - lr[i]) if i >= w else 0.0)
+            s2 += m
+        return L0 + A * s1 ** (-alpha) - C * s2
+    L0, A, alpha, B = theta  # Schaipp et al. 2025 Thm 3.1 with G = 1, horizon t + 1
+    omega = sum(lr[i] ** 2 for i in range(t + 1)) / (2 * s1)
+    for k in range(t):
+        omega += 0.5 * lr[k] / lr[k + 1:t + 1].sum() * sum(lr[k:t + 1] ** 2) / lr[k:t + 1].sum()
+    return L0 + A * s1 ** (-alpha) + B * omega
+
+
+@pytest.mark.parametrize("name", LAW_NAMES)
+@pytest.mark.parametrize("seed", range(4))
+def test_law_matches_a_brute_force_sum_of_its_formula(name, seed):
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0.05, 1.0, int(rng.integers(2, 10)))
+    body = np.repeat(np.sort(rng.uniform(0.05, 1.0, size=int(rng.integers(3, 8))))[::-1], rng.integers(1, 8))
+    lr = np.r_[ramp, body, np.full(3, body[-1])] * PEAK
+    steps = np.unique(rng.integers(ramp.size, lr.size, size=8))
+    law, theta = get_law(name), THETA[name]
+    got = law.predict(lr, steps, theta)[0]
+    np.testing.assert_allclose(got, [naive_loss(name, lr, int(t), theta) for t in steps], rtol=1e-11)
+
+
+def reference_refined_rate(etas: np.ndarray, T: int) -> float:
+    """fabian-sp/lr-scheduling ScheduleBase._compute_refined_rate with G = 1, terms 2 + 3 (D = 0)."""
+    e = etas[:T]
+    s, g2 = e.sum(), e ** 2
+    alpha = s - e.cumsum()
+    alpha[-1] += 1e-10
+    beta = alpha + e
+    gammas = g2.sum() - g2.cumsum() + g2
+    return g2.sum() / (2 * s) + 0.5 * ((e / alpha) * (gammas / beta))[:T - 1].sum()
+
+
+def test_bound_matches_the_reference_code_and_skips_steps_with_lr_zero():
+    lr = np.r_[np.linspace(0.01, 1, 10), np.full(25, 1.0), 1 - np.sqrt(np.arange(1, 16) / 16)] * 1e-3
+    steps = np.arange(lr.size)
+    np.testing.assert_allclose(bound_noise(lr, steps), [reference_refined_rate(lr, t + 1) for t in steps], rtol=1e-12)
+    # a step with LR 0 does not move SGD: the bound is the one of the last step with a positive LR
+    zero_end = np.r_[lr, 0.0, 0.0]
+    np.testing.assert_allclose(bound_noise(zero_end, [lr.size + 1]), bound_noise(lr, [lr.size - 1]), rtol=1e-14)
+    with pytest.raises(LawError, match="no positive LR"):
+        bound_noise(np.r_[0.0, lr], [0])
+
+
+def test_bound_gradient_needs_positive_lrs():
+    with pytest.raises(LawError, match="every LR positive"):
+        bound_noise_grad(np.r_[1e-3, 0.0, 1e-3])
+
+
+def test_mpl_it_is_the_multi_power_law_at_gamma_zero():
+    lr = lrs(SPECS[2])
+    th = THETA["mpl-it"]
+    np.testing.assert_allclose(get_law("mpl-it").predict(lr, STEPS, th)[0],
+                               get_law("multipower").predict(lr, STEPS, np.r_[th, 0.0])[0], rtol=1e-14)
+
+
+# ---------------------------------------------------------------------------- fit, predict, save/load, plan
+def synthetic(name: str, specs: list[str], noise: float = 0.0, seed: int = 0) -> list[Curve]:
+    law, rng = get_law(name), np.random.default_rng(seed)
+    out = []
+    for s in specs:
+        y = law.predict(lrs(s), STEPS, THETA[name])[0]
+        out.append(Curve(s, lrs(s), STEPS, y * (1 + noise * rng.standard_normal(y.size))))
+    return out
+
+
+@pytest.fixture(scope="module", params=LAW_NAMES)
+def exact_fit(request):
+    name = request.param
+    return name, fit(synthetic(name, SPECS), name, prior_weight=0.0, select=False, n_boot=20)
+
+
+def test_fit_recovers_the_laws_own_curve_and_predicts_an_unseen_schedule(exact_fit):
+    name, res = exact_fit
+    assert res.law == name and max(m["max_rel_error"] for m in res.metrics.values()) < 1e-4
+    np.testing.assert_allclose(res.theta[:3], THETA[name][:3], rtol=0.03)  # L0, A, alpha
+    for c in synthetic(name, [UNSEEN]):
+        p = predict(res, c.lr, c.steps)
+        assert np.max(np.abs(p.loss - c.loss) / c.loss) < 2e-4
+        assert np.all(p.lower <= p.loss) and np.all(p.loss <= p.upper)
+
+
+def test_fit_file_round_trip(exact_fit, tmp_path):
+    name, res = exact_fit
+    back = FitResult.from_json(res.to_json(tmp_path / "fit.json"))
+    assert back.law == name and back.params == res.params and back.flags == res.flags
+    lr = lrs(UNSEEN)
+    a, b = predict(res, lr, STEPS), predict(back, lr, STEPS)
+    np.testing.assert_allclose(b.loss, a.loss)
+    np.testing.assert_allclose(b.upper, a.upper)
+
+
+def test_free_plan_works_for_every_law(exact_fit):
+    name, res = exact_fit
+    p = plan(res, N, PEAK, family="free", warmup=W, knots=12)
+    assert p.best.final_loss <= min(c.final_loss for c in p.standard) + 1e-9
+    np.testing.assert_allclose(lrkit.parse(p.best.spec).sample(N) * PEAK, p.best.lr)
+
+
+@pytest.mark.parametrize("name", ["mpl-it", "bound"])
+def test_new_laws_take_no_options(name):
+    with pytest.raises(LawError, match=f"law '{name}' takes no options"):
+        get_law(name, warmup="ld")

@@ -1,0 +1,80 @@
+"""Issue 13: a plan with its band and its predicted difference to the best standard schedule, honest labels,
+machine-readable output (--format json|spec, --out), and no phase at LR 0 unless asked."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit.cli import main
+from lrkit.laws import plan
+
+N, PEAK, W = 2000, 1e-3, 100
+
+
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture(scope="module")
+def free(lra_fit):
+    return plan(lra_fit, N, PEAK, family="free", knots=16)
+
+
+def test_plan_has_a_band_and_a_difference_to_the_best_standard_schedule(free):
+    b = free.best
+    assert b.lower < b.final_loss < b.upper and all(c.lower < c.final_loss < c.upper for c in free.standard)
+    d, lo, hi = free.difference
+    assert d == pytest.approx(b.final_loss - free.standard[0].final_loss) and lo < d < hi
+    assert free.standard[0].final_loss == min(c.final_loss for c in free.standard)
+    assert "best standard schedule" in free.verdict()
+
+
+def test_no_phase_at_lr_zero_unless_asked(lra_fit, free):
+    assert free.best.lr[W:].min() > 0 and free.floor == pytest.approx(0.1)
+    zero = plan(lra_fit, N, PEAK, family="free", knots=16, allow_zero=True)
+    assert zero.floor == 0.0 and zero.best.final_loss <= free.best.final_loss + 1e-12
+    # the LR-annealing law rewards training at LR 0 (its S2 keeps growing): only asked for, it does so
+    assert np.mean(zero.best.lr[W:] == 0) > 0.02
+
+
+def test_a_family_best_beaten_by_a_standard_schedule_is_not_called_recommended(lra_fit, capsys, lra_fit_file):
+    p = plan(lra_fit, N, PEAK, family="cosine")
+    assert p.standard[0].spec.startswith("wsd(") and p.standard[0].final_loss < p.best.final_loss
+    assert p.label == "best cosine" and p.recommended is p.standard[0] and not p.beats_standard
+    code, out, err = run_cli(["plan", lra_fit_file, "--steps", str(N), "--lr", str(PEAK), "--family", "cosine"], capsys)
+    assert code == 0, err
+    first, second = out.splitlines()[:2]
+    assert first.startswith("best cosine: cosine(") and second.startswith("recommended: wsd(")
+
+
+def test_plan_json_and_spec_formats_and_out(lra_fit_file, tmp_path, capsys):
+    base = ["plan", lra_fit_file, "--steps", str(N), "--lr", str(PEAK), "--family", "wsd"]
+    code, out, err = run_cli(base + ["--format", "json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["label"] == "recommended" and doc["best"]["spec"].startswith("wsd(")
+    assert doc["best"]["lower"] < doc["best"]["final_loss"] < doc["best"]["upper"]
+    diff = doc["difference_to_best_standard"]
+    assert diff["lower"] < diff["value"] < diff["upper"] and diff["schedule"] == doc["standard"][0]["spec"]
+    assert doc["warnings"] == [] and len(doc["standard"]) == 6
+    path = tmp_path / "planned.txt"
+    code, out, err = run_cli(base + ["--format", "spec", "--out", str(path)], capsys)
+    assert code == 0 and out == "" and f"wrote {path}" in err
+    spec = path.read_text().strip()
+    assert spec == doc["best"]["spec"] and str(lrkit.parse(spec)) == spec
+
+
+def test_plan_json_records_warnings(lra_fit_file, capsys):
+    code, out, err = run_cli(["plan", lra_fit_file, "--steps", "60", "--lr", str(PEAK), "--family", "cosine",
+                              "--format", "json"], capsys)
+    assert code == 0, err
+    assert [w["kind"] for w in json.loads(out)["warnings"]] == ["warmup"]
+    assert err.count("lrkit: warning (warmup)") == 1

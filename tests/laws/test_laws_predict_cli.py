@@ -1,0 +1,95 @@
+"""Issue 13: predictions only where the law applies (NaN before the end of the warmup; the CLI cuts those
+rows), figures that show observed points only for a logged run, a --schedule checked against the run's
+logged lr column, and the inferred total printed."""
+
+from __future__ import annotations
+
+import re
+
+import json
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit.cli import main
+from lrkit.laws import predict
+
+N, PEAK = 2000, 1e-3
+
+
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_predict_is_nan_before_the_law_applies(lra_fit):
+    lr = lrkit.parse("wsd(decay=0.3, warmup=100)").sample(N) * PEAK
+    p = predict(lra_fit, lr)
+    assert p.start == 99  # the first step at the peak LR (lrkit's warmup reaches it at step W-1)
+    assert np.all(np.isnan(p.loss[:99])) and np.all(np.isnan(p.lower[:99])) and np.all(np.isfinite(p.loss[99:]))
+    assert p.loss.size == N and np.isfinite(p.final)
+    q = predict(lra_fit, lr, np.array([0, 50, 99, 1999]))
+    assert np.isnan(q.loss[:2]).all() and np.isfinite(q.loss[2:]).all()
+    assert predict(lra_fit, lr, np.array([1999])).final == pytest.approx(p.final)
+
+
+def test_cli_run_rows_before_the_end_of_the_warmup_are_cut_with_a_note(runfile, lra_fit_file, tmp_path, capsys):
+    path = runfile(tmp_path / "early.csv", "cosine(warmup=100, floor=0.1)", start=0)
+    code, out, err = run_cli(["predict", lra_fit_file, "--run", path, "--format", "csv"], capsys)
+    assert code == 0, err
+    first = int(out.splitlines()[1].split(",")[0])
+    # one rule for every law input (lrkit.laws.base.usable_points): the points before the end of the warmup
+    assert first >= 99 and re.search(r"left out 5 (logged steps|losses logged) before step 99", err)
+
+
+def test_plot_shows_observed_points_only_for_a_run(lra_fit):
+    lr = lrkit.parse("wsd(decay=0.3, warmup=100)").sample(N) * PEAK
+    p = predict(lra_fit, lr)
+    ax = p.plot()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "observed" not in labels and any(lb.startswith("pilot cosine") for lb in labels)
+    assert "observed" not in ax.get_title("left")
+    steps = np.arange(100, N, 50)
+    ax = p.plot(observed=(steps, p.loss[steps] * 1.01))
+    assert "observed" in [line.get_label() for line in ax.get_lines()] and "mean |error| 0.99%" in ax.get_title("left")
+
+
+def test_cli_plot_of_a_schedule_and_of_a_run(pilot_files, lra_fit_file, tmp_path, capsys):
+    fig = tmp_path / "p.png"
+    code, _, err = run_cli(["predict", lra_fit_file, "--schedule", "wsd(warmup=100)", "--lr", "1e-3", "--steps",
+                            "2000", "--plot", str(fig)], capsys)
+    assert code == 0 and fig.stat().st_size > 10_000, err
+    code, _, err = run_cli(["predict", lra_fit_file, "--run", pilot_files["cosine"], "--plot", str(fig)], capsys)
+    assert code == 0 and fig.stat().st_size > 10_000, err
+
+
+@pytest.fixture()
+def cut_short(runfile, tmp_path) -> str:
+    """A WSD run of 2,000 steps whose log ends at step 1,979 (the last 20 steps were not logged)."""
+    path = tmp_path / "wsd.csv"
+    runfile(path, "wsd(decay=0.2, warmup=100)")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:1981]) + "\n")  # header + steps 0..1979
+    return str(path)
+
+
+def test_cli_run_schedule_is_checked_against_the_logged_lr(cut_short, lra_fit_file, capsys):
+    args = ["predict", lra_fit_file, "--run", cut_short, "--schedule", "wsd(decay=0.2, warmup=100)", "--lr", "1e-3"]
+    code, out, err = run_cli(args + ["--format", "json"], capsys)
+    assert code == 0, err
+    assert "total 1,980 steps (the run's last logged step + 1" in err  # the inferred total, said
+    line = [x for x in err.splitlines() if x.startswith("lrkit: warning (lr)")]
+    assert len(line) == 1 and "logged lr column by up to" in line[0] and "with --steps 2000 it matches" in line[0]
+    assert [w["kind"] for w in json.loads(out)["warnings"]] == ["lr"]
+    code, out, err = run_cli(args + ["--steps", "2000", "--format", "csv"], capsys)
+    assert code == 0 and "warning" not in err and "total" not in err
+
+
+def test_cli_run_with_its_own_schedule_matches(pilot_files, lra_fit_file, capsys):
+    code, _, err = run_cli(["predict", lra_fit_file, "--run", pilot_files["cosine"], "--schedule",
+                            "cosine(warmup=100, floor=0.1)", "--lr", "1e-3", "--format", "csv"], capsys)
+    assert code == 0 and "warning" not in err, err
