@@ -121,7 +121,8 @@ def run_demo(out: str | Path = "lrkit-demo", quick: bool = False, workers: int |
                 f"{_r2(fitted)}); planned the cooldown for {cfg.budget:,} steps: {planned}")
             for note in notes:
                 say(f"note: {note}")
-            finals = [canonical_spec(s) for s in standard_schedules(cfg.warmup)] + [planned]
+            standard = [canonical_spec(s) for s in standard_schedules(cfg.warmup)]
+            finals = standard + ([planned] if planned not in standard else [])  # a plan may be a standard schedule
             trials = [_trial(cfg, s, seed) for s in finals for seed in range(cfg.seeds)]
             say(f"runs: {len(finals)} schedules × {cfg.seeds} seeds = {len(trials)} trials of {cfg.budget:,} steps "
                 f"on {workers} workers")

@@ -109,3 +109,15 @@ def test_no_paths_in_report_text():
     assert no_paths("~/data/text/ and C:\\data\\x.txt") == "text and x.txt"
     for kept in ("https://example.org/a/b", "3/4/5", "1/2 of the steps", "tokens per step"):
         assert no_paths(kept) == kept
+
+
+def test_schedules_without_a_final_loss_are_named_not_counted_as_misses():
+    unfinished = ScheduleResult(COS, False, 1.70, 1.69, 1.71, (1.72, math.nan), (0, 1), "cosine")  # a seed diverged
+    story = tell([row(WSD, [1.62, 1.63]), row(PLAN, [1.60, 1.61], planned=True), unfinished])
+    assert [r.label for r in story.unfinished] == ["cosine"] and not story.misses
+    assert story.realised_ranking == ["WSD 28% linear to 0.1", "WSD 20% 1-sqrt"] and story.rows[-1] is unfinished
+    s = story.sentence()
+    assert "finished first of 2" in s and "predicted the final validation loss of the 2 finished schedules within 2%" in s
+    assert "(cosine: no final loss from every seed)" in s
+    none = tell([ScheduleResult(PLAN, True, 1.6, 1.5, 1.7, (), (), "planned")])
+    assert none.comparison is None and none.sentence().startswith("No schedule has a final validation loss")

@@ -154,10 +154,11 @@ class Story:
 
     def accuracy(self) -> str:
         tol = f"{self.tolerance * 100:g}%"
-        every = "every" if not self.unfinished else f"each of the {len(self.ran)} finished"
+        which = "every schedule's final validation loss" if not self.unfinished else \
+            f"the final validation loss of the {len(self.ran)} finished schedules"
         if not self.misses:
             worst = max(self.ran, key=lambda r: abs(r.error))
-            text = (f"the law predicted {every} schedule's final validation loss within {tol} "
+            text = (f"the law predicted {which} within {tol} "
                     f"(largest error {worst.error * 100:+.1f}%, {worst.label})")
         else:
             missed = ", ".join(f"{r.label} {r.error * 100:+.1f}%" for r in self.misses)
