@@ -12,7 +12,7 @@ import numpy as np
 from . import bench_figures as F
 from .demo_figures import final_losses
 from .demo_story import Story, results_from, tell
-from .html_base import _e, _num, _swatch, figure
+from .html_base import _e, _swatch, figure
 
 
 def budget_trials(store, pred: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -66,7 +66,8 @@ def _table(story: Story, cmap: Mapping[str, str], level: float) -> str:
     trs = []
     pred_rank = {lab: i + 1 for i, lab in enumerate(story.predicted_ranking)}
     for i, r in enumerate(story.rows):
-        seeds = " ".join(f'<span title="seed {s}">{_num(v)}</span>' for s, v in zip(r.seeds, r.finals)) or "–"
+        seeds = " ".join(f'<span title="seed {s}">{f"{v:.4f}" if math.isfinite(v) else "–"}</span>'
+                         for s, v in zip(r.seeds, r.finals)) or "–"
         ran = math.isfinite(r.mean)
         sd = f" ± {r.sd:.4f}" if math.isfinite(r.sd) else ""
         miss = "" if ran and abs(r.error) <= story.tolerance else ' class="never"'
