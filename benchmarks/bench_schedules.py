@@ -68,6 +68,7 @@ SPECS: list[tuple[str, str]] = [
     ("deepspeed_warmup", "deepspeed_warmup(warmup=0.01)"),
     ("deepspeed_warmup_decay", "deepspeed_warmup_decay(warmup=0.01)"),
     ("deepspeed_warmup_cosine", "deepspeed_warmup_cosine(warmup=0.01)"),
+    ("under", "under(wsd(warmup=0.01, decay=0.2), convention=\"hf\")"),
     ("composite", "sequence(rewarm(from_lr=0.1, warmup=0.05, then=wsd(decay=0.2)), "
                   "clamp(repeat(cosine(), every=0.1), floor=0.1), boundaries=[0.6])"),
 ]

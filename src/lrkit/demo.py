@@ -200,8 +200,9 @@ def _predictions(store: Store, cfg: DemoConfig, fitted: Any, finals: list[str], 
     curves = []
     for spec in finals:
         p = predict(fitted, schedule_lr(spec, cfg.budget, cfg.peak_lr), steps)
-        curves.append({"label": spec, "planned": spec == planned, "steps": steps.tolist(), "loss": p.loss.tolist(),
-                       "lower": p.lower.tolist(), "upper": p.upper.tolist()})
+        at = np.isfinite(p.loss)  # the law applies from the end of the warmup on (NaN before)
+        curves.append({"label": spec, "planned": spec == planned, "steps": steps[at].tolist(),
+                       "loss": p.loss[at].tolist(), "lower": p.lower[at].tolist(), "upper": p.upper[at].tolist()})
     r2 = [float(m["r2"]) for m in fitted.metrics.values() if isinstance(m, dict) and np.isfinite(m.get("r2", np.nan))]
     return {"workload": "charlm", "budget": cfg.budget, "peak_lr": cfg.peak_lr, "pilot_steps": cfg.budget,
             "pilots": pilot_schedules(cfg), "warmup": cfg.warmup, "fit_from": cfg.fit_start,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import warnings
 
 import click
 
@@ -63,8 +64,14 @@ def error(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as the CLI prints it: one line naming what it is about, no source location."""
+    return f"lrkit: warning: {' '.join(str(message).split())}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``lrkit`` script."""
+    warnings.formatwarning = _one_line_warning
     try:
         rc = cli.main(args=argv, prog_name="lrkit", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:  # plain ``lrkit``: the help, as ``lrkit --help`` prints it

@@ -52,7 +52,8 @@ def _store(path: str, readonly: bool = False) -> Iterator[Any]:
         raise click.ClickException(f"{path}: {e}") from None
 
 
-def _options(corpus: str | None, items: tuple[str, ...]) -> dict[str, Any]:
+def workload_options(corpus: str | None, items: tuple[str, ...]) -> dict[str, Any]:
+    """The workload options given as ``--option KEY=VALUE`` (Python literals, else text), and ``--corpus``."""
     out: dict[str, Any] = {}
     for it in items:
         key, sep, val = it.partition("=")
@@ -210,7 +211,7 @@ def bench(workloads, schedules, steps, seeds, lrs, optimizers, db, workers, thre
         raise click.BadParameter("must be >= 1", param_hint="--threads")
     if log_every < 0:
         raise click.BadParameter("must be >= 0", param_hint="--log-every")
-    opts = _options(corpus, wl_options)
+    opts = workload_options(corpus, wl_options)
     trials = expand(list(workloads), list(schedules), list(lrs) or None, seeds, steps, list(optimizers) or ["adamw"],
                     log_every, opts)
     if workers is None:
@@ -371,17 +372,14 @@ def export(trial_id, db, out, loss_from):
 
 
 def history_csv(h: dict, loss_from: str = "train") -> str:
-    """A run CSV from a stored history: header ``step,lr,loss,val_loss,grad_norm``."""
+    """A run CSV from a stored history: header ``step,lr,loss,val_loss,grad_norm`` (the one run-CSV writer,
+    :func:`lrkit.runs.write_csv`)."""
+    from ..runs import write_csv
+
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["step", "lr", "loss", "val_loss", "grad_norm"])
-
-    def cell(x: float) -> str:
-        return "" if x is None or not math.isfinite(x) else repr(float(x))
-
-    for i, step in enumerate(h["step"]):
-        loss = h["val_loss"][i] if loss_from == "val" else h["loss"][i]
-        w.writerow([int(step), cell(h["lr"][i]), cell(loss), cell(h["val_loss"][i]), cell(h["grad_norm"][i])])
+    loss = h["val_loss"] if loss_from == "val" else h["loss"]
+    write_csv(buf, [("step", h["step"]), ("lr", h["lr"]), ("loss", loss), ("val_loss", h["val_loss"]),
+                    ("grad_norm", h["grad_norm"])])
     return buf.getvalue()
 
 

@@ -47,11 +47,11 @@ def find_lr_command(workload, wl_options, steps, start_lr, end_lr, mode, suggest
     """
     from ..bench.workloads import get_workload
     from ..integrations.lr_range import find_lr
-    from .bench import _options
+    from .bench import workload_options
 
     if threads is not None and threads < 1:
         raise click.BadParameter("must be >= 1", param_hint="--threads")
-    opts = _options(None, wl_options)
+    opts = workload_options(None, wl_options)
     wl = get_workload(workload)
     wl.check_options(opts)
     set_threads, make_optimizer = _bench_helpers()

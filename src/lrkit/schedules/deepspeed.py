@@ -22,12 +22,12 @@ import math
 from ..errors import SpecError
 from . import validate as v
 from .base import Fn, Phase, family
-from .frameworks import _Own
+from .frameworks import FrameworkSchedule
 
 WARMUP_TYPES = ("log", "linear")
 
 
-class _DeepSpeed(_Own):
+class _DeepSpeed(FrameworkSchedule):
     """The warmup all three share (``WarmupLR._get_gamma``, ``WarmupCosineLR.get_lr_ratio``)."""
 
     decays_over_total = True

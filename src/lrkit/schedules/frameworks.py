@@ -40,7 +40,7 @@ def megatron_wsd_coeff(style: str):
             "minus_sqrt": lambda r, m: 1.0 - m.sqrt(r)}[style]
 
 
-class _Own(Schedule):
+class FrameworkSchedule(Schedule):
     """Helpers for families with their own ``warmup`` and ``steps`` fields (not a family itself)."""
 
     def _check_common(self) -> None:
@@ -64,7 +64,7 @@ class _Own(Schedule):
 
 
 @family("megatron")
-class Megatron(_Own):
+class Megatron(FrameworkSchedule):
     """Megatron-LM's ``OptimizerParamScheduler`` learning rate (``get_lr``); the total is ``lr_decay_steps``.
 
     ``warmup`` steps (``lr_warmup_steps``) from ``warmup_init`` reach the peak at step ``warmup``; then
@@ -213,7 +213,7 @@ TORCHTITAN_DECAYS = ("linear", "sqrt", "cosine")
 
 
 @family("torchtitan")
-class Torchtitan(_Own):
+class Torchtitan(FrameworkSchedule):
     """torchtitan's ``linear_warmup_stable_decay`` (``LRSchedulersContainer.Config.build``).
 
     Warmup ``(t+1)/W`` over ``warmup`` steps (capped at the total); the decay over the last
@@ -271,7 +271,7 @@ class Torchtitan(_Own):
 
 
 @family("cosine_lr_rate")
-class CosineLrRate(_Own):
+class CosineLrRate(FrameworkSchedule):
     """transformers' ``get_cosine_with_min_lr_schedule_with_warmup_lr_rate``: warmup ``(t+1)/W``, or from
     ``warmup_lr_rate`` reaching the peak at step ``W - 1``; then ``floor + (1 - floor) (1 + cos(2 pi waves p))
     / 2`` with ``p = (t - W + 1) / (T - W)``, so the floor is reached at step ``T - 1``. ``floor`` is
