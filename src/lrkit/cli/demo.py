@@ -27,8 +27,8 @@ def demo(out, quick, workers):
     The WSD workflow: a constant-LR run and its short cooldown branch as pilots, the multi-power law
     fitted to them, the cooldown planned for the same budget, then the planned schedule, cosine, WSD and
     linear trained with 3 seeds each and compared with their predictions. Runs on a small transformer
-    language model trained on the Python standard library's own source (no download). Takes about 5
-    minutes on a 2-core CPU (--quick: seconds). A second run with the same --out reuses the finished
+    language model trained on the Python standard library's own source (no download). Takes about 3.5
+    minutes on an idle 2-core CPU (--quick: seconds). A second run with the same --out reuses the finished
     trials.
     """
     from rich.markup import escape
