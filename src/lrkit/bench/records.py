@@ -170,5 +170,15 @@ def read_prediction(path: Any, key: str, value: Any) -> dict[str, Any]:
     params = _field(f"{where}, fit", fit, "params",
                     lambda x: isinstance(x, dict) and all(is_number(p) for p in x.values()),
                     "an object of finite numbers", {})
-    out["fit"] = {"law": law, "params": params}
+    r2 = _field(f"{where}, fit", fit, "r2", lambda x: isinstance(x, list) and all(is_number(v) for v in x),
+                "a list of finite numbers", [])
+    out["fit"] = {"law": law, "params": params, "r2": r2}
+    # the WSD-workflow demo's protocol (absent in older databases)
+    out["pilots"] = _field(where, value, "pilots", lambda x: isinstance(x, list) and all(isinstance(t, str) for t in x),
+                           "a list of specs", [])
+    for name in ("warmup", "fit_from"):
+        out[name] = _field(where, value, name, lambda x: type(x) is int and x >= 0, "an integer >= 0", None)
+    out["level"] = _field(where, value, "level", lambda x: is_number(x) and 0 < x < 1, "a number in (0, 1)", None)
+    out["notes"] = _field(where, value, "notes", lambda x: isinstance(x, list) and all(isinstance(t, str) for t in x),
+                          "a list of text", [])
     return out

@@ -7,18 +7,16 @@ and training loss per schedule with the seed spread, the LR each applied, and LR
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import html
 import json
 import math
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import bench_figures as F
+from .html_base import NAME_WIDTH, PATH, _e, _int, _name, _num, _swatch, figure, no_paths  # noqa: F401 - names of this module
 
 CSS = """
 :root { --ink:#1f2328; --muted:#656d76; --line:#d8dee4; --bg:#f6f8fa; --card:#fff; --accent:#0072B2; --good:#1a7f37; }
@@ -63,6 +61,8 @@ details { margin-top: 8px; }
 summary { cursor: pointer; }
 pre.spec { white-space: pre-wrap; word-break: break-word; background: #f6f8fa; border: 1px solid var(--line);
   border-radius: 6px; padding: 10px 12px; font-size: 12px; margin: 8px 0 0; }
+.conclusion { font-size: 16.5px; line-height: 1.5; margin: 6px 0 14px; padding: 12px 16px; background: var(--card);
+  border: 1px solid var(--line); border-left: 4px solid var(--accent); border-radius: 8px; }
 footer { color: var(--muted); font-size: 12.5px; margin-top: 26px; }
 @media (max-width: 900px) { .figs, .split { grid-template-columns: 1fr; } }
 """
@@ -76,52 +76,6 @@ window.addEventListener('load',function(){var imgs=document.images,ok=0;for(var 
 var d=document.documentElement;d.setAttribute('data-figures',ok+'/'+imgs.length);d.setAttribute('data-errors',String(errs.length));
 if(errs.length)d.setAttribute('data-error-list',errs.join(' | ').slice(0,500));});})();
 """
-
-
-def _e(x: Any) -> str:
-    """Any value as HTML text (quotes included): every field of a database goes through here, since a
-    database may come from elsewhere (docs/security.md)."""
-    return html.escape(str(x), quote=True)
-
-
-def _num(x: float | None, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, float) and math.isinf(x):
-        return '<span class="never">never</span>'
-    return _e(f"{x:.{digits}g}")
-
-
-def _int(x: float) -> str:
-    if not math.isfinite(x):
-        return '<span class="never">never</span>'
-    return _e(f"{int(round(x)):,}")
-
-
-def figure(fig, caption: str = "", alt: str = "") -> str:
-    """An ``<figure>`` with the matplotlib figure embedded as an SVG data URI."""
-    svg = F.to_svg(fig)
-    data = base64.b64encode(svg.encode()).decode()
-    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f'<figure><img alt="{_e(alt or caption)}" src="data:image/svg+xml;base64,{data}">{cap}</figure>'
-
-
-#: Longer method names (e.g. a planned piecewise schedule) are cut in tables; the full spec is the tooltip.
-NAME_WIDTH = 72
-
-
-def _name(label: str, names: Mapping[str, str]) -> str:
-    """A method's name in the report: a short alias or the spec cut to ``NAME_WIDTH``, with the full spec
-    as a tooltip."""
-    if label in names:
-        return f'<span title="{_e(label)}">{_e(names[label])}</span>'
-    if len(label) > NAME_WIDTH:
-        return f'<span title="{_e(label)}">{_e(F.short(label, NAME_WIDTH))}</span>'
-    return _e(label)
-
-
-def _swatch(cmap: Mapping[str, str], label: str) -> str:
-    return f'<span class="swatch" style="background:{_e(cmap.get(label, "#333"))}"></span>'
 
 
 def _target(scores, p: str, names: Mapping[str, str]) -> str:
@@ -154,64 +108,6 @@ def _method_table(ms, cmap, target: float, names: Mapping[str, str]) -> str:
     return ("<table><thead><tr><th>method</th><th>peak LR</th><th>seeds</th><th>final val loss</th><th>best val loss</th>"
             f"<th>steps to target</th><th>time to target</th><th>× fastest</th>{sens_h}</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
-
-
-def _realised(store, pred: Mapping[str, Any]):
-    """The realised validation curves and final losses of a prediction's trials, and its pilots' curves."""
-    realised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    finals: dict[str, list[float]] = {}
-    wanted = pred["trial_ids"]  # None: every done trial of the workload at the budget
-    for r in store.trials(status="done", workload=pred["workload"]):
-        if r["steps"] == pred["budget"] and (wanted is None or r["id"] in wanted):
-            h = store.history(r["id"])
-            if r["label"] not in realised:
-                realised[r["label"]] = (np.asarray(h["step"]) + 1, np.asarray(h["val_loss"]))
-            finals.setdefault(r["label"], []).append(r["final_val"] if r["final_val"] is not None else math.nan)
-    pilots = []
-    for pid in pred["pilot_ids"]:
-        pr = store.trials(ids=[pid])
-        if pr and pr[0]["status"] == "done":
-            h = store.history(pid)
-            pilots.append((pr[0]["label"], np.asarray(h["step"]) + 1, np.asarray(h["val_loss"])))
-    return realised, finals, pilots
-
-
-def _prediction_section(store, pred: Mapping[str, Any], cmap: Mapping[str, str], names: Mapping[str, str]) -> str:
-    """The demo: pilots, the fitted law, predicted vs realised curves and a table of final losses
-    (``pred``: a prediction artifact checked by :func:`lrkit.bench.records.read_prediction`)."""
-    realised, finals, pilots = _realised(store, pred)
-    fig = F.predicted_vs_realised(pred["curves"], realised, cmap, pilots, names)
-    trs = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # every seed diverged: an all-NaN median
-        ranked = sorted(pred["curves"], key=lambda c: np.nanmedian(finals.get(c["label"], [math.inf])))
-        for i, c in enumerate(ranked):
-            real = float(np.nanmedian(finals[c["label"]])) if c["label"] in finals else math.nan
-            p = float(c["loss"][-1])
-            err = (p - real) / real * 100 if math.isfinite(real) and real != 0 else math.nan
-            lo, hi = c["lower"][-1], c["upper"][-1]
-            shown_err = _e(f"{err:+.2f}%") if math.isfinite(err) else "–"
-            trs.append(f'<tr class="{"best" if i == 0 else ""}"><td class="method">{_swatch(cmap, c["label"])}'
-                       f'{_name(c["label"], names)}</td><td>{_e(f"{p:.4f}")}</td>'
-                       f'<td>{_e(f"[{lo:.4f}, {hi:.4f}]")}</td><td>{_num(real)}</td><td>{shown_err}</td></tr>')
-    fit = pred["fit"]
-    params = ", ".join(f"{k} = {v:.4g}" for k, v in fit["params"].items())
-    pilot_steps = "?" if pred["pilot_steps"] is None else pred["pilot_steps"]
-    budget, peak = f"{pred['budget']:,}", f"{pred['peak_lr']:g}"
-    return (
-        '<section class="card"><h2>Planned from two pilots: predicted vs realised</h2>'
-        f'<p class="lead">Two pilot runs of <b>{_e(pilot_steps)}</b> steps (constant and cosine) were fitted with the '
-        f'<b>{_e(fit["law"] or "?")}</b> loss-curve law; the law planned a schedule for <b>{_e(budget)}'
-        f"</b> steps at peak LR {_e(peak)}, then the planned schedule and the standard ones were "
-        "run for that budget.</p>"
-        + figure(fig, "Dashed: the law's prediction before training (band: parameter uncertainty); solid: the realised "
-                      "validation loss; grey: the pilots the law was fitted on.", "predicted vs realised")
-        + '<h3>Final validation loss</h3><table><thead><tr><th>schedule</th><th>predicted</th><th>band</th>'
-          "<th>realised</th><th>prediction error</th></tr></thead><tbody>" + "".join(trs) + "</tbody></table>"
-        + f'<p class="note" style="margin-top:10px">Fitted parameters: {_e(params)}.</p>'
-        + (f'<details><summary class="note">The planned schedule\'s spec</summary><pre class="spec">{_e(pred["planned"])}</pre>'
-           "</details>" if pred["planned"] else "")
-        + "</section>")
 
 
 def _ratio_cells(scores, lab: str) -> str:
@@ -259,7 +155,7 @@ def _problem_section(p: str, ms, scores, rows, hist, cmap: Mapping[str, str], na
         or DESCRIPTIONS.get(meta["workload"]) or meta["workload"]
     first = next(r for r in rows if r["id"] == ms[0].trial_ids[0])
     info = json.loads(first["info"]) if first.get("info") else {}
-    facts = " · ".join(f"{_e(k)} <b>{_e(f'{v:,}' if isinstance(v, int) else v)}</b>" for k, v in info.items())
+    facts = " · ".join(f"{_e(k)} <b>{_e(f'{v:,}' if isinstance(v, int) else no_paths(v))}</b>" for k, v in info.items())
     figs = figure(F.loss_curves(ms, hist, cmap, scores.targets[p], names),
                   "Median over seeds at each method's best peak LR; shaded: min–max over seeds. Dashed: the target.",
                   "loss curves")
@@ -297,13 +193,14 @@ def busy_seconds(rows) -> float:
     return total
 
 
-def _header(store, title: str, scores, rows, n_failed: int) -> str:
+def _header(store, title: str, scores, rows, n_failed: int, lead: str = "") -> str:
+    """The title, then ``lead`` (the demo's conclusion), then the counts."""
     cpu = sum(r["train_time"] or 0 for r in rows)
     stats = (("problems", len(scores.methods)), ("methods", len(scores.labels)), ("trials done", len(rows)),
              ("failed", n_failed), ("wall time", f"{busy_seconds(rows) / 60:.1f} min"),
              ("CPU time (sum over workers)", f"{cpu / 60:.1f} min"))
     return (f'<header><h1>{_e(title)}</h1><div class="sub">{_e(store.path.name)} · generated '
-            f'{_e(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} · lrkit</div></header>'
+            f'{_e(_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))} · lrkit</div></header>{lead}'
             '<div class="stats">'
             + "".join(f'<div class="stat"><div class="v">{_e(v)}</div><div class="k">{_e(k)}</div></div>' for k, v in stats)
             + "</div>")
@@ -324,10 +221,12 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
     It reads the database as data: no workload's code is imported, and every field is escaped.
     """
     from ..bench.scoring import score_store
+    from .demo_html import conclusion, demo_section, demo_story
+    from .demo_story import schedule_name
 
     predictions = _predictions(store)
     pilot_ids = {i for p in predictions.values() for i in p["pilot_ids"]}
-    names = {c["label"]: f"planned by the {p['fit']['law'] or 'fitted'} law"
+    names = {c["label"]: f"planned: {schedule_name(c['label'])}"
              for p in predictions.values() for c in p["curves"] if c["planned"]}
     rows = [r for r in store.trials(status="done") if r["id"] not in pilot_ids]  # pilots: in their own section
     if not rows:
@@ -341,9 +240,10 @@ def render_report(store, reference: str | None = None, targets: Mapping[str, flo
     cmap = F.colours(list(dict.fromkeys(labels_all)))
     n_failed = sum(r["status"] == "failed" for r in store.trials())
     title = title or "lrkit benchmark report"
-    parts = [_header(store, title, scores, rows, n_failed)]
-    for _, pred in sorted(predictions.items()):
-        parts.append(_prediction_section(store, pred, cmap, names))
+    demos = [(pred, demo_story(store, pred)) for _, pred in sorted(predictions.items())]
+    # the demo's conclusion opens the report, right under the title
+    parts = [_header(store, title, scores, rows, n_failed, "".join(conclusion(st) for _, st in demos))]
+    parts += [demo_section(store, pred, st, cmap, names) for pred, st in demos]
     if len(scores.labels) > 1 and len(scores.methods) >= 1:
         parts.append(_score_section(scores, cmap, names))
     for p, ms in scores.methods.items():
