@@ -198,7 +198,8 @@ def _reported(t: _Target, p):
 @click.option("--run", "run_path", type=click.Path(), default=None, metavar="RUN",
               help="Predict a logged run at its logged steps (with --schedule: checked against its lr column).")
 @click.option("--every", type=click.IntRange(1), default=None, metavar="K",
-              help="Report every K steps from the end of warmup (--run: the first logged step at or after each; default: about 20 rows in a table, every step in csv).")
+              help="Report every K steps from the end of warmup (--run: the first logged step at or after each; "
+                   "default: about 20 rows in a table, every step in csv).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--band", is_flag=True, help="csv: add lower,upper columns.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME", help="Column mapping for --run.")
