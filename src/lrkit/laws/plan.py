@@ -199,7 +199,9 @@ class _Budget:
         return schedule_lr(spec, self.steps, self.peak_lr if peak is None else peak, self.convention)
 
 
-def _family_search(b: _Budget, family: str) -> Candidate:
+def _family_search(b: _Budget, family: str, floor: float = 0.0) -> Candidate:
+    """The family's best schedule; a WSD floor is never below ``floor`` (a free plan's: its WSD candidate
+    keeps the free form's promise not to go below the pilots' lowest LR)."""
     from scipy.optimize import minimize_scalar  # lazy
 
     w = f"warmup={b.warmup}"
@@ -207,9 +209,10 @@ def _family_search(b: _Budget, family: str) -> Candidate:
         max_decay = max(0.02, min(0.9, 1.0 - b.warmup / b.steps - 1e-3))
         best: Candidate | None = None
         for form in DECAY_FORMS:
-            for floor in ((0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)):
-                def spec_of(d: float, form: str = form, floor: float = floor) -> str:
-                    return f'wsd(decay={round(float(d), 3)}, form="{form}", floor={floor}, {w})'
+            floors = (0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)
+            for end in sorted({max(f, round(floor, 4)) for f in floors}):
+                def spec_of(d: float, form: str = form, end: float = end) -> str:
+                    return f'wsd(decay={round(float(d), 3)}, form="{form}", floor={end}, {w})'
 
                 res = minimize_scalar(lambda d: b.score(spec_of(d)).final_loss,
                                       bounds=(0.02, max_decay), method="bounded", options={"xatol": 2e-3})
@@ -354,7 +357,7 @@ def plan(
         warned = settle(_loss_findings(fit, standard, steps, peak_lr) + check_schedule(
             domain, peak_lr=peak_lr, horizon=steps, warmup=warmup, convention=convention), extrapolate)
         if family == "free":
-            wsd = _family_search(b, "wsd")
+            wsd = _family_search(b, "wsd", floor)
             seeds = [wsd.lr, standard[0].lr, b.lr(f"linear(end=0.0, warmup={warmup})")]
             best = _free_search(b, knots, seeds, floor)
             best = min([best, wsd], key=lambda c: c.final_loss)
