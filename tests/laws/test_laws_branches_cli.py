@@ -81,3 +81,23 @@ def test_convention_on_fit_predict_and_plan(pilot_files, tmp_path, capsys):
                                  str(N), "--format", "json"], capsys)
     doc = json.loads(stdout)
     assert doc["convention"] == "torch" and doc["warnings"] == []
+
+
+def test_plan_warmup_is_the_pilots_ramp_under_their_convention(pilot_files, tmp_path, capsys):
+    """Pilots trained with torch's warmup=100 reach the peak at step 100 (the fit measures 101 steps of
+    ramp); the plan wrote warmup=101, one step longer than the pilots' ramp. It now writes warmup=100."""
+    out = tmp_path / "torch.json"
+    code, _, err = run_cli(["fit", *pilot_files.values(), "--law", "lra", "--boot", "0", "--out", str(out),
+                            "--schedule", "cosine(warmup=100, floor=0.1)", "--schedule", "constant(warmup=100)",
+                            "--lr", "1e-3", "--convention", "torch"], capsys)
+    assert code == 0, err
+    code, stdout, err = run_cli(["plan", str(out), "--steps", str(N), "--lr", "1e-3", "--family", "wsd",
+                                 "--format", "json"], capsys)
+    doc = json.loads(stdout)
+    assert code == 0 and doc["warmup"] == 100 and "warmup=100" in doc["best"]["spec"], err
+    pilots = lrkit.parse("constant(warmup=100)").sample(N, "torch")[:101]
+    planned = lrkit.parse(doc["best"]["spec"]).sample(N, "torch")[:101]
+    assert np.array_equal(planned, pilots)
+    code, stdout, err = run_cli(["plan", str(out), "--steps", str(N), "--lr", "1e-3", "--family", "wsd",
+                                 "--format", "json", "--convention", "lrkit"], capsys)
+    assert code == 0 and json.loads(stdout)["warmup"] == 101  # lrkit's warmup=101 peaks at step 100 too

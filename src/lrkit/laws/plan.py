@@ -28,7 +28,7 @@ from ..schedules.budget import DECAY_FORMS
 from ..schedules.validate import clip
 from ..spec import parse
 from .base import LawError, schedule_lr
-from .domain import check_losses, check_schedule, settle
+from .domain import check_losses, check_schedule, settle, warmup_steps
 from .figures import draw
 from .predict import Prediction, difference, evaluate, final_loss
 from .result import FitResult
@@ -276,6 +276,17 @@ def _free_search(b: _Budget, knots: int, seeds: Sequence[np.ndarray], floor: flo
     return b.score(f"piecewise(points=[{pts}], warmup={warmup})")
 
 
+def pilots_warmup(steps_to_peak: int, convention: str | None) -> int:
+    """The ``warmup=`` that ramps up over ``steps_to_peak`` steps (steps 0..peak, the pilots' warmup as the fit
+    measured it) under ``convention``: torch's, HF's, timm's and optax's ramps start at LR 0 and reach the
+    peak one step later than lrkit's, so the same warmup is one step shorter in their spec."""
+    for w in (steps_to_peak, steps_to_peak - 1):
+        if w >= 0 and warmup_steps(schedule_lr(f"constant(warmup={w})", steps_to_peak + 2, 1.0, convention)) \
+                == steps_to_peak:
+            return w
+    return steps_to_peak
+
+
 def default_floor(fit: FitResult) -> float:
     """The free form's lowest multiplier: the pilots' lowest LR after warmup relative to their peak,
     kept within :data:`FLOOR_RANGE` (1-10% of the peak; 1% for a fit file without a domain)."""
@@ -343,13 +354,14 @@ def plan(
     """
     _check_args(fit, family, steps, peak_lr, knots)
     steps = int(steps)
-    if warmup is None:
-        warmup = fit.warmup if fit.warmup < steps // 2 else 0
-    if not 0 <= warmup < steps - 2:
-        raise LawError(f"warmup must be in 0..{steps - 3} steps, got {warmup}")
     domain = fit.validity
     if convention is None and domain is not None:
         convention = domain.convention
+    if warmup is None:
+        warmup = pilots_warmup(fit.warmup, convention)
+        warmup = warmup if warmup < steps // 2 else 0
+    if not 0 <= warmup < steps - 2:
+        raise LawError(f"warmup must be in 0..{steps - 3} steps, got {warmup}")
     b = _Budget(fit, steps, float(peak_lr), int(warmup), convention)
     floor = 0.0 if allow_zero else default_floor(fit)
     with np.errstate(all="ignore"):  # an overflow ends as a refused non-finite loss, not a warning
