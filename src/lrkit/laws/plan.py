@@ -322,7 +322,7 @@ def _check_args(fit: FitResult, family: str, steps: Any, peak_lr: float, knots: 
         raise LawError(f"steps={steps:,} is more than plan handles ({MAX_STEPS:,}): it evaluates the law at every step "
                        "hundreds of times")
     if not (peak_lr > 0 and np.isfinite(peak_lr)):
-        raise LawError(f"peak LR must be positive, got {peak_lr!r}")
+        raise LawError(f"peak LR must be a positive finite number, got {peak_lr!r}")
     if knots < 3:
         raise LawError(f"knots must be >= 3, got {knots}")
 
