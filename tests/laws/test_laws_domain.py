@@ -132,12 +132,12 @@ def test_cli_far_outside_is_one_line_exit_2_unless_extrapolate(lra_fit_file, cap
 
 
 def test_a_ratio_just_above_one_is_not_written_1x(lra_fit):
-    """A run 9 steps longer than the pilots was '3,000 steps is 1x the longest pilot': now 1.0045x."""
+    """A run 9 steps longer than the pilots was '3,000 steps is 1x the longest pilot': now 1.004x."""
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         predict(lra_fit, lr_of("constant(warmup=100)", N + 9))
         predict(lra_fit, lr_of("constant(warmup=100)", peak=PEAK * 1.00002))
     messages = [str(w.message) for w in rec if issubclass(w.category, ExtrapolationWarning)]
-    assert any("2,009 steps is 1.0045x the longest pilot (2,000 steps)" in m for m in messages), messages
+    assert any("2,009 steps is 1.004x the longest pilot (2,000 steps)" in m for m in messages), messages
     assert any("is 1.00002x above the pilots'" in m for m in messages), messages
     assert not any(" 1x " in m for m in messages), messages
