@@ -13,7 +13,6 @@ from .laws.domain import ExtrapolationError, ExtrapolationWarning
 from .lint import lint
 # fills the registry behind .plot() of fits, predictions and plans (lrkit.laws.figures); no matplotlib yet
 from .report import law_figures as _law_figures  # noqa: F401
-from .report import plots as _plots  # noqa: F401  (Schedule.plot(), lrkit.schedules.figures)
 from .schedules import (PRESETS, Convention, Phase, Schedule, families, get_convention, linear_scaling,
                         sqrt_scaling)
 from .spec import parse

@@ -71,31 +71,3 @@ def test_import_lrkit_stays_light():
     code = "import sys, lrkit; print(sorted(m for m in ('matplotlib', 'scipy', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_schedule_plot_returns_the_axes():
-    """Issue 13 names Schedule among the objects with .plot(): the schedule's LR over a run, phases shaded."""
-    from matplotlib.axes import Axes
-    import matplotlib.pyplot as plt
-
-    s = lrkit.parse("wsd(decay=0.2, warmup=100)")
-    ax = s.plot(1000, lr=3e-4)
-    assert isinstance(ax, Axes)
-    (line,) = ax.get_lines()[:1]
-    y = line.get_ydata()
-    assert len(y) == 1000 and abs(max(y) - 3e-4) < 1e-12 and ax.get_ylabel() == "learning rate"
-    _, own = plt.subplots()
-    assert s.plot(1000, ax=own) is own
-    assert isinstance(lrkit.parse("cosine(steps=500)").plot(), Axes)  # the spec's own steps=
-    with pytest.raises(lrkit.SpecError, match=r"plot needs the number of steps"):
-        s.plot()
-    plt.close("all")
-
-
-def test_schedule_plot_without_a_registered_figure_says_what_to_import(monkeypatch):
-    from lrkit.schedules import figures as schedule_figures
-
-    assert schedule_figures.DRAWER and schedule_figures.DRAWER[0].__module__ == "lrkit.report.plots"
-    monkeypatch.setattr(schedule_figures, "DRAWER", [])
-    with pytest.raises(lrkit.SpecError, match="import lrkit.report.plots"):
-        lrkit.parse("constant").plot(10)

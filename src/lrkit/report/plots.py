@@ -11,7 +11,6 @@ import numpy as np
 
 from ..schedules import Schedule
 from ..schedules.conventions import Convention
-from ..schedules.figures import register
 from ..spec import parse
 from . import style
 
@@ -59,12 +58,6 @@ def plot_schedules(specs: Sequence[str | Schedule] | str | Schedule, total: int,
     if out is not None:
         fig.savefig(out, bbox_inches="tight")
     return fig
-
-
-def draw_schedule(schedule: Schedule, total: int, *, ax=None, **options):
-    """``Schedule.plot()``: :func:`plot_schedules` of one schedule; returns the axes drawn on."""
-    fig = plot_schedules(schedule, total, ax=ax, **options)
-    return ax if ax is not None else fig.axes[0]
 
 
 def _shade_phases(ax, schedule: Schedule, total: int, convention) -> None:
@@ -145,6 +138,3 @@ def plot_refined(smoothed: np.ndarray, refined: np.ndarray, out: str | Path, *,
     fig.savefig(out, bbox_inches="tight")
     plt.close(fig)
     return Path(out)
-
-
-register(draw_schedule)

@@ -184,19 +184,6 @@ class Schedule:
         optax_schedule.__doc__ = f"optax schedule for {self} over {total_steps} steps, peak LR {lr}"
         return optax_schedule
 
-    def plot(self, total: int | None = None, *, lr: float | None = None,
-             convention: str | Convention | None = None, ax=None, **options: Any):
-        """The schedule over ``total`` steps (the spec's own ``steps=`` if not given), its phases shaded;
-        ``lr`` draws absolute LRs instead of multipliers.  Matplotlib; returns the axes."""
-        from .figures import draw
-
-        if total is None:
-            total = getattr(self, "steps", None)
-            if total is None:
-                raise SpecError(f"{self.family}: plot needs the number of steps to draw: plot(N), or give steps= "
-                                "in the spec")
-        return draw(self, v.total_steps(total), lr=lr, convention=convention, ax=ax, **options)
-
     def phases(self, total: int | None = None, convention: str | Convention | None = None) -> list[Phase]:
         """The named phases of this schedule in a run of ``total`` steps."""
         if total is not None:
