@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..params import DURATION, STEPS
-from .common import CONVENTION, EXTRAPOLATE, check_lr, dump_json, quiet_extrapolation, warn, warning_list
+from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, warn, warning_list
 
 
 def _table(stream, result, p) -> None:
@@ -73,7 +73,8 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, allow_zero, co
 
     if steps < 10:
         raise click.BadParameter(f"must be at least 10, got {steps}", param_hint="--steps")
-    check_lr([], peak_lr)  # a positive finite number
+    if not peak_lr > 0:
+        raise click.BadParameter(f"must be positive, got {peak_lr}", param_hint="--lr")
     if isinstance(warmup, float):  # a fraction of the budget, as in a spec
         warmup = int(round(warmup * steps))
     result = FitResult.from_json(fit_file)

@@ -165,7 +165,7 @@ def _table(result, t: _Target, p, observed, full) -> None:
                       f"{p.upper[-1]:.4f})")
 
 
-def _plot(result, t: _Target, p, path) -> None:
+def _plot(result, t: _Target, p, path, **figure) -> None:
     """The figure: every logged step of a run, or the schedule's whole curve (not only the rows --every
     reports), with ``p``'s warnings."""
     from dataclasses import replace
@@ -176,7 +176,7 @@ def _plot(result, t: _Target, p, path) -> None:
     dense = p if t.plot_at is None or np.array_equal(t.plot_at, p.steps) else \
         replace(evaluate(result, t.lr, t.plot_at), warnings=p.warnings)
     observed = None if t.observed is None else (t.at, t.observed)
-    plot_prediction(dense, path, observed=observed, label=str(t.name))
+    plot_prediction(dense, path, observed=observed, label=str(t.name), **figure)
 
 
 def _reported(t: _Target, p):
