@@ -54,7 +54,19 @@ def test_fit_a_branch_with_its_base(wsd_runs, tmp_path, capsys):
     assert doc["steps"][-1] == N - 1 and rel.max() < 2e-3
 
 
-@pytest.mark.parametrize("bad, match", [("cooldown.csv", "expected BRANCH=BASE"), ("nope=x.csv", "names none")])
+def test_base_may_name_one_of_the_runs_by_its_file_name(wsd_runs, tmp_path, capsys, monkeypatch):
+    """--base cooldown.csv=constant.csv, the runs given by a path from elsewhere: BASE was refused as
+    'constant.csv: no such file' though the base is one of the RUNs (BRANCH was already found by name)."""
+    base, branch = wsd_runs
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run_cli(["fit", base, branch, "--law", "lra", "--boot", "0", "--out", str(tmp_path / "f.json"),
+                                 "--base", "cooldown.csv=constant.csv"], capsys)
+    assert code == 0 and "joined to its base" in stdout, err
+    assert FitResult.from_json(tmp_path / "f.json").metrics["cooldown"]["points"] == 75 + 20
+
+
+@pytest.mark.parametrize("bad, match", [("cooldown.csv", "expected BRANCH=BASE"), ("nope=x.csv", "names none"),
+                                        ("cooldown=cooldown.csv", "given itself as its base")])
 def test_base_errors_are_one_line(wsd_runs, tmp_path, capsys, bad, match):
     code, _, err = run_cli(["fit", *wsd_runs, "--law", "lra", "--out", str(tmp_path / "f.json"), "--base", bad], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and match in err

@@ -56,7 +56,8 @@ def check_total(path: str, run, total: int | None, option: str) -> None:
 
 def parse_bases(items: Sequence[str], paths: Sequence[str]) -> dict[int, str]:
     """``--base BRANCH=BASE`` items as ``{index of the branch among paths: base path}``; BRANCH is a run
-    as given, or its file name or stem."""
+    as given, or its file name or stem; so is BASE when it is one of the runs and no file of that name is
+    here (``fit ../runs/constant.csv ../runs/cooldown.csv --base cooldown.csv=constant.csv``)."""
     from pathlib import Path
 
     out: dict[int, str] = {}
@@ -72,7 +73,13 @@ def parse_bases(items: Sequence[str], paths: Sequence[str]) -> dict[int, str]:
                                      f"({', '.join(paths)})", param_hint="'--base'")
         if hits[0] in out:
             raise click.BadParameter(f"{branch!r} is given a base twice", param_hint="'--base'")
-        out[hits[0]] = base.strip()
+        base = base.strip()
+        named = [p for p in paths if base in (p, Path(p).name, Path(p).stem)]
+        if not Path(base).exists() and len(named) == 1:
+            base = named[0]
+        if base == paths[hits[0]]:
+            raise click.BadParameter(f"{branch!r} is given itself as its base", param_hint="'--base'")
+        out[hits[0]] = base
     return out
 
 
