@@ -159,7 +159,7 @@ RUN_OPTIONS = [
     click.option("--base", "bases", multiple=True, metavar="BRANCH=BASE",
                  help="A run that branched from another (a cooldown resumed from a checkpoint of the constant run, "
                       "logged only from the branch point): join it to its base run (BRANCH: a RUN as given, or its "
-                      "file name); repeatable."),
+                      "file name; BASE: a file, or one of the RUNs by name); repeatable."),
 ]
 
 
