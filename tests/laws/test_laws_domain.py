@@ -141,3 +141,18 @@ def test_a_ratio_just_above_one_is_not_written_1x(lra_fit):
     assert any("2,009 steps is 1.004x the longest pilot (2,000 steps)" in m for m in messages), messages
     assert any("is 1.00002x above the pilots'" in m for m in messages), messages
     assert not any(" 1x " in m for m in messages), messages
+
+
+def test_a_plan_that_drops_the_pilots_warmup_says_so(lra_fit):
+    """plan --steps 150 (the pilots warmed up for 100) silently planned without warmup; the warning named only
+    the mismatch. It now says the plan dropped it and how to keep one; an asked-for warmup=0 is not told so."""
+    with pytest.warns(ExtrapolationWarning) as record:
+        p = plan(lra_fit, 150, PEAK, family="cosine")
+    assert kinds(record) == ["warmup"] and p.warmup == 0
+    assert "planned without warmup" in p.warnings["warmup"] and "warmup=" in p.warnings["warmup"]
+    with pytest.warns(ExtrapolationWarning) as record:
+        p = plan(lra_fit, 150, PEAK, family="cosine", warmup=0)
+    assert "planned without warmup" not in p.warnings["warmup"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plan(lra_fit, 1000, PEAK, family="cosine").warmup == 100  # under half the budget: kept

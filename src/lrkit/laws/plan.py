@@ -357,17 +357,21 @@ def plan(
     domain = fit.validity
     if convention is None and domain is not None:
         convention = domain.convention
+    dropped = warmup is None and pilots_warmup(fit.warmup, convention) >= steps // 2 > 0
     if warmup is None:
-        warmup = pilots_warmup(fit.warmup, convention)
-        warmup = warmup if warmup < steps // 2 else 0
+        warmup = 0 if dropped else pilots_warmup(fit.warmup, convention)
     if not 0 <= warmup < steps - 2:
         raise LawError(f"warmup must be in 0..{steps - 3} steps, got {warmup}")
     b = _Budget(fit, steps, float(peak_lr), int(warmup), convention)
     floor = 0.0 if allow_zero else default_floor(fit)
     with np.errstate(all="ignore"):  # an overflow ends as a refused non-finite loss, not a warning
         standard = sorted((b.score(s) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
-        warned = settle(_loss_findings(fit, standard, steps, peak_lr) + check_schedule(
-            domain, peak_lr=peak_lr, horizon=steps, warmup=warmup, convention=convention), extrapolate)
+        found = check_schedule(domain, peak_lr=peak_lr, horizon=steps, warmup=warmup, convention=convention)
+        if dropped:  # say why the plan has no warmup: the user asked for none
+            found = [replace(f, message=f"{f.message}; planned without warmup, the pilots' being half or more of the "
+                                        f"{steps:,} steps: give warmup= (CLI: --warmup) for one")
+                     if f.kind == "warmup" else f for f in found]
+        warned = settle(_loss_findings(fit, standard, steps, peak_lr) + found, extrapolate)
         if family == "free":
             wsd = _family_search(b, "wsd", floor)
             seeds = [wsd.lr, standard[0].lr, b.lr(f"linear(end=0.0, warmup={warmup})")]
