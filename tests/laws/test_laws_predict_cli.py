@@ -131,3 +131,21 @@ def test_cli_plot_draws_every_step_whatever_every_reports(pilot_files, lra_fit_f
                             str(fig)], capsys)
     pred, (steps, loss) = drawn.pop()
     assert code == 0 and pred.steps.size == steps.size == loss.size == 95, err
+
+
+def test_cli_fit_checks_each_schedule_against_the_logged_lr_and_says_the_inferred_total(cut_short, pilot_files,
+                                                                                          tmp_path, capsys):
+    """fit took --schedule on trust as predict --run once did: a WSD pilot whose log ends 20 steps early was
+    fitted with its decay started early, and a wrong schedule with no word, both exit 0 and silent."""
+    out = str(tmp_path / "f.json")
+    base = ["fit", pilot_files["constant"], cut_short, "--law", "lra", "--boot", "0", "--out", out, "--lr", "1e-3",
+            "--schedule", "constant(warmup=100)"]
+    code, _, err = run_cli(base + ["--schedule", "wsd(decay=0.2, warmup=100)"], capsys)
+    assert code == 0, err
+    assert "wsd.csv: total 1,980 steps (its last logged step + 1" in err and "constant.csv: total" not in err
+    line = [x for x in err.splitlines() if x.startswith("lrkit: warning (lr)")]
+    assert len(line) == 1 and "wsd.csv's logged lr column" in line[0] and "with --steps 2000 it matches" in line[0]
+    code, _, err = run_cli(base + ["--schedule", "wsd(decay=0.2, warmup=100)", "--steps", "2000"], capsys)
+    assert code == 0 and "warning (lr)" not in err and "total" not in err, err
+    code, _, err = run_cli(base + ["--schedule", "cosine(warmup=100)", "--steps", "2000", "--force"], capsys)
+    assert "lrkit: warning (lr): --schedule differs from" in err and "wsd.csv" in err

@@ -123,9 +123,24 @@ def load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float |
     curves = []
     for path, run, spec, total in zip(paths, load_runs(paths, columns, clean, console, bases), specs, ends):
         check_total(path, run, total, total_option)
-        curves.append(Curve.from_run(run, total=total, schedule=spec, base_lr=base_lr, loss=target,
-                                     convention=convention))
+        curve = Curve.from_run(run, total=total, schedule=spec, base_lr=base_lr, loss=target, convention=convention)
+        if spec is not None:
+            _check_schedule(path, run, spec, base_lr, convention, curve.lr, total is not None)
+        curves.append(curve)
     return curves
+
+
+def _check_schedule(path, run, spec: str, base_lr: float, convention, lr, total_given: bool) -> None:
+    """A run's --schedule against its logged lr column (one warning line on a mismatch), and the total said
+    when it was inferred for a schedule that depends on it (as predict --run does)."""
+    from ...spec import parse
+    from .predict import compare_lr
+
+    if not total_given and parse(spec).needs_total():
+        click.echo(f"lrkit: note: {path}: total {lr.size:,} steps (its last logged step + 1; give --steps N if it was "
+                   "planned longer: its schedule's decay depends on it)", err=True)
+    for kind, message in compare_lr(run, spec, base_lr, convention, lr, total_given).items():
+        warn(kind, message)
 
 
 def apply(options):

@@ -68,7 +68,7 @@ def _matching_total(spec: str, base_lr: float, convention, steps: np.ndarray, lo
     return (int(total), rel) if rel <= LR_TOLERANCE else None
 
 
-def _compare_lr(run, spec: str, base_lr: float, convention, lr: np.ndarray, steps_given: bool) -> dict[str, str]:
+def compare_lr(run, spec: str, base_lr: float, convention, lr: np.ndarray, steps_given: bool) -> dict[str, str]:
     """Warn when --schedule disagrees with the run's logged lr column (and name a total that fits)."""
     from ...laws.predict import lr_mismatch
 
@@ -108,7 +108,7 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
         click.echo(f"lrkit: note: total {t.total:,} steps (the run's last logged step + 1; give --steps N if the run "
                    "was planned longer: a decay's start depends on it)", err=True)
     if schedule is not None:
-        t.notes.update(_compare_lr(run, schedule, base_lr, convention, curve.lr, steps is not None))
+        t.notes.update(compare_lr(run, schedule, base_lr, convention, curve.lr, steps is not None))
     start = law_start(t.lr)
     early = t.at < start
     if early.any():
