@@ -134,7 +134,7 @@ def _check_schedule(path, run, spec: str, base_lr: float, convention, lr, total_
     """A run's --schedule against its logged lr column (one warning line on a mismatch), and the total said
     when it was inferred for a schedule that depends on it (as predict --run does)."""
     from ...spec import parse
-    from .predict import compare_lr
+    from .lr_check import compare_lr
 
     if not total_given and parse(spec).needs_total():
         click.echo(f"lrkit: note: {path}: total {lr.size:,} steps (its last logged step + 1; give --steps N if it was "
