@@ -53,6 +53,9 @@ def test_a_bare_list_and_json_lines_under_a_json_name(tmp_path):
     ('{"history": {"test": []}}', "expected a list of records, or 'train' and"),
     ('{"history": [{"_step": 0, "loss": 1}, 3]}', "'history' record 2: expected a JSON object"),
     ('{"history": [], "history": []}', "key 'history' given twice"),
+    # several runs exported together read as one run's rows ("no 'step' key (header: config, history)")
+    ('[{"config": {}, "history": [{"_step": 0, "loss": 1}]}, {"config": {}, "history": []}]',
+     "a list of 2 W&B run exports; lrkit reads one run a file"),
 ])
 def test_bad_exports_are_one_line(tmp_path, text, match):
     with pytest.raises(RunError, match=match):

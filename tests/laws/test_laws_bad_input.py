@@ -124,6 +124,12 @@ def test_plan_never_prints_a_loss_the_fit_cannot_predict(fit_file, capsys, lr):
     assert "Warning" not in err
 
 
+def test_plan_lr_inf_says_it_is_not_finite(fit_file, capsys):
+    """--lr inf passed the CLI's check and was refused as 'peak LR must be positive, got inf'."""
+    err = one_line_exit_2(["plan", fit_file, "--steps", "2000", "--lr", "inf"], capsys)
+    assert "must be a positive finite number, got inf" in err
+
+
 def test_plan_at_the_fitted_lr_still_plans(fit_file, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["plan", fit_file, "--steps", "2000", "--lr", str(PEAK), "--family", "cosine"])

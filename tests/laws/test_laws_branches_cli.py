@@ -54,7 +54,19 @@ def test_fit_a_branch_with_its_base(wsd_runs, tmp_path, capsys):
     assert doc["steps"][-1] == N - 1 and rel.max() < 2e-3
 
 
-@pytest.mark.parametrize("bad, match", [("cooldown.csv", "expected BRANCH=BASE"), ("nope=x.csv", "names none")])
+def test_base_may_name_one_of_the_runs_by_its_file_name(wsd_runs, tmp_path, capsys, monkeypatch):
+    """--base cooldown.csv=constant.csv, the runs given by a path from elsewhere: BASE was refused as
+    'constant.csv: no such file' though the base is one of the RUNs (BRANCH was already found by name)."""
+    base, branch = wsd_runs
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run_cli(["fit", base, branch, "--law", "lra", "--boot", "0", "--out", str(tmp_path / "f.json"),
+                                 "--base", "cooldown.csv=constant.csv"], capsys)
+    assert code == 0 and "joined to its base" in stdout, err
+    assert FitResult.from_json(tmp_path / "f.json").metrics["cooldown"]["points"] == 75 + 20
+
+
+@pytest.mark.parametrize("bad, match", [("cooldown.csv", "expected BRANCH=BASE"), ("nope=x.csv", "names none"),
+                                        ("cooldown=cooldown.csv", "given itself as its base")])
 def test_base_errors_are_one_line(wsd_runs, tmp_path, capsys, bad, match):
     code, _, err = run_cli(["fit", *wsd_runs, "--law", "lra", "--out", str(tmp_path / "f.json"), "--base", bad], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and match in err
@@ -81,3 +93,23 @@ def test_convention_on_fit_predict_and_plan(pilot_files, tmp_path, capsys):
                                  str(N), "--format", "json"], capsys)
     doc = json.loads(stdout)
     assert doc["convention"] == "torch" and doc["warnings"] == []
+
+
+def test_plan_warmup_is_the_pilots_ramp_under_their_convention(pilot_files, tmp_path, capsys):
+    """Pilots trained with torch's warmup=100 reach the peak at step 100 (the fit measures 101 steps of
+    ramp); the plan wrote warmup=101, one step longer than the pilots' ramp. It now writes warmup=100."""
+    out = tmp_path / "torch.json"
+    code, _, err = run_cli(["fit", *pilot_files.values(), "--law", "lra", "--boot", "0", "--out", str(out),
+                            "--schedule", "cosine(warmup=100, floor=0.1)", "--schedule", "constant(warmup=100)",
+                            "--lr", "1e-3", "--convention", "torch"], capsys)
+    assert code == 0, err
+    code, stdout, err = run_cli(["plan", str(out), "--steps", str(N), "--lr", "1e-3", "--family", "wsd",
+                                 "--format", "json"], capsys)
+    doc = json.loads(stdout)
+    assert code == 0 and doc["warmup"] == 100 and "warmup=100" in doc["best"]["spec"], err
+    pilots = lrkit.parse("constant(warmup=100)").sample(N, "torch")[:101]
+    planned = lrkit.parse(doc["best"]["spec"]).sample(N, "torch")[:101]
+    assert np.array_equal(planned, pilots)
+    code, stdout, err = run_cli(["plan", str(out), "--steps", str(N), "--lr", "1e-3", "--family", "wsd",
+                                 "--format", "json", "--convention", "lrkit"], capsys)
+    assert code == 0 and json.loads(stdout)["warmup"] == 101  # lrkit's warmup=101 peaks at step 100 too

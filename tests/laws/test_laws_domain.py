@@ -129,3 +129,30 @@ def test_cli_far_outside_is_one_line_exit_2_unless_extrapolate(lra_fit_file, cap
     assert "extrapolate=True" not in err
     code, out, err = run_cli(args + ["--extrapolate"], capsys)
     assert code == 0 and "lrkit: warning" in err
+
+
+def test_a_ratio_just_above_one_is_not_written_1x(lra_fit):
+    """A run 9 steps longer than the pilots was '3,000 steps is 1x the longest pilot': now 1.004x."""
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        predict(lra_fit, lr_of("constant(warmup=100)", N + 9))
+        predict(lra_fit, lr_of("constant(warmup=100)", peak=PEAK * 1.00002))
+    messages = [str(w.message) for w in rec if issubclass(w.category, ExtrapolationWarning)]
+    assert any("2,009 steps is 1.004x the longest pilot (2,000 steps)" in m for m in messages), messages
+    assert any("is 1.00002x above the pilots'" in m for m in messages), messages
+    assert not any(" 1x " in m for m in messages), messages
+
+
+def test_a_plan_that_drops_the_pilots_warmup_says_so(lra_fit):
+    """plan --steps 150 (the pilots warmed up for 100) silently planned without warmup; the warning named only
+    the mismatch. It now says the plan dropped it and how to keep one; an asked-for warmup=0 is not told so."""
+    with pytest.warns(ExtrapolationWarning) as record:
+        p = plan(lra_fit, 150, PEAK, family="cosine")
+    assert kinds(record) == ["warmup"] and p.warmup == 0
+    assert "planned without warmup" in p.warnings["warmup"] and "warmup=" in p.warnings["warmup"]
+    with pytest.warns(ExtrapolationWarning) as record:
+        p = plan(lra_fit, 150, PEAK, family="cosine", warmup=0)
+    assert "planned without warmup" not in p.warnings["warmup"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plan(lra_fit, 1000, PEAK, family="cosine").warmup == 100  # under half the budget: kept

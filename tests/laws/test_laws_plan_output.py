@@ -78,3 +78,14 @@ def test_plan_json_records_warnings(lra_fit_file, capsys):
     assert code == 0, err
     assert [w["kind"] for w in json.loads(out)["warnings"]] == ["warmup"]
     assert err.count("lrkit: warning (warmup)") == 1
+
+
+def test_a_free_plan_never_goes_below_the_pilots_lowest_lr(lra_fit, lra_fit_file, capsys):
+    """The free plan's WSD candidate went to 1% of the peak (wsd(..., floor=0.01)) while the table promised
+    'the free form stays at or above 0.1 of the peak LR': now every free candidate keeps that floor."""
+    p = plan(lra_fit, N, PEAK, family="free", knots=16)
+    assert p.floor == pytest.approx(0.1)
+    assert p.best.lr[W:].min() >= p.floor * PEAK * (1 - 1e-9), p.best.spec
+    code, out, err = run_cli(["plan", lra_fit_file, "--steps", str(N), "--lr", str(PEAK), "--format", "spec"], capsys)
+    assert code == 0, err
+    assert lrkit.parse(out.strip()).sample(N)[W:].min() >= 0.1 - 1e-9, out

@@ -93,3 +93,59 @@ def test_cli_run_with_its_own_schedule_matches(pilot_files, lra_fit_file, capsys
     code, _, err = run_cli(["predict", lra_fit_file, "--run", pilot_files["cosine"], "--schedule",
                             "cosine(warmup=100, floor=0.1)", "--lr", "1e-3", "--format", "csv"], capsys)
     assert code == 0 and "warning" not in err, err
+
+
+def test_cli_every_on_a_run_counts_steps_and_the_error_is_over_every_logged_step(pilot_files, lra_fit_file, capsys):
+    """--every K is K steps for a --run too (it took every K-th logged row: --every 4000 on a run logged every
+    128 steps printed one row), and the error summary covers every logged step, not the rows shown."""
+    run = pilot_files["cosine"]  # loss logged every 20 steps from 100, and at 1999
+    code, out, err = run_cli(["predict", lra_fit_file, "--run", run, "--every", "500", "--format", "csv"], capsys)
+    assert code == 0, err
+    steps = [int(line.split(",")[0]) for line in out.splitlines()[1:]]
+    assert steps == [100, 600, 1100, 1600, 1999]
+    _, full, _ = run_cli(["predict", lra_fit_file, "--run", run, "--format", "csv"], capsys)
+    assert len(full.splitlines()) - 1 == 95
+    code, out, err = run_cli(["predict", lra_fit_file, "--run", run, "--every", "500"], capsys)
+    assert code == 0 and "over 95 logged steps" in out, out
+
+
+def test_cli_plot_draws_every_step_whatever_every_reports(pilot_files, lra_fit_file, tmp_path, capsys, monkeypatch):
+    """--plot of a --schedule drew straight lines between the --every rows; of a --run, only those rows."""
+    from lrkit.report import law_figures
+
+    drawn = []
+    real = law_figures.plot_prediction
+
+    def record(pred, path, observed=None, label="prediction"):
+        drawn.append((pred, observed))
+        return real(pred, path, observed=observed, label=label)
+
+    monkeypatch.setattr(law_figures, "plot_prediction", record)
+    fig = tmp_path / "p.png"
+    code, out, err = run_cli(["predict", lra_fit_file, "--schedule", "wsd(warmup=100)", "--lr", "1e-3", "--steps",
+                              "2000", "--every", "500", "--format", "csv", "--plot", str(fig)], capsys)
+    assert code == 0 and len(out.splitlines()) == 1 + 5, err
+    pred, observed = drawn.pop()
+    assert observed is None and pred.steps[0] == 99 and pred.steps[-1] == 1999 and pred.steps.size > 1000
+    code, _, err = run_cli(["predict", lra_fit_file, "--run", pilot_files["cosine"], "--every", "500", "--plot",
+                            str(fig)], capsys)
+    pred, (steps, loss) = drawn.pop()
+    assert code == 0 and pred.steps.size == steps.size == loss.size == 95, err
+
+
+def test_cli_fit_checks_each_schedule_against_the_logged_lr_and_says_the_inferred_total(cut_short, pilot_files,
+                                                                                          tmp_path, capsys):
+    """fit took --schedule on trust as predict --run once did: a WSD pilot whose log ends 20 steps early was
+    fitted with its decay started early, and a wrong schedule with no word, both exit 0 and silent."""
+    out = str(tmp_path / "f.json")
+    base = ["fit", pilot_files["constant"], cut_short, "--law", "lra", "--boot", "0", "--out", out, "--lr", "1e-3",
+            "--schedule", "constant(warmup=100)"]
+    code, _, err = run_cli(base + ["--schedule", "wsd(decay=0.2, warmup=100)"], capsys)
+    assert code == 0, err
+    assert "wsd.csv: total 1,980 steps (its last logged step + 1" in err and "constant.csv: total" not in err
+    line = [x for x in err.splitlines() if x.startswith("lrkit: warning (lr)")]
+    assert len(line) == 1 and "wsd.csv's logged lr column" in line[0] and "with --steps 2000 it matches" in line[0]
+    code, _, err = run_cli(base + ["--schedule", "wsd(decay=0.2, warmup=100)", "--steps", "2000"], capsys)
+    assert code == 0 and "warning (lr)" not in err and "total" not in err, err
+    code, _, err = run_cli(base + ["--schedule", "cosine(warmup=100)", "--steps", "2000", "--force"], capsys)
+    assert "lrkit: warning (lr): --schedule differs from" in err and "wsd.csv" in err

@@ -115,6 +115,16 @@ def _lr(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _times(ratio: float) -> str:
+    """``1.5x``; a ratio just above 1 with the digits that tell it from 1 (``1.003x``, not ``1x``)."""
+    text = f"{ratio:.3g}"
+    digits = 3
+    while float(text) == 1.0 and ratio != 1.0 and digits < 9:
+        digits += 1
+        text = f"{ratio:.{digits}g}"
+    return f"{text}x"
+
+
 def _peak(domain: Domain, peak_lr: float) -> Finding | None:
     lo, hi = domain.lr_min, domain.lr_max
     if lo * (1 - 1e-6) <= peak_lr <= hi * (1 + 1e-6):
@@ -122,7 +132,7 @@ def _peak(domain: Domain, peak_lr: float) -> Finding | None:
     fitted = _lr(lo) if math.isclose(lo, hi, rel_tol=1e-6) else f"{_lr(lo)}..{_lr(hi)}"
     ratio = peak_lr / hi if peak_lr > hi else lo / peak_lr
     far = not (lo / LR_FAR * (1 - 1e-9) <= peak_lr <= hi * LR_FAR * (1 + 1e-9))
-    return Finding("peak_lr", f"peak LR {_lr(peak_lr)} is {ratio:.3g}x {'above' if peak_lr > hi else 'below'} the "
+    return Finding("peak_lr", f"peak LR {_lr(peak_lr)} is {_times(ratio)} {'above' if peak_lr > hi else 'below'} the "
                    f"pilots' ({fitted}): the law does not model how the peak LR changes the loss"
                    + (f"; more than {LR_FAR:g}x is outside what the fit can predict" if far else ""), far)
 
@@ -132,7 +142,7 @@ def _horizon(domain: Domain, horizon: int) -> Finding | None:
         return None
     ratio = horizon / domain.horizon
     far = ratio > HORIZON_FAR * (1 + 1e-9)
-    return Finding("horizon", f"{horizon:,} steps is {ratio:.3g}x the longest pilot ({domain.horizon:,} steps): the law "
+    return Finding("horizon", f"{horizon:,} steps is {_times(ratio)} the longest pilot ({domain.horizon:,} steps): the law "
                    "extrapolates in time" + (f"; more than {HORIZON_FAR:g}x is outside what the fit can predict" if far else ""), far)
 
 

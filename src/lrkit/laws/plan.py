@@ -28,7 +28,7 @@ from ..schedules.budget import DECAY_FORMS
 from ..schedules.validate import clip
 from ..spec import parse
 from .base import LawError, schedule_lr
-from .domain import check_losses, check_schedule, settle
+from .domain import check_losses, check_schedule, settle, warmup_steps
 from .figures import draw
 from .predict import Prediction, difference, evaluate, final_loss
 from .result import FitResult
@@ -199,7 +199,9 @@ class _Budget:
         return schedule_lr(spec, self.steps, self.peak_lr if peak is None else peak, self.convention)
 
 
-def _family_search(b: _Budget, family: str) -> Candidate:
+def _family_search(b: _Budget, family: str, floor: float = 0.0) -> Candidate:
+    """The family's best schedule; a WSD floor is never below ``floor`` (a free plan's: its WSD candidate
+    keeps the free form's promise not to go below the pilots' lowest LR)."""
     from scipy.optimize import minimize_scalar  # lazy
 
     w = f"warmup={b.warmup}"
@@ -207,9 +209,10 @@ def _family_search(b: _Budget, family: str) -> Candidate:
         max_decay = max(0.02, min(0.9, 1.0 - b.warmup / b.steps - 1e-3))
         best: Candidate | None = None
         for form in DECAY_FORMS:
-            for floor in ((0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)):
-                def spec_of(d: float, form: str = form, floor: float = floor) -> str:
-                    return f'wsd(decay={round(float(d), 3)}, form="{form}", floor={floor}, {w})'
+            floors = (0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)
+            for end in sorted({max(f, round(floor, 4)) for f in floors}):
+                def spec_of(d: float, form: str = form, end: float = end) -> str:
+                    return f'wsd(decay={round(float(d), 3)}, form="{form}", floor={end}, {w})'
 
                 res = minimize_scalar(lambda d: b.score(spec_of(d)).final_loss,
                                       bounds=(0.02, max_decay), method="bounded", options={"xatol": 2e-3})
@@ -273,6 +276,17 @@ def _free_search(b: _Budget, knots: int, seeds: Sequence[np.ndarray], floor: flo
     return b.score(f"piecewise(points=[{pts}], warmup={warmup})")
 
 
+def pilots_warmup(steps_to_peak: int, convention: str | None) -> int:
+    """The ``warmup=`` that ramps up over ``steps_to_peak`` steps (steps 0..peak, the pilots' warmup as the fit
+    measured it) under ``convention``: torch's, HF's, timm's and optax's ramps start at LR 0 and reach the
+    peak one step later than lrkit's, so the same warmup is one step shorter in their spec."""
+    for w in (steps_to_peak, steps_to_peak - 1):
+        if w >= 0 and warmup_steps(schedule_lr(f"constant(warmup={w})", steps_to_peak + 2, 1.0, convention)) \
+                == steps_to_peak:
+            return w
+    return steps_to_peak
+
+
 def default_floor(fit: FitResult) -> float:
     """The free form's lowest multiplier: the pilots' lowest LR after warmup relative to their peak,
     kept within :data:`FLOOR_RANGE` (1-10% of the peak; 1% for a fit file without a domain)."""
@@ -308,7 +322,7 @@ def _check_args(fit: FitResult, family: str, steps: Any, peak_lr: float, knots: 
         raise LawError(f"steps={steps:,} is more than plan handles ({MAX_STEPS:,}): it evaluates the law at every step "
                        "hundreds of times")
     if not (peak_lr > 0 and np.isfinite(peak_lr)):
-        raise LawError(f"peak LR must be positive, got {peak_lr!r}")
+        raise LawError(f"peak LR must be a positive finite number, got {peak_lr!r}")
     if knots < 3:
         raise LawError(f"knots must be >= 3, got {knots}")
 
@@ -340,21 +354,26 @@ def plan(
     """
     _check_args(fit, family, steps, peak_lr, knots)
     steps = int(steps)
-    if warmup is None:
-        warmup = fit.warmup if fit.warmup < steps // 2 else 0
-    if not 0 <= warmup < steps - 2:
-        raise LawError(f"warmup must be in 0..{steps - 3} steps, got {warmup}")
     domain = fit.validity
     if convention is None and domain is not None:
         convention = domain.convention
+    dropped = warmup is None and pilots_warmup(fit.warmup, convention) >= steps // 2 > 0
+    if warmup is None:
+        warmup = 0 if dropped else pilots_warmup(fit.warmup, convention)
+    if not 0 <= warmup < steps - 2:
+        raise LawError(f"warmup must be in 0..{steps - 3} steps, got {warmup}")
     b = _Budget(fit, steps, float(peak_lr), int(warmup), convention)
     floor = 0.0 if allow_zero else default_floor(fit)
     with np.errstate(all="ignore"):  # an overflow ends as a refused non-finite loss, not a warning
         standard = sorted((b.score(s) for s in standard_specs(warmup)), key=lambda c: c.final_loss)
-        warned = settle(_loss_findings(fit, standard, steps, peak_lr) + check_schedule(
-            domain, peak_lr=peak_lr, horizon=steps, warmup=warmup, convention=convention), extrapolate)
+        found = check_schedule(domain, peak_lr=peak_lr, horizon=steps, warmup=warmup, convention=convention)
+        if dropped:  # say why the plan has no warmup: the user asked for none
+            found = [replace(f, message=f"{f.message}; planned without warmup, the pilots' being half or more of the "
+                                        f"{steps:,} steps: give warmup= (CLI: --warmup) for one")
+                     if f.kind == "warmup" else f for f in found]
+        warned = settle(_loss_findings(fit, standard, steps, peak_lr) + found, extrapolate)
         if family == "free":
-            wsd = _family_search(b, "wsd")
+            wsd = _family_search(b, "wsd", floor)
             seeds = [wsd.lr, standard[0].lr, b.lr(f"linear(end=0.0, warmup={warmup})")]
             best = _free_search(b, knots, seeds, floor)
             best = min([best, wsd], key=lambda c: c.final_loss)

@@ -73,6 +73,9 @@ def _as_validation(record: dict, step: str | None) -> dict:
 
 def records(doc: Any, src: str) -> tuple[list[dict], list[str]]:
     """The rows of a W&B export document (see the module's forms) and the notes to say about them."""
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) and "history" in r for r in doc):
+        raise RunError(f"{src}: a list of {len(doc)} W&B run exports; lrkit reads one run a file: write each run's "
+                       "export to its own file")
     history = doc if isinstance(doc, list) else doc["history"]
     if not isinstance(history, dict):
         return _records(history, src, "'history'"), []

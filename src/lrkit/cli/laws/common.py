@@ -56,7 +56,8 @@ def check_total(path: str, run, total: int | None, option: str) -> None:
 
 def parse_bases(items: Sequence[str], paths: Sequence[str]) -> dict[int, str]:
     """``--base BRANCH=BASE`` items as ``{index of the branch among paths: base path}``; BRANCH is a run
-    as given, or its file name or stem."""
+    as given, or its file name or stem; so is BASE when it is one of the runs and no file of that name is
+    here (``fit ../runs/constant.csv ../runs/cooldown.csv --base cooldown.csv=constant.csv``)."""
     from pathlib import Path
 
     out: dict[int, str] = {}
@@ -72,7 +73,13 @@ def parse_bases(items: Sequence[str], paths: Sequence[str]) -> dict[int, str]:
                                      f"({', '.join(paths)})", param_hint="'--base'")
         if hits[0] in out:
             raise click.BadParameter(f"{branch!r} is given a base twice", param_hint="'--base'")
-        out[hits[0]] = base.strip()
+        base = base.strip()
+        named = [p for p in paths if base in (p, Path(p).name, Path(p).stem)]
+        if not Path(base).exists() and len(named) == 1:
+            base = named[0]
+        if base == paths[hits[0]]:
+            raise click.BadParameter(f"{branch!r} is given itself as its base", param_hint="'--base'")
+        out[hits[0]] = base
     return out
 
 
@@ -116,9 +123,24 @@ def load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float |
     curves = []
     for path, run, spec, total in zip(paths, load_runs(paths, columns, clean, console, bases), specs, ends):
         check_total(path, run, total, total_option)
-        curves.append(Curve.from_run(run, total=total, schedule=spec, base_lr=base_lr, loss=target,
-                                     convention=convention))
+        curve = Curve.from_run(run, total=total, schedule=spec, base_lr=base_lr, loss=target, convention=convention)
+        if spec is not None:
+            _check_schedule(path, run, spec, base_lr, convention, curve.lr, total is not None)
+        curves.append(curve)
     return curves
+
+
+def _check_schedule(path, run, spec: str, base_lr: float, convention, lr, total_given: bool) -> None:
+    """A run's --schedule against its logged lr column (one warning line on a mismatch), and the total said
+    when it was inferred for a schedule that depends on it (as predict --run does)."""
+    from ...spec import parse
+    from .lr_check import compare_lr
+
+    if not total_given and parse(spec).needs_total():
+        click.echo(f"lrkit: note: {path}: total {lr.size:,} steps (its last logged step + 1; give --steps N if it was "
+                   "planned longer: its schedule's decay depends on it)", err=True)
+    for kind, message in compare_lr(run, spec, base_lr, convention, lr, total_given).items():
+        warn(kind, message)
 
 
 def apply(options):
@@ -152,7 +174,7 @@ RUN_OPTIONS = [
     click.option("--base", "bases", multiple=True, metavar="BRANCH=BASE",
                  help="A run that branched from another (a cooldown resumed from a checkpoint of the constant run, "
                       "logged only from the branch point): join it to its base run (BRANCH: a RUN as given, or its "
-                      "file name); repeatable."),
+                      "file name; BASE: a file, or one of the RUNs by name); repeatable."),
 ]
 
 

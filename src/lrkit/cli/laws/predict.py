@@ -12,9 +12,6 @@ from ..show import MAX_STEPS
 from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, quiet_extrapolation,
                      steps_range, warn, warning_list)
 
-#: a --schedule whose LR differs from the run's logged lr column by more than this (of the peak) is warned about
-LR_TOLERANCE = 0.01
-
 
 @dataclass
 class _Target:
@@ -26,55 +23,30 @@ class _Target:
     observed: np.ndarray | None = None
     total: int = 0
     notes: dict[str, str] = field(default_factory=dict)
+    #: the indices of ``at`` reported (--every on a run; None: all); the error summary and --plot use all
+    rows: np.ndarray | None = None
+    #: the steps a --plot of a schedule draws: its whole curve, whatever --every says
+    plot_at: np.ndarray | None = None
 
 
-def _matching_total(spec: str, base_lr: float, convention, steps: np.ndarray, logged: np.ndarray) -> tuple[int, float] | None:
-    """The total, from the run's last logged step + 1 up to 10% (or two logging intervals) more, whose
-    spec LRs match the logged ones best, and that mismatch; ``None`` if none matches within the tolerance."""
-    from ...spec import parse
-
-    s = parse(spec)
-    last = int(steps[-1])
-    gap = int(np.median(np.diff(steps))) if steps.size > 1 else 1
-    span = max(2 * gap, (last + 1) // 10, 2)
-    peak = float(np.max(np.abs(logged))) or 1.0
-
-    def mismatch(total: int) -> float:
-        return float(np.max(np.abs(np.asarray(s(steps, total, convention=convention)) * base_lr - logged)) / peak)
-
-    coarse = np.unique(np.linspace(last + 1, last + 1 + span, 200).astype(int))
-    best = min(coarse, key=mismatch)
-    width = int(np.ceil(span / 199)) + 1
-    fine = range(max(last + 1, best - width), best + width + 1)
-    total = min(fine, key=mismatch)
-    rel = mismatch(total)
-    return (int(total), rel) if rel <= LR_TOLERANCE else None
+#: a --plot of a schedule draws its curve at about this many steps, whatever --every says
+PLOT_POINTS = 2000
 
 
-def _compare_lr(run, spec: str, base_lr: float, convention, lr: np.ndarray, steps_given: bool) -> dict[str, str]:
-    """Warn when --schedule disagrees with the run's logged lr column (and name a total that fits)."""
-    from ...laws.predict import lr_mismatch
-
-    if run.lr is None:
-        return {}
-    s, v = run.logged("lr")
-    found = lr_mismatch(s, v, lr) if s.size else None
-    if found is None or found[0] <= LR_TOLERANCE:
-        return {}
-    rel, at = found
-    msg = (f"--schedule differs from {run.source or run.name}'s logged lr column by up to {100 * rel:.3g}% of the peak "
-           f"(at step {at:,})")
-    if not steps_given:
-        better = _matching_total(spec, base_lr, convention, s, v)
-        if better is not None:
-            msg += f"; with --steps {better[0]} it matches within {100 * better[1]:.2g}%"
-    return {"lr": msg}
+def _every(at: np.ndarray, every: int) -> np.ndarray:
+    """Indices of the logged steps ``at`` that --every K reports: the first logged step at or after each
+    multiple of K steps from the first, and the last one (K counts steps, as for a --schedule)."""
+    grid = np.arange(int(at[0]), int(at[-1]) + 1, every)
+    idx = np.unique(np.searchsorted(at, grid))
+    idx = idx[idx < at.size]
+    return idx if idx[-1] == at.size - 1 else np.r_[idx, at.size - 1]
 
 
 def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base=None) -> _Target:
     from ...laws import Curve
     from ...laws.base import usable_points
     from ...laws.domain import law_start
+    from .lr_check import compare_lr
 
     check_lr([schedule], base_lr)
     (run,) = load_runs([run_path], columns, False, None, {0: base} if base else None)
@@ -91,7 +63,7 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
         click.echo(f"lrkit: note: total {t.total:,} steps (the run's last logged step + 1; give --steps N if the run "
                    "was planned longer: a decay's start depends on it)", err=True)
     if schedule is not None:
-        t.notes.update(_compare_lr(run, schedule, base_lr, convention, curve.lr, steps is not None))
+        t.notes.update(compare_lr(run, schedule, base_lr, convention, curve.lr, steps is not None))
     start = law_start(t.lr)
     early = t.at < start
     if early.any():
@@ -101,7 +73,7 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
     if not t.at.size:
         raise click.UsageError(f"{run_path}: no loss logged from step {start:,} on (the end of the warmup)")
     if every:
-        t.at, t.observed = t.at[::every], t.observed[::every]
+        t.rows = _every(t.at, every)
     return t
 
 
@@ -117,10 +89,12 @@ def _from_schedule(schedule, base_lr, steps, every, fmt, convention) -> _Target:
     at = np.arange(law_start(lr), steps, k)  # the laws describe training after warmup
     if at.size == 0 or at[-1] != steps - 1:
         at = np.r_[at, steps - 1]
-    return _Target(schedule, lr, at, None, steps)
+    dense = np.unique(np.linspace(at[0], steps - 1, PLOT_POINTS).astype(int))
+    return _Target(schedule, lr, at, None, steps, plot_at=dense)
 
 
-def _table(result, t: _Target, p) -> None:
+def _table(result, t: _Target, p, observed, full) -> None:
+    """The rows reported (``p``, ``observed``), then the error over every logged step (``full``) or the final loss."""
     from rich.table import Table
 
     from ..terminal import console as make_console
@@ -128,22 +102,46 @@ def _table(result, t: _Target, p) -> None:
     console = make_console()
     tb = Table(title=f"predicted {result.target}: {t.name} ({result.law} law fitted on {', '.join(result.runs)})",
                title_justify="left")
-    for col in ("step", "LR", "loss", f"{int(100 * p.level)}% band") + (("observed", "error") if t.observed is not None else ()):
+    for col in ("step", "LR", "loss", f"{int(100 * p.level)}% band") + (("observed", "error") if observed is not None else ()):
         tb.add_column(col, justify="right")
-    rows = range(p.steps.size) if t.observed is None or p.steps.size <= 25 else \
+    rows = range(p.steps.size) if observed is None or p.steps.size <= 25 else \
         np.unique(np.linspace(0, p.steps.size - 1, 20).astype(int))
     for i in rows:
         cells = [str(p.steps[i]), f"{t.lr[p.steps[i]]:.3g}", f"{p.loss[i]:.4f}", f"{p.lower[i]:.4f} .. {p.upper[i]:.4f}"]
-        if t.observed is not None:
-            cells += [f"{t.observed[i]:.4f}", f"{100 * (p.loss[i] - t.observed[i]) / t.observed[i]:+.2f}%"]
+        if observed is not None:
+            cells += [f"{observed[i]:.4f}", f"{100 * (p.loss[i] - observed[i]) / observed[i]:+.2f}%"]
         tb.add_row(*cells)
     console.print(tb)
     if t.observed is not None:
-        rel = np.abs(p.loss - t.observed) / t.observed
+        rel = np.abs(full.loss - t.observed) / t.observed
         console.print(f"mean |error| {100 * rel.mean():.3f}%, max {100 * rel.max():.3f}% over {rel.size} logged steps")
     else:
         console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({p.lower[-1]:.4f} .. "
                       f"{p.upper[-1]:.4f})")
+
+
+def _plot(result, t: _Target, p, path, **figure) -> None:
+    """The figure: every logged step of a run, or the schedule's whole curve (not only the rows --every
+    reports), with ``p``'s warnings."""
+    from dataclasses import replace
+
+    from ...laws.predict import evaluate
+    from ...report.law_figures import plot_prediction
+
+    dense = p if t.plot_at is None or np.array_equal(t.plot_at, p.steps) else \
+        replace(evaluate(result, t.lr, t.plot_at), warnings=p.warnings)
+    observed = None if t.observed is None else (t.at, t.observed)
+    plot_prediction(dense, path, observed=observed, label=str(t.name), **figure)
+
+
+def _reported(t: _Target, p):
+    """The prediction and observed loss at the rows reported (--every on a run), from those at every logged step."""
+    from dataclasses import replace
+
+    if t.rows is None:
+        return p, t.observed
+    k = t.rows
+    return replace(p, steps=p.steps[k], loss=p.loss[k], lower=p.lower[k], upper=p.upper[k]), t.observed[k]
 
 
 @click.command("predict")
@@ -155,7 +153,8 @@ def _table(result, t: _Target, p) -> None:
 @click.option("--run", "run_path", type=click.Path(), default=None, metavar="RUN",
               help="Predict a logged run at its logged steps (with --schedule: checked against its lr column).")
 @click.option("--every", type=click.IntRange(1), default=None, metavar="K",
-              help="Report every K steps from the end of warmup (default: about 20 rows in a table, every step in csv).")
+              help="Report every K steps from the end of warmup (--run: the first logged step at or after each; "
+                   "default: about 20 rows in a table, every step in csv).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--band", is_flag=True, help="csv: add lower,upper columns.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME", help="Column mapping for --run.")
@@ -197,6 +196,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     found = {**p.warnings, **t.notes}
     for kind, message in found.items():
         warn(kind, message)
+    full, (p, observed) = p, _reported(t, p)
     if fmt == "csv":
         lines = ["step,loss,lower,upper" if band else "step,loss"]
         for i, s in enumerate(p.steps):
@@ -205,13 +205,11 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     elif fmt == "json":
         doc = {"fit": str(fit_file), "law": result.law, "target": result.target, "name": t.name, "total": t.total,
                "convention": convention, **p.to_dict(), "warnings": warning_list(found)}
-        if t.observed is not None:
-            doc["observed"] = t.observed.tolist()
+        if observed is not None:
+            doc["observed"] = observed.tolist()
         click.echo(dump_json(doc))
     else:
-        _table(result, t, p)
+        _table(result, t, p, observed, full)
     if plot:
-        from ...report.law_figures import plot_prediction
-
-        plot_prediction(p, plot, observed=None if t.observed is None else (t.at, t.observed), label=str(t.name))
+        _plot(result, t, full, plot)
         click.echo(f"wrote {plot}", err=True)
