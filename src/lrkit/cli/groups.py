@@ -224,7 +224,7 @@ def show_table(console, groups: Sequence[Group], values: Sequence[np.ndarray], s
 
 
 def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, convention: str, fmt: str,
-             out: str | None, title: str | None) -> None:
+             out: str | None, title: str | None, figure: dict | None = None) -> None:
     """``lrkit show --groups FILE``: the summary and plot, csv, json or a figure of every group's LR."""
     import click
 
@@ -239,10 +239,10 @@ def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, conv
     groups = load_groups(path, specs[0] if specs else None)
     values = group_values(groups, steps, convention)
     steps = len(values[0])
-    if fmt in ("png", "svg"):
+    if fmt in ("png", "svg", "pdf"):
         target = Path(out or f"groups.{fmt}")
-        plot_groups([f"{g.name}: lr {g.lr:g} × {g.schedule}" for g in groups], values, target,
-                    base_lrs=[g.lr for g in groups], title=title)
+        plot_groups([f"{g.name}: lr {g.lr:g} × {g.schedule.spec(full=True)}" for g in groups], values, target,
+                    base_lrs=[g.lr for g in groups], title=title, fmt=fmt, **(figure or {}))
         click.echo(f"wrote {target}")
         return
     with terminal.output(out) as stream:

@@ -12,6 +12,7 @@ from typing import Sequence
 import click
 import numpy as np
 
+from .figure_options import figure_kwargs, figure_options
 from .show import MAX_STEPS
 
 LAW_CHOICES = ("multipower", "lra")
@@ -29,6 +30,17 @@ def _steps_range(low: int):
                                          f"({MAX_STEPS:,}, every step's LR in memory)")
         return value
     return check
+
+
+def _figure(plot: str | None, dpi: int | None, size) -> dict:
+    """``--dpi`` and ``--size`` for the ``--plot`` figure, its suffix checked before any work is done."""
+    from ..report.style import figure_format
+
+    if plot is None and (dpi is not None or size is not None):
+        raise click.UsageError("--dpi and --size apply to the --plot figure; give --plot FILE.png")
+    if plot is not None:
+        figure_format(plot)
+    return figure_kwargs(dpi, size)
 
 
 def _check_lr(schedules: Sequence[str | None], base_lr: float | None) -> None:
@@ -108,7 +120,8 @@ def _apply(options):
 @click.option("--boot", type=click.IntRange(0, 10000), default=200, show_default=True, help="Bootstrap resamples for the band.")
 @click.option("--fix", "fixes", multiple=True, metavar="NAME=VALUE",
               help="Hold a law parameter at a value instead of fitting it (e.g. --fix gamma=0.6); repeatable.")
-def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot, boot, fixes):
+@figure_options
+def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot, boot, fixes, dpi, size):
     """Fit a loss-curve law to one or more training runs (CSV, JSON lines, TensorBoard).
 
     \b
@@ -122,6 +135,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     from .terminal import console as make_console
 
     console = make_console()
+    figure = _figure(plot, dpi, size)
     fixed = {}
     for item in fixes:
         name, sep, value = item.partition("=")
@@ -159,7 +173,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
     if plot:
         from ..report.law_figures import plot_curves
 
-        plot_curves(result, curves, plot, fitted=[c.name for c in curves])
+        plot_curves(result, curves, plot, fitted=[c.name for c in curves], **figure)
         console.print(f"wrote {plot}")
 
 
@@ -175,7 +189,8 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, out, plot
 @click.option("--band", is_flag=True, help="csv: add lower,upper columns.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME", help="Column mapping for --run.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Figure of the prediction (and the run).")
-def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, plot):
+@figure_options
+def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, plot, dpi, size):
     """Predict the loss curve of a schedule (or of a logged run) from a fit.
 
     \b
@@ -186,6 +201,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     from ..laws import Curve, FitResult, predict
     from ..laws.base import schedule_lr, usable_points
 
+    figure = _figure(plot, dpi, size)
     result = FitResult.from_json(fit_file)
     observed = None
     if run_path is not None:
@@ -246,7 +262,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
         from ..report.law_figures import plot_curves
 
         c = Curve(str(name), lr, p.steps, observed if observed is not None else p.loss)
-        plot_curves(result, [c], plot)
+        plot_curves(result, [c], plot, **figure)
 
 
 @click.command("plan")
@@ -260,7 +276,8 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
 @click.option("--warmup", type=int, default=None, metavar="W", help="Warmup steps (default: the fitted runs' warmup).")
 @click.option("--knots", type=click.IntRange(3, 200), default=32, show_default=True, help="Knots of the free-form schedule.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Planned vs standard schedules.")
-def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot):
+@figure_options
+def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot, dpi, size):
     """Plan the schedule with the lowest predicted final loss for a budget.
 
     \b
@@ -276,6 +293,7 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot):
         raise click.BadParameter(f"must be at least 10, got {steps}", param_hint="--steps")
     if not peak_lr > 0:
         raise click.BadParameter(f"must be positive, got {peak_lr}", param_hint="--lr")
+    figure = _figure(plot, dpi, size)
     result = FitResult.from_json(fit_file)
     p = plan(result, steps, peak_lr, family=family, warmup=warmup, knots=knots)
     console = make_console()
@@ -291,7 +309,7 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, plot):
     if plot:
         from ..report.law_figures import plot_plan
 
-        plot_plan(result, p, plot)
+        plot_plan(result, p, plot, **figure)
         console.print(f"wrote {plot}")
 
 
