@@ -160,15 +160,15 @@ def test_refine_follows_the_suffix_and_takes_figure_options(tmp_path):
     assert png_size(out) == (600, 300)  # was: the spec's text in r.png
     r = run("refine", str(runfile), "--steps", "200", "-o", str(tmp_path / "r.pdf"))
     assert r.returncode == 0 and (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
-    one_line_error(run("refine", str(runfile), "--steps", "200", "-f", "csv", "-o", "x.png"), "names png")
+    one_line_error(run("refine", str(runfile), "--steps", "200", "-f", "csv", "-o", "x.png", cwd=tmp_path), "names png")
 
 
 def test_laws_plot_refuses_a_bad_suffix_before_fitting(tmp_path):
     runfile = tmp_path / "run.csv"
     runfile.write_text("step,lr,loss\n" + "".join(f"{s},0.001,{3 - s / 100}\n" for s in range(50)))
-    one_line_error(run("fit", str(runfile), "--out", str(tmp_path / "f.json"), "--plot", "f.jpg"), "f.jpg")
-    assert not (tmp_path / "f.json").exists()
-    one_line_error(run("fit", str(runfile), "--out", str(tmp_path / "f.json"), "--dpi", "100"),
+    one_line_error(run("fit", str(runfile), "--out", "f.json", "--plot", "f.jpg", cwd=tmp_path), "f.jpg")
+    assert not (tmp_path / "f.json").exists() and not (tmp_path / "f.jpg").exists()
+    one_line_error(run("fit", str(runfile), "--out", "f.json", "--dpi", "100", cwd=tmp_path),
                    "apply to the --plot figure")
 
 
