@@ -185,3 +185,13 @@ def test_fit_and_plan_plots_take_size_and_dpi(tmp_path):
             "--plot", str(tmp_path / "plan.pdf"), "--size", "7x6")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "plan.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_a_legend_too_long_for_one_line_has_one_entry_a_line():
+    specs = ["cosine(warmup=0.05)", "wsd(warmup=0.05, decay=0.2)", "sgdr(period=1000, mult=2)"]
+    r = run("show", *specs, "-n", "1000", "--full")
+    lines = r.stdout.splitlines()
+    starts = [ln.strip()[:3] for ln in lines[lines.index(next(ln for ln in lines if "step" in ln and "┤" not in ln
+                                                                and "steps" not in ln)) + 1:] if ln.strip()]
+    assert [s for s in starts if s.endswith("━━")] == ["•━━", "+━━", "x━━"]
+    assert 'wsd(decay=0.2, form="1-sqrt"' in r.stdout  # the label wrapped under itself, not cut

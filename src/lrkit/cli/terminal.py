@@ -143,7 +143,7 @@ def summary_panel(s: Summary, style: str = "bold blue", full_spec: str | None = 
 
 
 def line_plot(series: Sequence[np.ndarray], labels: Sequence[str], width: int = 76, height: int = 15,
-              ylabel: str = "") -> Text:
+              ylabel: str = "") -> Text | Group:
     """A line plot of one or more curves over the same steps, with round ticks (``2.5k`` steps, ``1e-4``);
     several curves each get their own marker, shown in the legend, as well as a colour."""
     import plotext as plt
@@ -171,13 +171,17 @@ def line_plot(series: Sequence[np.ndarray], labels: Sequence[str], width: int = 
     if ylabel:
         plt.ylabel(ylabel)
     text = Text.from_ansi(plt.build())
-    if several:
-        legend = Text("  ")
-        for i, label in enumerate(labels):
-            legend.append(f"{MARKERS[i % len(MARKERS)]}━━ ", style=SERIES[i % len(SERIES)][1])
-            legend.append(label + "   ")
-        text = Text("\n").join([text, legend])
-    return text
+    if not several:
+        return text
+    keys = [Text(f"{MARKERS[i % len(MARKERS)]}━━", style=SERIES[i % len(SERIES)][1]) for i in range(len(labels))]
+    if sum(len(label) + 7 for label in labels) + 2 <= width:  # the legend on one line
+        return Text("\n").join([text, Text("  ") + Text("   ").join(k + " " + label for k, label in zip(keys, labels))])
+    legend = Table.grid(padding=(0, 1))  # else one entry a line, a long label wrapped under itself
+    legend.add_column(width=5, justify="right")
+    legend.add_column()
+    for key, label in zip(keys, labels):
+        legend.add_row(key, label)
+    return Group(text, legend)
 
 
 def show(console: Console, summaries: Sequence[Summary], values: Sequence[np.ndarray], plot: bool = True,
