@@ -72,7 +72,6 @@ def test_six_specs_legend_is_framed_below_the_data_with_full_labels():
     assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y0 >= 0  # and inside the figure
     shown = [t.get_text().replace("\n", " ") for t in legend.get_texts()]
     assert shown == [lrkit.parse(s).spec(full=True) for s in SIX]  # wrapped, never cut
-    assert any("\n" in t.get_text() for t in legend.get_texts())
     assert 'wsd(decay=0.2, form="1-sqrt"' in shown[1]
 
 
@@ -113,3 +112,37 @@ def test_pdf_and_svg(tmp_path, fmt, magic):
 def test_an_unknown_figure_suffix_is_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"x\.jpg: a figure is written as \.png, \.svg or \.pdf; got \.jpg"):
         plot_schedules(["cosine()"], 100, out=tmp_path / "x.jpg")
+
+
+WSD_FORMS = [f'wsd(warmup=50, decay=0.2, form="{f}"{", floor=0.01" if f == "exp" else ""})'
+             for f in ("linear", "cosine", "1-sqrt", "square", "exp")]
+
+
+@pytest.mark.parametrize("specs, size", [(WSD_FORMS, None), (SIX, (5, 4)), (SIX, (12, 4)), (WSD_FORMS, (4, 3))])
+def test_legend_and_labels_stay_inside_the_figure(tmp_path, specs, size):
+    """Long full specs (was: a second legend column running off the right edge; a y label off the top)."""
+    fig = plot_schedules(specs, 1000, size=size, out=tmp_path / "f.png")
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    inside = fig.bbox.padded(1)
+    for artist in (legend, fig.axes[0].yaxis.label, fig.axes[0].xaxis.label):
+        box = artist.get_window_extent(renderer)
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1, artist
+    assert [t.get_text().replace("\n", " ") for t in legend.get_texts()] == \
+        [lrkit.parse(s).spec(full=True) for s in specs]  # wrapped where needed, never cut
+    if size is not None and size[0] <= 5:
+        assert any("\n" in t.get_text() for t in legend.get_texts())
+
+
+def test_a_log_axis_keeps_its_range_with_phases_shaded():
+    fig = plot_schedules(["multistep(milestones=[30, 60, 80], gamma=0.1, warmup=5)"], 90, log=True)
+    lo, hi = fig.axes[0].get_ylim()
+    assert 0 < lo < 1e-3 and 1 < hi < 3  # was: a bottom of 0 on the log axis, every line squashed
+
+
+def test_a_figure_too_small_for_its_legend_says_which_size_fits(tmp_path):
+    specs = [f"cosine(floor={k / 10}, warmup=0.05)" for k in range(10)]
+    with pytest.raises(ValueError, match=r"a 4x2-inch figure is too small for the legend of 10 schedules; give a "
+                                         r"larger size, e\.g\. 8x\d"):
+        plot_schedules(specs, 100, size=(4, 2), out=tmp_path / "f.png")
+    assert not (tmp_path / "f.png").exists()

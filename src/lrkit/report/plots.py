@@ -40,12 +40,12 @@ def plot_schedules(specs: Sequence[str | Schedule] | str | Schedule, total: int,
     else:
         fig = ax.figure
     single = len(schedules) == 1
+    if log:
+        ax.set_yscale("log")
     for i, (s, label) in enumerate(zip(schedules, labels)):
         draw(s, total, ax=ax, lr=lr, convention=convention, label=label, phases=single, linewidth=1.8,
              **style.series(i))
-    if log:
-        ax.set_yscale("log")
-    elif not single and all(float(np.min(line.get_ydata())) >= 0 for line in ax.lines):
+    if not log and not single and all(float(np.min(line.get_ydata())) >= 0 for line in ax.lines):
         ax.set_ylim(0, ax.get_ylim()[1])
     style.apply(ax, x="count", y="value")
     if title or (single and own):

@@ -21,9 +21,8 @@ SIZE = (8.0, 4.5)
 DPI = 150
 #: the file formats figures are written in, by suffix
 FORMATS = ("png", "svg", "pdf")
-#: legend text size (points) and the width of one of its characters, in inches, to wrap labels
+#: legend text size (points)
 LEGEND_FONT = 8.5
-_CHAR_IN = 0.55 * LEGEND_FONT / 72
 
 
 def use_agg() -> None:
@@ -73,7 +72,9 @@ def wrap(label: str, width: int) -> str:
 
 def legend_below(fig, handles: Sequence | None = None, labels: Sequence[str] | None = None, **kwargs):
     """A framed legend under the axes, in as many columns as the labels allow at the figure's width,
-    each label wrapped to its column (the figure must use constrained layout: :func:`new_figure`)."""
+    each label wrapped to its column; kept inside the figure and to at most 60% of its height, in a
+    smaller font where needed (8.5 down to 6.5 points), else a ``ValueError`` that names a size that
+    fits.  The figure must use constrained layout (:func:`new_figure`)."""
     if handles is None:
         handles, labels = [], []
         for ax in fig.axes:
@@ -82,19 +83,53 @@ def legend_below(fig, handles: Sequence | None = None, labels: Sequence[str] | N
             labels += lab
     if not handles:
         return None
-    chars = int(fig.get_figwidth() / _CHAR_IN) - 4  # characters across the figure
+    renderer = fig.canvas.get_renderer()
+    for size in (LEGEND_FONT, 7.5, 6.5):
+        legend = _legend_in_width(fig, handles, labels, renderer, {"fontsize": size, **kwargs})
+        height = legend.get_window_extent(renderer).height
+        if height <= 0.6 * fig.bbox.height:
+            return legend
+        legend.remove()
+    w, h = fig.get_size_inches()
+    need = height / fig.dpi / 0.6
+    raise ValueError(f"a {w:g}x{h:g}-inch figure is too small for the legend of {len(labels)} schedules; "
+                     f"give a larger size, e.g. {max(w, 8):g}x{max(need, h):.1f}")
+
+
+def _legend_in_width(fig, handles, labels, renderer, kwargs):
+    """The legend in the most columns whose wrapped labels fit the figure's width."""
+    kwargs = {"loc": "outside lower center", "frameon": True, "edgecolor": "#bbbbbb", "fancybox": False,
+              "handlelength": 2.6, **kwargs}
+    chars = int(fig.get_figwidth() * 72 / (0.6 * kwargs["fontsize"]))  # characters across the figure
     longest = max(len(lab) for lab in labels)
-    ncols = max(1, min(len(labels), chars // (min(longest, 48) + 8)))
-    width = chars // ncols - 8  # less the handle and the gap
-    kwargs = {"loc": "outside lower center", "ncols": ncols, "frameon": True, "fontsize": LEGEND_FONT,
-              "edgecolor": "#bbbbbb", "fancybox": False, "handlelength": 2.6, **kwargs}
-    return fig.legend(handles, [wrap(lab, width) for lab in labels], **kwargs)
+    ncols = max(1, min(len(labels), chars // (min(longest, 48) + 10)))
+    while True:  # the estimate, narrowed until the legend fits the figure's width
+        width = chars // ncols - 10  # less the handle and the gaps
+        legend = fig.legend(handles, [wrap(lab, width) for lab in labels], ncols=ncols, **kwargs)
+        if ncols == 1 and width <= 20 or legend.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
+            return legend
+        legend.remove()
+        if ncols > 1:
+            ncols -= 1
+        else:
+            chars = int(chars * 0.9)
 
 
 def title(ax, text: str, fontsize: float = 11) -> None:
     """A bold title at the left of the axis, wrapped to the figure's width."""
     chars = int((ax.figure.get_figwidth() - 0.9) * 72 / (0.68 * fontsize))  # the axis's width, bold letters
     ax.set_title(wrap(text, chars), loc="left", fontsize=fontsize, fontweight="bold")
+
+
+def fit_labels(fig) -> None:
+    """Wrap a y-axis label onto two lines where it is taller than its axis (a small figure, a tall legend),
+    instead of letting it run off the figure."""
+    fig.canvas.draw()
+    for ax in fig.axes:
+        label = ax.yaxis.label
+        text = label.get_text()
+        if text and "\n" not in text and label.get_window_extent().height > ax.get_window_extent().height:
+            ax.set_ylabel(wrap(text, len(text) // 2 + 1))
 
 
 def figure_format(path: str | Path, fmt: str | None = None) -> str:
@@ -111,6 +146,7 @@ def save(fig, path: str | Path, dpi: float | None = None, close: bool = True, fm
     """Write ``fig`` to ``path`` at its own size in ``fmt`` (default: the format its suffix names: png,
     svg, pdf); ``dpi``: the resolution (default: the figure's)."""
     fmt = figure_format(path, fmt)
+    fit_labels(fig)
     fig.savefig(path, dpi=dpi or fig.dpi, format=fmt)
     if close:
         import matplotlib.pyplot as plt

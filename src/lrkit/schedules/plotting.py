@@ -49,8 +49,9 @@ def draw(schedule: "Schedule", total: int | None = None, *, ax=None, lr: float |
     if not ax.get_ylabel():
         ax.set_ylabel("learning rate" if lr is not None else "LR multiplier (× base LR)")
     if phases:
-        if ax.get_yscale() == "linear":  # room above the line for the phases' names
-            ax.set_ylim(0.0 if float(y.min()) >= 0 else ax.get_ylim()[0], ax.get_ylim()[1] * 1.08)
+        if ax.get_yscale() == "linear":  # room above the lines for the phases' names
+            top = max(float(np.max(ln.get_ydata())) for ln in ax.lines)
+            ax.set_ylim(0.0 if float(y.min()) >= 0 else ax.get_ylim()[0], top * 1.08 if top > 0 else None)
         shade_phases(ax, schedule, len(y), convention)
     return ax
 
