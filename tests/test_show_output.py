@@ -195,3 +195,11 @@ def test_a_legend_too_long_for_one_line_has_one_entry_a_line():
                                                                 and "steps" not in ln)) + 1:] if ln.strip()]
     assert [s for s in starts if s.endswith("━━")] == ["•━━", "+━━", "x━━"]
     assert 'wsd(decay=0.2, form="1-sqrt"' in r.stdout  # the label wrapped under itself, not cut
+
+
+def test_full_applies_to_groups_too(tmp_path):
+    config = tmp_path / "g.json"
+    config.write_text('{"schedule": "wsd(decay=0.2)", "groups": [{"name": "a", "lr": 1e-3}]}')
+    r = run("show", "--groups", str(config), "-n", "100", "--full")
+    assert r.returncode == 0, r.stderr
+    assert 'form="1-sqrt"' in " ".join(r.stdout.replace("│", " ").split())

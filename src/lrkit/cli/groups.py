@@ -207,14 +207,16 @@ def to_json(groups: Sequence[Group], values: Sequence[np.ndarray], steps: int,
 
 
 def show_table(console, groups: Sequence[Group], values: Sequence[np.ndarray], steps: int,
-               convention: str | Convention | None = None) -> None:
-    """A summary panel per group, then every group's LR on one terminal plot."""
+               convention: str | Convention | None = None, full: bool = False) -> None:
+    """A summary panel per group (``full``: each spec with every parameter), then every group's LR on one
+    terminal plot."""
     from ..summary import summarize
     from . import terminal
 
     for i, (g, y) in enumerate(zip(groups, values)):
         s = summarize(g.schedule, steps, g.lr, convention, values=y / g.lr)
-        panel = terminal.summary_panel(s, terminal.SERIES[i % len(terminal.SERIES)][1])
+        panel = terminal.summary_panel(s, terminal.SERIES[i % len(terminal.SERIES)][1],
+                                       full_spec=g.schedule.spec(full=True) if full else None)
         panel.title = f"{g.name} · lr {terminal.fmt(g.lr)} · {s.spec}"
         panel.width = min(console.width, 100)  # one width for all groups, room for the subtitle
         console.print(panel)
@@ -224,7 +226,7 @@ def show_table(console, groups: Sequence[Group], values: Sequence[np.ndarray], s
 
 
 def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, convention: str, fmt: str,
-             out: str | None, title: str | None, figure: dict | None = None) -> None:
+             out: str | None, title: str | None, figure: dict | None = None, full: bool = False) -> None:
     """``lrkit show --groups FILE``: the summary and plot, csv, json or a figure of every group's LR."""
     import click
 
@@ -254,4 +256,5 @@ def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, conv
         else:
             from rich.console import Console
 
-            show_table(Console(file=stream, width=None if not out else 100), groups, values, steps, convention)
+            show_table(Console(file=stream, width=None if not out else 100), groups, values, steps, convention,
+                       full)

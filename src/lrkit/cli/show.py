@@ -83,7 +83,7 @@ def show(specs, steps, lr, convention, fmt, out, title, full, dpi, size, groups_
     if groups_file is not None:
         from .groups import run_show
 
-        return run_show(groups_file, specs, steps, lr, convention, fmt, out, title, figure)
+        return run_show(groups_file, specs, steps, lr, convention, fmt, out, title, figure, full)
     if not specs:
         raise click.UsageError("Missing argument 'SPEC...' (or give --groups FILE).")
 
