@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 import click
 import numpy as np
 
+from ..figure_options import figure_options
 from ..params import STEPS
 from ..show import MAX_STEPS
-from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, quiet_extrapolation,
-                     steps_range, warn, warning_list)
+from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, plot_figure,
+                     quiet_extrapolation, steps_range, warn, warning_list)
 
 #: a --schedule whose LR differs from the run's logged lr column by more than this (of the peak) is warned about
 LR_TOLERANCE = 0.01
@@ -167,9 +168,11 @@ def _table(result, t: _Target, p) -> None:
 @CONVENTION
 @EXTRAPOLATE
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
-              help="Figure: the pilots, the prediction with its band, and the run's observed loss (--run).")
+              help="Figure (.png, .svg or .pdf): the pilots, the prediction with its band, and the run's observed "
+                   "loss (--run).")
+@figure_options
 def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, base, target,
-                    convention, extrapolate, plot):
+                    convention, extrapolate, plot, dpi, size):
     """Predict the loss curve of a schedule (or of a logged run) from a fit.
 
     Values start at the end of the warmup, where the law applies.  Outside the fit's domain of
@@ -184,6 +187,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     """
     from ...laws import FitResult, predict
 
+    figure = plot_figure(plot, dpi, size)
     result = FitResult.from_json(fit_file)
     convention = convention or (result.validity.convention if result.validity else None)
     if base is not None and run_path is None:
@@ -213,5 +217,6 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     if plot:
         from ...report.law_figures import plot_prediction
 
-        plot_prediction(p, plot, observed=None if t.observed is None else (t.at, t.observed), label=str(t.name))
+        plot_prediction(p, plot, observed=None if t.observed is None else (t.at, t.observed), label=str(t.name),
+                        **figure)
         click.echo(f"wrote {plot}", err=True)
