@@ -5,11 +5,13 @@ run it (so ``fit`` writes the ``fit.json`` that ``predict`` reads, and a Python 
 ``run.csv`` that a later ``lrkit refine`` reads):
 
 * ```python blocks: executed in one namespace (a page's blocks share their names); a block of ``>>>``
-  lines is a doctest, its printed results checked;
+  lines is a doctest, its printed results checked; a warning of lrkit's (its own warning classes, or a
+  message starting ``lrkit:``) is an error, as a reader would see it, except
+  ``lrkit.laws.UndeterminedWarning``, which the pages state where pilots leave parameters open;
 * ```bash blocks whose commands all start with ``lrkit ``: each command run (``> file`` redirects);
 * ```console blocks: each ``$ lrkit ...`` command run, and every line shown under it found in its output
   (whitespace aside; ``...`` stands for any text);
-* ```text blocks of one line: a spec, parsed.
+* ```text blocks that hold only specs, one a line (a trailing ``# comment`` allowed): each parsed.
 
 The temporary directory holds the published multi-power-law runs of the 100M model that the pages
 use (``cosine_24000.csv``, ``constant_24000.csv``, ``wsd_20000_24000.csv`` ...) from ``../shared/data``.
@@ -89,8 +91,19 @@ def commands(snippet: Snippet) -> list[tuple[str, list[str]]]:
     return [c for c in out if c[0].startswith("lrkit ")]
 
 
+SPEC_LINE = re.compile(r"^[A-Za-z_]\w*\(.*\)$")
+
+
+def specs(snippet: Snippet) -> list[str]:
+    """The specs of a ```text block that holds only specs, one a line (each with an optional ``# comment``)."""
+    if snippet.lang != "text":
+        return []
+    lines = [re.split(r"\s+#", ln)[0].strip() for ln in snippet.code.splitlines() if ln.strip()]
+    return lines if lines and all(SPEC_LINE.match(ln) for ln in lines) else []
+
+
 def is_spec(snippet: Snippet) -> bool:
-    return snippet.lang == "text" and len(snippet.code.strip().splitlines()) == 1 and "(" in snippet.code
+    return bool(specs(snippet))
 
 
 ALL = [s for p in PAGES for s in snippets(p)]
@@ -125,7 +138,7 @@ def items(page: Path) -> tuple[list[dict], list[Snippet]]:
             run.append({"where": s.where, "kind": "doctest" if s.code.lstrip().startswith(">>>") else "python",
                         "code": s.code})
         elif is_spec(s):
-            run.append({"where": s.where, "kind": "spec", "code": s.code.strip()})
+            run += [{"where": s.where, "kind": "spec", "code": spec} for spec in specs(s)]
         else:
             run += [{"where": s.where, "kind": "shell", "code": c, "shown": shown} for c, shown in commands(s)]
     return run, skipped
@@ -134,8 +147,14 @@ def items(page: Path) -> tuple[list[dict], list[Snippet]]:
 #: runs a page's items in order, python ones in one namespace (a reader's session); exits naming the one
 #: that failed
 RUNNER = r"""
-import doctest, json, re, shlex, subprocess, sys, traceback
+import doctest, json, re, shlex, subprocess, sys, traceback, warnings
 names = {"__name__": "__main__"}
+
+def lrkit_warnings(caught):
+    # lrkit's own warnings (not a library's, which depend on the machine), less the flags of parameters
+    # the pilots leave open, which the pages state
+    return [w for w in caught if w.category.__name__ != "UndeterminedWarning"
+            and (w.category.__module__.startswith("lrkit") or str(w.message).startswith("lrkit:"))]
 
 def shell(where, cmd, shown):
     args = shlex.split(cmd, comments=True)
@@ -162,14 +181,20 @@ for item in json.load(open(sys.argv[1])):
         elif kind == "spec":
             import lrkit
             lrkit.parse(code)
-        elif kind == "doctest":
-            test = doctest.DocTestParser().get_doctest(code, names, where, where, 0)
-            runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-            runner.run(test, out=sys.stderr.write, clear_globs=False)
-            if runner.failures:
-                sys.exit(f"{where}: doctest failed")
         else:
-            exec(compile(code, where, "exec"), names)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if kind == "doctest":
+                    test = doctest.DocTestParser().get_doctest(code, names, where, where, 0)
+                    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+                    runner.run(test, out=sys.stderr.write, clear_globs=False)
+                    if runner.failures:
+                        sys.exit(f"{where}: doctest failed")
+                else:
+                    exec(compile(code, where, "exec"), names)
+            own = lrkit_warnings(caught)
+            if own:
+                sys.exit(f"{where}: warns {own[0].category.__name__}: {own[0].message}")
     except SystemExit:
         raise
     except BaseException:
