@@ -62,8 +62,9 @@ def _draw_pilots(ax, fit: FitResult, muted: bool = False) -> list[np.ndarray]:
     drawn = []
     for i, (name, pilot) in enumerate(fit.pilots.items()):
         col = "#999999" if muted else style.PALETTE[i % len(style.PALETTE)]
+        dash = style.LINESTYLES[1 + i % (len(style.LINESTYLES) - 1)] if muted else "-"  # grey pilots told apart
         ax.plot(pilot["steps"], pilot["loss"], ".", ms=2.5, color=col, alpha=0.6)
-        ax.plot(pilot["steps"], pilot["fitted"], "-", color=col, lw=1.0 if muted else 1.3,
+        ax.plot(pilot["steps"], pilot["fitted"], linestyle=dash, color=col, lw=1.0 if muted else 1.3,
                 label=f"pilot {name}" + (f" (R² {fit.metrics[name]['r2']:.4f})" if name in fit.metrics else ""))
         drawn.append(np.asarray(pilot["loss"]))
     return drawn
