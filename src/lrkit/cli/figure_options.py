@@ -65,6 +65,16 @@ def figure_kwargs(dpi: int | None, size: tuple[float, float, str] | None) -> dic
     return {"size": inches, "dpi": dpi}
 
 
+def plot_figure(plot: str | None, dpi: int | None, size) -> dict:
+    """``--dpi`` and ``--size`` for the ``--plot`` figure, its suffix (.png, .svg, .pdf: the format) checked
+    before any work is done."""
+    if plot is None and (dpi is not None or size is not None):
+        raise click.UsageError("--dpi and --size apply to the --plot figure; give --plot FILE.png")
+    if plot is not None:
+        style.figure_format(plot)
+    return figure_kwargs(dpi, size)
+
+
 def format_of(path: str | Path | None) -> str | None:
     """The output format a path's suffix names: ``png``, ``svg``, ``pdf``, ``csv``, ``json``; ``None`` for
     another suffix or none.  An image suffix lrkit cannot write (``.jpg``) is refused in one line."""

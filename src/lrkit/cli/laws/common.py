@@ -13,7 +13,6 @@ import click
 import numpy as np
 
 from ...schedules import PRESETS
-from ..figure_options import figure_kwargs
 from ..params import STEPS
 from ..show import MAX_STEPS
 
@@ -30,18 +29,6 @@ def steps_range(low: int):
                                          f"({MAX_STEPS:,}, every step's LR in memory)")
         return value
     return check
-
-
-def plot_figure(plot: str | None, dpi: int | None, size) -> dict:
-    """``--dpi`` and ``--size`` for the ``--plot`` figure, its suffix (.png, .svg, .pdf: the format) checked
-    before any work is done."""
-    from ...report.style import figure_format
-
-    if plot is None and (dpi is not None or size is not None):
-        raise click.UsageError("--dpi and --size apply to the --plot figure; give --plot FILE.png")
-    if plot is not None:
-        figure_format(plot)
-    return figure_kwargs(dpi, size)
 
 
 def check_lr(schedules: Sequence[str | None], base_lr: float | None) -> None:

@@ -8,8 +8,8 @@ import click
 import numpy as np
 
 from ...laws.result import MAX_ERROR, MIN_R2
-from ..figure_options import figure_options
-from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, plot_figure, warn
+from ..figure_options import figure_options, plot_figure
+from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, warn
 
 LAW_CHOICES = ("multipower", "lra", "mpl-it", "bound")
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..figure_options import figure_options
+from ..figure_options import figure_options, plot_figure
 from ..params import DURATION, STEPS
-from .common import (CONVENTION, EXTRAPOLATE, dump_json, plot_figure, quiet_extrapolation, warn,
-                     warning_list)
+from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, warn, warning_list
 
 
 def _table(stream, result, p) -> None:

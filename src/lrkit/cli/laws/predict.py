@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import click
 import numpy as np
 
-from ..figure_options import figure_options
+from ..figure_options import figure_options, plot_figure
 from ..params import STEPS
 from ..show import MAX_STEPS
-from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, plot_figure,
-                     quiet_extrapolation, steps_range, warn, warning_list)
+from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, quiet_extrapolation,
+                     steps_range, warn, warning_list)
 
 #: a --schedule whose LR differs from the run's logged lr column by more than this (of the peak) is warned about
 LR_TOLERANCE = 0.01
