@@ -1,7 +1,8 @@
 """Generate every figure of the user guide into docs/figures/ (``make docs`` runs this).
 
 Each figure is drawn by :func:`lrkit.report.plots.plot_schedules` from the specs listed here, so the
-pictures in the guide are exactly what ``lrkit show`` draws. PNGs are saved at 90 dpi to stay small.
+pictures in the guide are exactly what ``lrkit show`` draws (``lrkit show ... -o x.png --dpi 90``). PNGs
+are saved at 90 dpi to stay small.
 
     python docs/make_figures.py            # all figures
     python docs/make_figures.py cosine wsd # only these
@@ -99,7 +100,7 @@ def draw(name: str) -> Path:
     path = OUT / f"{name}.png"
     if name in CONVENTION_FIGURES:
         spec, total, conventions, title = CONVENTION_FIGURES[name]
-        fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+        fig, ax = style.new_figure()
         for i, conv in enumerate(conventions):
             lines, texts, patches = len(ax.lines), len(ax.texts), len(ax.patches)
             plot_schedules([spec], total, convention=conv, ax=ax, labels=[conv], title=title)
@@ -107,17 +108,16 @@ def draw(name: str) -> Path:
             for artist in ax.lines[lines + 1:] + (ax.texts[texts:] + ax.patches[patches:] if i else []):
                 artist.remove()
             line.set_color(style.PALETTE[i])
+            line.set_linestyle(style.LINESTYLES[i % len(style.LINESTYLES)])
             line.set_zorder(3 + len(conventions) - i)
             if total <= 50:
                 line.set_marker("o")
                 line.set_markersize(3.5)
-        ax.legend(frameon=False, fontsize=9, loc="best")
+        style.legend_below(fig)
     else:
         specs, total, options = FIGURES[name]
-        fig = plot_schedules(specs, total, **options)
-        if len(specs) > 1 or "labels" in options:
-            fig.axes[0].legend(frameon=False, fontsize=8.5, loc="best")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+        fig = plot_schedules(specs, total, **options)  # (its legend framed below the data, full specs)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 

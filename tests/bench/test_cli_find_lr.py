@@ -62,3 +62,18 @@ def test_bad_input_one_line_exit_2(args, words):
     proc = lrkit("find-lr", *args)
     assert proc.returncode == 2, proc.stdout
     assert words in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_the_plot_takes_size_and_dpi_and_a_bad_suffix_is_refused_before_the_sweep(tmp_path):
+    pytest.importorskip("matplotlib")
+    import struct
+
+    png = tmp_path / "lr.png"
+    proc = lrkit("find-lr", "-w", TINY, "--steps", "30", "--plot", str(png), "--size", "5x3", "--dpi", "80")
+    assert proc.returncode == 0, proc.stderr
+    assert struct.unpack(">II", png.read_bytes()[16:24]) == (400, 240)  # was: no --size / --dpi
+    proc = lrkit("find-lr", "-w", TINY, "--steps", "30", "--plot", str(tmp_path / "lr.jpg"))
+    assert proc.returncode == 2 and "lr.jpg" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "LR range test" not in proc.stdout and not (tmp_path / "lr.jpg").exists()
+    proc = lrkit("find-lr", "-w", TINY, "--steps", "30", "--dpi", "100")
+    assert proc.returncode == 2 and "apply to the --plot figure" in proc.stderr

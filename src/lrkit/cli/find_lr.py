@@ -9,6 +9,7 @@ import math
 import click
 
 from ..integrations.lr_range import METHODS
+from .figure_options import figure_options, plot_figure
 from .params import STEPS
 
 
@@ -36,8 +37,9 @@ def register(group: click.Group) -> None:
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
               help="Write the loss-against-LR figure (png, svg, pdf).")
+@figure_options
 def find_lr_command(workload, wl_options, steps, start_lr, end_lr, mode, suggestion, smooth, diverge, optimizer,
-                    seed, threads, fmt, plot_path):
+                    seed, threads, fmt, plot_path, dpi, size):
     """Sweep the LR up over a few steps of a workload and suggest a peak LR to plan the schedule for.
 
     \b
@@ -51,6 +53,7 @@ def find_lr_command(workload, wl_options, steps, start_lr, end_lr, mode, suggest
 
     if threads is not None and threads < 1:
         raise click.BadParameter("must be >= 1", param_hint="--threads")
+    figure = plot_figure(plot_path, dpi, size)  # a bad suffix or size refused before the sweep
     opts = workload_options(None, wl_options)
     wl = get_workload(workload)
     wl.check_options(opts)
@@ -68,7 +71,7 @@ def find_lr_command(workload, wl_options, steps, start_lr, end_lr, mode, suggest
     if plot_path:
         from ..report.range_test import save_lr_range
 
-        save_lr_range(result, plot_path)
+        save_lr_range(result, plot_path, **figure)
     if fmt == "json":
         out = {"workload": workload, "optimizer": optimizer, **result.to_dict()}
         click.echo(json.dumps(out, allow_nan=False))

@@ -210,14 +210,16 @@ def to_json(groups: Sequence[Group], values: Sequence[np.ndarray], steps: int,
 
 
 def show_table(console, groups: Sequence[Group], values: Sequence[np.ndarray], steps: int,
-               convention: str | Convention | None = None) -> None:
-    """A summary panel per group, then every group's LR on one terminal plot."""
+               convention: str | Convention | None = None, full: bool = False) -> None:
+    """A summary panel per group (``full``: each spec with every parameter), then every group's LR on one
+    terminal plot."""
     from ..summary import summarize
     from . import terminal
 
     for i, (g, y) in enumerate(zip(groups, values)):
         s = summarize(g.schedule, steps, g.lr, convention, values=y / g.lr)
-        panel = terminal.summary_panel(s, terminal.SERIES[i % len(terminal.SERIES)][1])
+        panel = terminal.summary_panel(s, terminal.SERIES[i % len(terminal.SERIES)][1],
+                                       full_spec=g.schedule.spec(full=True) if full else None)
         panel.title = f"{g.name} · lr {terminal.fmt(g.lr)} · {s.spec}"
         panel.width = min(console.width, 100)  # one width for all groups, room for the subtitle
         console.print(panel)
@@ -227,7 +229,7 @@ def show_table(console, groups: Sequence[Group], values: Sequence[np.ndarray], s
 
 
 def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, convention: str, fmt: str,
-             out: str | None, title: str | None) -> None:
+             out: str | None, title: str | None, figure: dict | None = None, full: bool = False) -> None:
     """``lrkit show --groups FILE``: the summary and plot, csv, json or a figure of every group's LR."""
     import click
 
@@ -242,10 +244,10 @@ def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, conv
     groups = load_groups(path, specs[0] if specs else None)
     values = group_values(groups, steps, convention)
     steps = len(values[0])
-    if fmt in ("png", "svg"):
+    if fmt in ("png", "svg", "pdf"):
         target = Path(out or f"groups.{fmt}")
-        plot_groups([f"{g.name}: lr {g.lr:g} × {g.schedule}" for g in groups], values, target,
-                    base_lrs=[g.lr for g in groups], title=title)
+        plot_groups([f"{g.name}: lr {g.lr:g} × {g.schedule.spec(full=True)}" for g in groups], values, target,
+                    base_lrs=[g.lr for g in groups], title=title, fmt=fmt, **(figure or {}))
         click.echo(f"wrote {target}")
         return
     with terminal.output(out) as stream:
@@ -257,4 +259,5 @@ def run_show(path: str, specs: Sequence[str], steps: int, lr: float | None, conv
         else:
             from rich.console import Console
 
-            show_table(Console(file=stream, width=None if not out else 100), groups, values, steps, convention)
+            show_table(Console(file=stream, width=None if not out else 100), groups, values, steps, convention,
+                       full)

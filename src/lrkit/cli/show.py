@@ -13,8 +13,10 @@ from ..lint import lint
 from ..schedules import PRESETS
 from ..spec import parse
 from ..summary import summarize
+from .figure_options import figure_kwargs, figure_options, resolve_format
 
-FORMATS = ("table", "csv", "json", "png", "svg")
+FORMATS = ("table", "csv", "json", "png", "svg", "pdf")
+FIGURES = ("png", "svg", "pdf")
 
 
 #: show and lint evaluate every step of the run (8 bytes a step, a few arrays of them)
@@ -59,31 +61,42 @@ def register(group: click.Group) -> None:
 @steps_option
 @click.option("--lr", type=float, default=None, metavar="BASE", help="Base (peak) LR: show absolute values.")
 @convention_option
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="table: summary and terminal plot; csv: step,lr rows; json; png/svg: a figure.")
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
+              help="table (the default): summary and terminal plot; csv: step,lr rows; json; png/svg/pdf: a "
+                   "figure. Without it, --out's suffix decides (.png, .svg, .pdf, .csv, .json).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write to this file instead of stdout (png/svg default: schedule.<format>).")
-@click.option("--title", default=None, help="Figure title (png/svg).")
+              help="Write to this file instead of stdout (png/svg/pdf default: schedule.<format>).")
+@click.option("--title", default=None, help="Figure title (png/svg/pdf).")
+@click.option("--full", is_flag=True, help="Spell out every parameter of each spec, defaults included, in the "
+                                             "summary and the legend (figures always do).")
+@figure_options
 @click.option("--groups", "groups_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="JSON (or YAML) config of parameter groups, each with a name, an lr and optionally its own "
                    "schedule: show each group's absolute LR (csv columns step,<group>,...). A SPEC is then the "
                    "default schedule.")
 @time_units_option
-def show(specs, steps, lr, convention, fmt, out, title, groups_file, steps_per_epoch, tokens_per_step,
-         samples_per_step):
+def show(specs, steps, lr, convention, fmt, out, title, full, dpi, size, groups_file, steps_per_epoch,
+         tokens_per_step, samples_per_step):
     """Show one or more schedules over a run of N steps.
 
     SPEC is a schedule in lrkit's language, e.g. 'cosine(warmup=0.05, floor=0.1)'; give several to
-    compare them on one plot.
+    compare them on one plot. The summary ends with what `lrkit lint` finds.
     """
     from ..schedules import validate
     from . import terminal
 
+    fmt = resolve_format(fmt, out)
+    figure = figure_kwargs(dpi, size)
+    if (dpi is not None or size is not None) and fmt not in FIGURES:
+        raise click.UsageError(f"--dpi and --size apply to figures (png, svg, pdf), not to {fmt}")
+    if full and fmt in ("csv", "json"):
+        raise click.UsageError(f"--full applies to the table and figures, not to {fmt} (its specs stay short, "
+                               f"to parse back)")
     with validate.time_units(steps_per_epoch, tokens_per_step, samples_per_step):
         if groups_file is not None:
             from .groups import run_show
 
-            return run_show(groups_file, specs, steps, lr, convention, fmt, out, title)
+            return run_show(groups_file, specs, steps, lr, convention, fmt, out, title, figure, full)
         if not specs:
             raise click.UsageError("Missing argument 'SPEC...' (or give --groups FILE).")
         schedules = [parse(s) for s in specs]
@@ -92,11 +105,11 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file, steps_per_e
     summaries = [summarize(s, steps, lr, convention, values=y) for s, y in zip(schedules, values)]
     scale = 1.0 if lr is None else lr
 
-    if fmt in ("png", "svg"):
+    if fmt in FIGURES:
         from ..report.plots import plot_schedules
 
         path = Path(out or f"schedule.{fmt}")
-        plot_schedules(schedules, steps, lr=lr, convention=convention, out=path, title=title)
+        plot_schedules(schedules, steps, lr=lr, convention=convention, out=path, title=title, fmt=fmt, **figure)
         click.echo(f"wrote {path}")
         return
     with terminal.output(out) as stream:
@@ -118,7 +131,9 @@ def show(specs, steps, lr, convention, fmt, out, title, groups_file, steps_per_e
             from rich.console import Console
 
             console = Console(file=stream, width=None if not out else 100)
-            terminal.show(console, summaries, [y * scale for y in values])
+            specs_full = [s.spec(full=True) for s in schedules] if full else None
+            found = [lint(s, steps, convention) for s in schedules]
+            terminal.show(console, summaries, [y * scale for y in values], full_specs=specs_full, findings=found)
 
 
 @click.command("lint")

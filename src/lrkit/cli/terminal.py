@@ -17,11 +17,15 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..report.ticks import count_label, nice_ticks, value_labels
 from ..summary import Summary
 
 #: plotext colour names matched to the rich styles used for the same series.
 SERIES = [("blue", "bold blue"), ("orange", "bold dark_orange"), ("green", "bold green"),
           ("magenta", "bold magenta"), ("cyan", "bold cyan"), ("red", "bold red")]
+#: one marker per series when a plot has several, so they stay apart where colour is lost (piped output, a
+#: log file, a colour-blind reader); a single curve is drawn in braille, the finest
+MARKERS = ["•", "+", "x", "o", "*", "#", "=", "~", "^", "%"]
 
 
 def console(stderr: bool = False) -> Console:
@@ -186,11 +190,15 @@ def phase_text(s: Summary) -> Text:
     return out
 
 
-def summary_panel(s: Summary, style: str = "bold blue") -> Panel:
+def summary_panel(s: Summary, style: str = "bold blue", full_spec: str | None = None) -> Panel:
+    """A schedule's numbers in a panel titled by its spec; ``full_spec``: a first row with every parameter
+    (wrapped, never cut)."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", justify="right")
     grid.add_column()
     unit = "" if s.lr is not None else "×"
+    if full_spec is not None:
+        grid.add_row("spec", Text(full_spec, style="bold"))
     grid.add_row("peak", Text(f"{fmt(s.peak)}{unit}", style="bold") + Text(f"  at step {s.peak_step:,}", style="dim"))
     grid.add_row("first / final", f"{fmt(s.first)}{unit} / {fmt(s.final)}{unit}")
     grid.add_row("mean", f"{fmt(s.mean)}{unit}" + (f"  ({s.mean / s.peak:.0%} of peak)" if s.peak else ""))
@@ -210,8 +218,9 @@ def summary_panel(s: Summary, style: str = "bold blue") -> Panel:
 
 
 def line_plot(series: Sequence[np.ndarray], labels: Sequence[str], width: int = 76, height: int = 15,
-              ylabel: str = "") -> Text:
-    """A braille line plot of one or more curves over the same steps."""
+              ylabel: str = "") -> Text | Group:
+    """A line plot of one or more curves over the same steps, with round ticks (``2.5k`` steps, ``1e-4``);
+    several curves each get their own marker, shown in the legend, as well as a colour."""
     import plotext as plt
 
     plt.clear_figure()
@@ -220,30 +229,58 @@ def line_plot(series: Sequence[np.ndarray], labels: Sequence[str], width: int = 
     n = len(series[0])
     stride = max(1, n // (width * 4))
     x = list(range(0, n, stride))
+    several = len(series) > 1
     for i, y in enumerate(series):
-        plt.plot(x, [float(v) for v in y[::stride]], marker="braille", color=SERIES[i % len(SERIES)][0])
-    ticks = [int(round(t)) for t in np.linspace(0, n - 1, 5)]
-    plt.xticks(ticks, [f"{t:,}" for t in ticks])
+        plt.plot(x, [float(v) for v in y[::stride]], color=SERIES[i % len(SERIES)][0],
+                 marker=MARKERS[i % len(MARKERS)] if several else "braille")
+    xt = nice_ticks(0, n - 1, max(2, min(6, width // 14)))
+    plt.xticks(xt, [count_label(t) for t in xt])
+    lo = min(float(np.min(y)) for y in series)
+    hi = max(float(np.max(y)) for y in series)
+    if hi > lo:  # round ticks over the data and a little beyond, so 0 is labelled for a curve that ends near it
+        pad = 0.03 * (hi - lo)
+        yt = nice_ticks(lo - pad, hi + pad, max(2, height // 3))
+        plt.ylim(min(lo, yt[0]), max(hi, yt[-1]))
+        plt.yticks(yt, value_labels(yt))
     plt.xlabel("step")
     if ylabel:
         plt.ylabel(ylabel)
     text = Text.from_ansi(plt.build())
-    if len(series) > 1:
-        legend = Text("  ")
-        for i, label in enumerate(labels):
-            legend.append("━━ ", style=SERIES[i % len(SERIES)][1])
-            legend.append(label + "   ")
-        text = Text("\n").join([text, legend])
-    return text
+    if not several:
+        return text
+    keys = [Text(f"{MARKERS[i % len(MARKERS)]}━━", style=SERIES[i % len(SERIES)][1]) for i in range(len(labels))]
+    if sum(len(label) + 7 for label in labels) + 2 <= width:  # the legend on one line
+        return Text("\n").join([text, Text("  ") + Text("   ").join(k + " " + label for k, label in zip(keys, labels))])
+    legend = Table.grid(padding=(0, 1))  # else one entry a line, a long label wrapped under itself
+    legend.add_column(width=5, justify="right")
+    legend.add_column()
+    for key, label in zip(keys, labels):
+        legend.add_row(key, label)
+    return Group(text, legend)
 
 
-def show(console: Console, summaries: Sequence[Summary], values: Sequence[np.ndarray], plot: bool = True) -> None:
+def show(console: Console, summaries: Sequence[Summary], values: Sequence[np.ndarray], plot: bool = True,
+         full_specs: Sequence[str] | None = None, findings: Sequence[Sequence] | None = None) -> None:
+    """A summary panel per schedule, each followed by its lint findings, then one plot of them all;
+    ``full_specs``: every parameter of each spec, in its panel and the legend."""
     for i, s in enumerate(summaries):
-        console.print(summary_panel(s, SERIES[i % len(SERIES)][1]))
+        console.print(summary_panel(s, SERIES[i % len(SERIES)][1], full_spec=full_specs[i] if full_specs else None))
+        for f in (findings[i] if findings else ()):
+            console.print(finding_line(f))
     if plot:
         width = max(40, min(console.width - 2, 100))
         ylabel = "learning rate" if summaries[0].lr is not None else "multiplier"
-        console.print(line_plot(values, [s.spec for s in summaries], width=width, ylabel=ylabel))
+        labels = list(full_specs) if full_specs else [s.spec for s in summaries]
+        console.print(line_plot(values, labels, width=width, ylabel=ylabel))
+
+
+def finding_line(f) -> Table:
+    """One lint finding, ``  ⚠ code: message``, its message wrapped under itself."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=3, justify="right", style="yellow")
+    grid.add_column()
+    grid.add_row("⚠", Text.assemble((f"{f.code}", "bold"), (": ", ""), (f.message, "")))
+    return grid
 
 
 def findings(console: Console, spec: str, total: int, items) -> None:
@@ -254,4 +291,4 @@ def findings(console: Console, spec: str, total: int, items) -> None:
     console.print(Text.assemble((f"{len(items)} finding{'s' if len(items) > 1 else ''} ", "bold yellow"),
                                 (f"for {spec} over {total:,} steps", "")))
     for f in items:
-        console.print(Text.assemble(("  ⚠ ", "yellow"), (f"{f.code}", "bold"), (": ", ""), (f.message, "")))
+        console.print(finding_line(f))

@@ -43,7 +43,7 @@ class MultiPowerLaw(Law):
     param_names = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
     #: The shape parameters (C, beta, gamma) lie in a flat valley of the fit objective when only a
     #: few runs are fitted; a weak log-normal prior centred on the reference code's initial values
-    #: picks a point in it (see docs/predict.md; ``fit(..., prior_weight=0)`` turns it off).
+    #: picks a point in it (see docs/methods.md; ``fit(..., prior_weight=0)`` turns it off).
     prior = {"C": 1.0, "beta": 0.5, "gamma": 0.5}
     prior_weight = 0.1
     WARMUP_MODES = ("skip", "ld")

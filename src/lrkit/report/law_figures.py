@@ -1,9 +1,11 @@
 """Figures of the loss-curve laws: a fit and its pilots, a prediction with its band, planned vs
 standard schedules (matplotlib, imported only when drawing).
 
-The ``draw_*`` functions draw on an axes (a new figure when none is given) and return it; they are
-what ``FitResult.plot()``, ``Prediction.plot()`` and ``Plan.plot()`` call, through the registry of
-:mod:`lrkit.laws.figures`, filled at the bottom of this module.  The ``plot_*`` functions write a file.
+The ``draw_*`` functions draw on an axes (a new figure of ``size`` inches at ``dpi`` when none is
+given) and return it; they are what ``FitResult.plot()``, ``Prediction.plot()`` and ``Plan.plot()``
+call, through the registry of :mod:`lrkit.laws.figures`, filled at the bottom of this module.  The
+``plot_*`` functions write a file (PNG, SVG or PDF by suffix).  Labels carry the full spec, wrapped in
+a framed legend below the data, never cut.
 """
 
 from __future__ import annotations
@@ -18,29 +20,30 @@ from ..laws import Curve, FitResult, Plan, Prediction
 from ..laws.base import usable_points
 from ..laws.figures import register
 from ..laws.predict import evaluate
+from ..spec import parse
 from . import style
 
-
-def _plt():
-    style.use_agg()
-    import matplotlib.pyplot as plt
-
-    return plt
+#: the standard schedules' colours: the palette without black, which is the planned schedule's
+_COLOURS = [c for c in style.PALETTE if c != "#000000"]
 
 
-def _save(fig, path: str | Path) -> Path:
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    import matplotlib.pyplot as plt
+def _axes(ax, size=None, dpi=None):
+    """``(ax, own)``: the axes given, or that of a new figure (``own``: the legend may go below it)."""
+    if ax is not None:
+        return ax, False
+    _, ax = style.new_figure(size or style.SIZE, dpi)
+    return ax, True
 
-    plt.close(fig)
-    return Path(path)
 
-
-def _axes(ax, size=(8, 4.5)):
-    if ax is None:
-        _, ax = _plt().subplots(figsize=size, layout="constrained")
-    style.apply(ax)
-    return ax
+def _finish(axes, own: bool) -> None:
+    """House style and round ticks on every axes; the legend below the data of a figure drawn here, else
+    a framed one inside the caller's axes."""
+    for a in axes:
+        style.apply(a, x="count", y="value")
+    if own:
+        style.legend_below(axes[0].figure)
+    elif axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7.5, frameon=True, loc="best")
 
 
 def _label(fit: FitResult) -> str:
@@ -59,35 +62,35 @@ def _draw_pilots(ax, fit: FitResult, muted: bool = False) -> list[np.ndarray]:
     drawn = []
     for i, (name, pilot) in enumerate(fit.pilots.items()):
         col = "#999999" if muted else style.PALETTE[i % len(style.PALETTE)]
+        dash = style.LINESTYLES[1 + i % (len(style.LINESTYLES) - 1)] if muted else "-"  # grey pilots told apart
         ax.plot(pilot["steps"], pilot["loss"], ".", ms=2.5, color=col, alpha=0.6)
-        ax.plot(pilot["steps"], pilot["fitted"], "-", color=col, lw=1.0 if muted else 1.3,
-                label=f"pilot {style.shorten(name, 40)}" + (f" (R² {fit.metrics[name]['r2']:.4f})" if name in fit.metrics else ""))
+        ax.plot(pilot["steps"], pilot["fitted"], linestyle=dash, color=col, lw=1.0 if muted else 1.3,
+                label=f"pilot {name}" + (f" (R² {fit.metrics[name]['r2']:.4f})" if name in fit.metrics else ""))
         drawn.append(np.asarray(pilot["loss"]))
     return drawn
 
 
-def draw_fit(fit: FitResult, ax=None) -> Any:
+def draw_fit(fit: FitResult, ax=None, size=None, dpi=None) -> Any:
     """The pilots a fit was made on: logged loss (dots) and the fitted law (lines)."""
-    ax = _axes(ax)
+    ax, own = _axes(ax, size, dpi)
     drawn = _draw_pilots(ax, fit)
     _ylim(ax, drawn)
     ax.set_xlabel("step")
     ax.set_ylabel(_label(fit))
-    ax.set_title(f"{fit.law} law fitted to {len(fit.pilots)} pilot run{'s' * (len(fit.pilots) != 1)}", loc="left",
-                 fontsize=10, fontweight="bold")
-    ax.legend(frameon=False, fontsize=7.5, loc="upper right")
+    style.title(ax, f"{fit.law} law fitted to {len(fit.pilots)} pilot run{'s' * (len(fit.pilots) != 1)}", 10)
+    _finish([ax], own)
     return ax
 
 
 def draw_prediction(pred: Prediction, ax=None, observed: tuple[np.ndarray, np.ndarray] | None = None,
-                    label: str = "prediction", pilots: bool = True) -> Any:
+                    label: str = "prediction", pilots: bool = True, size=None, dpi=None) -> Any:
     """A prediction (line) and its band, the fit's pilots (grey) and, only when given, the observed
     loss of the run predicted (``observed = (steps, loss)``, dots)."""
-    ax = _axes(ax)
+    ax, own = _axes(ax, size, dpi)
     drawn = _draw_pilots(ax, pred.fit, muted=True) if pilots and pred.fit is not None else []
     ok = np.isfinite(pred.loss)
     col = style.PALETTE[0]
-    ax.plot(pred.steps[ok], pred.loss[ok], "-", color=col, lw=1.6, label=style.shorten(label, 60))
+    ax.plot(pred.steps[ok], pred.loss[ok], "-", color=col, lw=1.6, label=label)
     ax.fill_between(pred.steps[ok], pred.lower[ok], pred.upper[ok], color=col, alpha=0.2, lw=0,
                     label=f"{int(100 * pred.level)}% band")
     drawn.append(pred.loss[ok])
@@ -107,69 +110,76 @@ def draw_prediction(pred: Prediction, ax=None, observed: tuple[np.ndarray, np.nd
     _ylim(ax, drawn)
     ax.set_xlabel("step")
     ax.set_ylabel(_label(pred.fit) if pred.fit is not None else "loss")
-    ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
-    ax.legend(frameon=False, fontsize=7.5, loc="upper right")
+    style.title(ax, title, 10)
+    _finish([ax], own)
     return ax
 
 
-def draw_plan(plan: Plan, ax=None, n_standard: int = 4) -> Any:
-    """The planned schedule beside standard ones (LR, top) and their predicted loss with bands (bottom).
-
-    With ``ax`` given, only the LR panel is drawn there (predicted final losses in the legend); returns
-    that axes, or both axes ``(lr, loss)`` of a new figure."""
-    fit = plan.fit
-    if ax is None:
-        _, (a1, a2) = _plt().subplots(2, 1, figsize=(8, 7), sharex=True, layout="constrained")
-        style.apply(a2)
-    else:
-        a1, a2 = ax, None
-    style.apply(a1)
+def _plan_lines(plan: Plan, a1, a2, n_standard: int) -> list[float]:
+    """Each candidate's LR on ``a1`` (labelled with its full spec) and, with ``a2``, its predicted loss
+    and band; returns their predicted final losses."""
     steps = np.arange(plan.steps)
     every = max(1, plan.steps // 400)
     sample = steps[max(1, plan.warmup)::every]
     if sample[-1] != plan.steps - 1:
         sample = np.r_[sample, plan.steps - 1]
     cands = [(plan.best, "#000000", 2.4, plan.label)] + [
-        (c, style.PALETTE[i % (len(style.PALETTE) - 1)], 1.3, None) for i, c in enumerate(plan.standard[:n_standard])]
+        (c, _COLOURS[i % len(_COLOURS)], 1.3, None) for i, c in enumerate(plan.standard[:n_standard])]
     finals = []
-    for cand, col, lw, tag in cands:
-        label = f"{tag + ': ' if tag else ''}{style.shorten(cand.spec, 60)}  ({cand.final_loss:.4f})"
-        (line,) = a1.plot(steps, cand.lr, lw=lw, color=col, label=label)
+    for i, (cand, col, lw, tag) in enumerate(cands):
+        label = f"{tag + ': ' if tag else ''}{parse(cand.spec).spec(full=True)}  ({cand.final_loss:.4f})"
+        dash = style.LINESTYLES[i % len(style.LINESTYLES)]
+        a1.plot(steps, cand.lr, lw=lw, color=col, linestyle=dash, label=label)
         finals.append(cand.final_loss)
-        if a2 is not None and fit is not None:
-            p = evaluate(fit, cand.lr, sample)
+        if a2 is not None and plan.fit is not None:
+            p = evaluate(plan.fit, cand.lr, sample)
             ok = np.isfinite(p.loss)
-            a2.plot(sample[ok], p.loss[ok], lw=lw, color=line.get_color())
-            a2.fill_between(sample[ok], p.lower[ok], p.upper[ok], color=line.get_color(), alpha=0.15, lw=0)
+            a2.plot(sample[ok], p.loss[ok], lw=lw, color=col, linestyle=dash)
+            a2.fill_between(sample[ok], p.lower[ok], p.upper[ok], color=col, alpha=0.15, lw=0)
+    return finals
+
+
+def draw_plan(plan: Plan, ax=None, n_standard: int = 4, size=None, dpi=None) -> Any:
+    """The planned schedule beside standard ones (LR, top) and their predicted loss with bands (bottom).
+
+    With ``ax`` given, only the LR panel is drawn there (predicted final losses in the legend); returns
+    that axes, or both axes ``(lr, loss)`` of a new figure of ``size`` inches at ``dpi``."""
+    fit = plan.fit
+    if ax is None:
+        _, (a1, a2) = style.new_figure(size or (8, 7), dpi, rows=2, sharex=True)
+    else:
+        a1, a2 = ax, None
+    finals = _plan_lines(plan, a1, a2, n_standard)
     a1.set_ylabel("learning rate")
-    a1.set_title(f"planned vs standard schedules, {plan.steps:,} steps, peak LR {plan.peak_lr:g} "
-                 f"(predicted final loss in brackets)", loc="left", fontsize=9.5, fontweight="bold")
-    a1.legend(frameon=False, fontsize=7.5, loc="lower left", bbox_to_anchor=(0.1, 0.0))  # clear of the warmup
+    law = f"{fit.law} law; " if fit is not None else ""
+    style.title(a1, f"planned vs standard schedules, {plan.steps:,} steps, peak LR {plan.peak_lr:g} "
+                    f"({law}predicted final loss in brackets)", 9.5)
     if a2 is None:
+        _finish([a1], False)
         return a1
     lo, hi = min(finals), max(finals)
     span = max(hi - lo, 1e-3)
     a2.set_ylim(lo - 0.5 * span, hi + 2.5 * span)
     a2.set_ylabel(f"predicted {_label(fit) if fit is not None else 'loss'}")
     a2.set_xlabel("step")
-    a2.set_title(plan.verdict(), loc="left", fontsize=8.5)
+    style.title(a2, plan.verdict(), 8.5, bold=False)
+    _finish([a1, a2], True)
     return np.array([a1, a2])
 
 
 def plot_curves(fit: FitResult, curves: Sequence[Curve], path: str | Path, title: str | None = None,
-                fitted: Sequence[str] = ()) -> Path:
-    """Observed loss (dots) against the law's prediction (line) and its band, one colour per run.
+                fitted: Sequence[str] = (), size: tuple[float, float] | None = None, dpi: float | None = None) -> Path:
+    """Observed loss (dots) against the law's prediction (line) and its band, one colour per run; saved
+    to ``path`` (PNG, SVG or PDF by suffix) at ``size`` inches and ``dpi``.
 
     Runs named in ``fitted`` are drawn solid (fitted), the others dashed (predicted).  Losses logged
     before the first positive LR are left out, as the fit leaves them out; the law's line starts where
     it applies (the end of the warmup).
     """
     curves, _ = usable_points(curves)
-    plt = _plt()
-    fig, (ax, axr) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, layout="constrained",
-                                  gridspec_kw={"height_ratios": [3, 1.3]})
-    for a in (ax, axr):
-        style.apply(a)
+    style.figure_format(path)
+    fig, (ax, axr) = style.new_figure(size or (8, 6.5), dpi, rows=2, sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1.3]})
     for i, c in enumerate(curves):
         col = style.PALETTE[i % len(style.PALETTE)]
         p = evaluate(fit, c.lr, c.steps)
@@ -182,28 +192,32 @@ def plot_curves(fit: FitResult, curves: Sequence[Curve], path: str | Path, title
         axr.plot(c.steps, rel, "-" if is_fit else "--", color=col, lw=1)
     _ylim(ax, [c.loss for c in curves])
     ax.set_ylabel(_label(fit))
-    ax.set_title(title or f"{fit.law}: observed (dots) vs law (lines), {int(100 * fit.band_level)}% band",
-                 loc="left", fontsize=10, fontweight="bold")
-    ax.legend(frameon=False, fontsize=7.5, loc="upper right")
+    style.title(ax, title or f"{fit.law}: observed (dots) vs law (lines), {int(100 * fit.band_level)}% band", 10)
     axr.axhline(0, color="#444444", lw=0.6)
     axr.set_ylabel("error (%)")
     axr.set_xlabel("step")
-    return _save(fig, path)
+    _finish([ax, axr], True)
+    return style.save(fig, path, dpi=dpi)
 
 
 def plot_prediction(pred: Prediction, path: str | Path, observed: tuple[np.ndarray, np.ndarray] | None = None,
-                    label: str = "prediction") -> Path:
-    """:func:`draw_prediction` written to ``path``."""
-    ax = draw_prediction(pred, observed=observed, label=label)
-    return _save(ax.figure, path)
+                    label: str = "prediction", size: tuple[float, float] | None = None,
+                    dpi: float | None = None) -> Path:
+    """:func:`draw_prediction` written to ``path`` (PNG, SVG or PDF by suffix) at ``size`` inches and ``dpi``."""
+    style.figure_format(path)
+    ax = draw_prediction(pred, observed=observed, label=label, size=size, dpi=dpi)
+    return style.save(ax.figure, path, dpi=dpi)
 
 
-def plot_plan(fit: FitResult, plan: Plan, path: str | Path, n_standard: int = 4) -> Path:
-    """:func:`draw_plan` written to ``path`` (``fit``: the plan's fit, for plans made without one)."""
+def plot_plan(fit: FitResult, plan: Plan, path: str | Path, n_standard: int = 4,
+              size: tuple[float, float] | None = None, dpi: float | None = None) -> Path:
+    """:func:`draw_plan` written to ``path`` (PNG, SVG or PDF by suffix) at ``size`` inches and ``dpi``
+    (``fit``: the plan's fit, for plans made without one)."""
+    style.figure_format(path)
     if plan.fit is None:
         plan = replace(plan, fit=fit)
-    axes = draw_plan(plan, n_standard=n_standard)
-    return _save(axes[0].figure, path)
+    axes = draw_plan(plan, n_standard=n_standard, size=size, dpi=dpi)
+    return style.save(axes[0].figure, path, dpi=dpi)
 
 
 register("fit", draw_fit)

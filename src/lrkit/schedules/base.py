@@ -20,6 +20,7 @@ import numpy as np
 
 from .._math import ARRAY, SCALAR, jax_backend
 from ..errors import SpecError
+from . import plotting
 from . import validate as v
 from .conventions import Convention, get_convention
 
@@ -184,6 +185,17 @@ class Schedule:
         optax_schedule.__doc__ = f"optax schedule for {self} over {total_steps} steps, peak LR {lr}"
         return optax_schedule
 
+    def plot(self, total: int | None = None, ax=None, lr: float | None = None,
+             convention: str | Convention | None = None, **line: Any):
+        """Draw the schedule over ``total`` steps (default: the spec's ``steps=``) with matplotlib; returns
+        the axes.  A new figure (phases shaded) when ``ax`` is ``None``; ``lr`` plots absolute LRs; ``line``:
+        ``label=``, ``phases=`` and keyword arguments for ``ax.plot``::
+
+            ax = lrkit.parse("wsd(warmup=0.05, decay=0.2)").plot(10_000, lr=3e-4)
+            lrkit.parse("cosine(warmup=0.05)").plot(10_000, ax=ax, lr=3e-4); ax.legend()
+        """
+        return plotting.draw(self, total, ax=ax, lr=lr, convention=convention, **line)
+
     def phases(self, total: int | None = None, convention: str | Convention | None = None) -> list[Phase]:
         """The named phases of this schedule in a run of ``total`` steps."""
         if total is not None:
@@ -209,16 +221,31 @@ class Schedule:
         """The names of the family's parameters, in the spec's order."""
         return [f.name for f in _ordered_fields(cls) if f.init]
 
-    def params(self) -> dict[str, Any]:
-        """The parameters that differ from their defaults, in the spec's order."""
+    def params(self, full: bool = False) -> dict[str, Any]:
+        """The parameters that differ from their defaults, in the spec's order; ``full``: every parameter
+        that has an effect, defaults included (an option left unset, ``None``, and those :meth:`_inert`
+        names are left out)."""
         out = {}
+        inert = self._inert() if full else frozenset()
         for f in _ordered_fields(type(self)):
             value = getattr(self, f.name)
             default = f.default if f.default is not dataclasses.MISSING else (
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
             if f.name in self.positional or default is dataclasses.MISSING or _typed(value) != _typed(default):
                 out[f.name] = value
+            elif full and value is not None and f.name not in inert:
+                out[f.name] = value
         return out
+
+    def _inert(self) -> frozenset[str]:
+        """Parameters that have no effect with the others as set (the warmup's form without a warmup), which
+        the full spec leaves out."""
+        return frozenset()
+
+    def spec(self, full: bool = False) -> str:
+        """The spec text (``str(schedule)``); ``full=True`` spells out the defaults too, for people to read:
+        ``wsd(decay=0.2, form="1-sqrt", floor=0.0, warmup=0.05, warmup_form="linear", warmup_init=0.0)``."""
+        return format_spec(self, full=full)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able form: ``{"family": name, param: value, ...}``; parses back to an equal object."""
@@ -269,10 +296,10 @@ def _typed(value: Any) -> Any:
     return value
 
 
-def format_value(value: Any, top: bool = True) -> str:
+def format_value(value: Any, top: bool = True, full: bool = False) -> str:
     """A parameter value in spec text: floats in shortest round-trip form, strings double-quoted."""
     if isinstance(value, Schedule):
-        return format_spec(value)
+        return format_spec(value, full=full)
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, float):
@@ -280,19 +307,21 @@ def format_value(value: Any, top: bool = True) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, tuple):
-        inner = ", ".join(format_value(x, top=False) for x in value)
+        inner = ", ".join(format_value(x, top=False, full=full) for x in value)
         return f"[{inner}]" if top else f"({inner})"
     return repr(value)
 
 
-def format_spec(schedule: Schedule) -> str:
-    """The spec text of a schedule; ``parse(format_spec(s)) == s``."""
+def format_spec(schedule: Schedule, full: bool = False) -> str:
+    """The spec text of a schedule; ``parse(format_spec(s)) == s``.  Parameters at their defaults are
+    left out (the short form, for machines and for typing) unless ``full`` (for people to read: which
+    decay form, which floor), nested schedules included."""
     parts = []
-    for name, value in schedule.params().items():
+    for name, value in schedule.params(full).items():
         if name in schedule.positional:
-            parts.extend(format_value(x) for x in (value if isinstance(value, tuple) else (value,)))
+            parts.extend(format_value(x, full=full) for x in (value if isinstance(value, tuple) else (value,)))
         else:
-            parts.append(f"{name}={format_value(value)}")
+            parts.append(f"{name}={format_value(value, full=full)}")
     return f"{schedule.family}({', '.join(parts)})"
 
 

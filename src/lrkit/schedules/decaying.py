@@ -50,6 +50,11 @@ class Decaying(Schedule):
             self._set("steps", v.steps(name, "steps", self.steps, lo=1))
         super().__post_init__()
 
+    def _inert(self) -> frozenset[str]:
+        if self.warmup == 0:
+            return frozenset({"warmup_form", "warmup_init", "beta2"})
+        return frozenset() if self.warmup == "untuned" else frozenset({"beta2"})
+
     # ----- durations -----------------------------------------------------------------------------
     def warmup_steps(self, total: int | None) -> int:
         if self.warmup == "untuned":

@@ -117,6 +117,9 @@ class Warmup(Schedule):
             raise SpecError(f"warmup: period={v.shown(self.period)} is not used by form={self.form!r}, "
                             f"which takes its period from beta2; remove it")
 
+    def _inert(self) -> frozenset[str]:
+        return frozenset({"beta2"}) if self.form in ("linear", "exponential") else frozenset()
+
     def effective_period(self) -> int | None:
         if self.form in ("untuned", "untuned_exponential"):
             return untuned_period(self.beta2, self.form == "untuned_exponential")

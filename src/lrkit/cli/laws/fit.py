@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from ...laws.result import MAX_ERROR, MIN_R2
+from ..figure_options import figure_options, plot_figure
 from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, warn
 
 LAW_CHOICES = ("multipower", "lra", "mpl-it", "bound")
@@ -64,15 +65,17 @@ def _tables(console, result) -> None:
               help="The logged column to fit: the training loss or the validation loss.")
 @CONVENTION
 @click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, metavar="FIT.json", help="Write the fit here.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Observed vs fitted curves.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Observed vs fitted curves (.png, .svg or .pdf).")
+@figure_options
 @click.option("--boot", type=click.IntRange(0, 10000), default=200, show_default=True, help="Bootstrap resamples for the band.")
 @click.option("--fix", "fixes", multiple=True, metavar="NAME=VALUE",
               help="Hold a law parameter at a value instead of fitting it (e.g. --fix gamma=0.6); repeatable.")
 @click.option("--force", is_flag=True,
               help=f"Write the fit even if it does not describe its pilots (R² < {MIN_R2:g} or an error above "
                    f"{100 * MAX_ERROR:g}% on a pilot).")
-def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, target, convention, out, plot, boot,
-                fixes, force):
+def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, target, convention, out, plot, dpi, size,
+                boot, fixes, force):
     """Fit a loss-curve law to one or more training runs (CSV, JSON lines, TensorBoard).
 
     The fit file records the law's domain of validity (the pilots' peak LRs, length, warmup and
@@ -90,6 +93,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     from ..terminal import console as make_console
 
     console = make_console()
+    figure = plot_figure(plot, dpi, size)
     fixed = _fixes(fixes)
     curves = load_curves(runs, schedules, base_lr, totals, columns, clean, console, target=target,
                          convention=convention, bases=parse_bases(bases, runs))
@@ -119,5 +123,5 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     if plot:
         from ...report.law_figures import plot_curves
 
-        plot_curves(result, curves, plot, fitted=[c.name for c in curves])
+        plot_curves(result, curves, plot, fitted=[c.name for c in curves], **figure)
         console.print(f"wrote {plot}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..figure_options import figure_options, plot_figure
 from ..params import DURATION, STEPS
 from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, warn, warning_list
 
@@ -54,8 +55,11 @@ def _table(stream, result, p) -> None:
               help="table: the plan beside the standard schedules; json: all of it; spec: the planned spec alone.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
               help="Write the output to FILE instead of stdout.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png", help="Planned vs standard schedules.")
-def plan_command(fit_file, steps, peak_lr, family, warmup, knots, allow_zero, convention, extrapolate, fmt, out, plot):
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Planned vs standard schedules (.png, .svg or .pdf).")
+@figure_options
+def plan_command(fit_file, steps, peak_lr, family, warmup, knots, allow_zero, convention, extrapolate, fmt, out, plot,
+                 dpi, size):
     """Plan the schedule with the lowest predicted final loss for a budget.
 
     The plan is shown with its band and its predicted difference to the best standard schedule; when a
@@ -75,6 +79,7 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, allow_zero, co
         raise click.BadParameter(f"must be at least 10, got {steps}", param_hint="--steps")
     if not peak_lr > 0:
         raise click.BadParameter(f"must be positive, got {peak_lr}", param_hint="--lr")
+    figure = plot_figure(plot, dpi, size)
     if isinstance(warmup, float):  # a fraction of the budget, as in a spec
         warmup = int(round(warmup * steps))
     result = FitResult.from_json(fit_file)
@@ -96,5 +101,5 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, allow_zero, co
     if plot:
         from ...report.law_figures import plot_plan
 
-        plot_plan(result, p, plot)
+        plot_plan(result, p, plot, **figure)
         click.echo(f"wrote {plot}", err=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import click
 import numpy as np
 
+from ..figure_options import figure_options, plot_figure
 from ..params import STEPS
 from ..show import MAX_STEPS
 from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, quiet_extrapolation,
@@ -166,9 +167,11 @@ def _reported(t: _Target, p):
 @CONVENTION
 @EXTRAPOLATE
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
-              help="Figure: the pilots, the prediction with its band, and the run's observed loss (--run).")
+              help="Figure (.png, .svg or .pdf): the pilots, the prediction with its band, and the run's observed "
+                   "loss (--run).")
+@figure_options
 def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, base, target,
-                    convention, extrapolate, plot):
+                    convention, extrapolate, plot, dpi, size):
     """Predict the loss curve of a schedule (or of a logged run) from a fit.
 
     Values start at the end of the warmup, where the law applies.  Outside the fit's domain of
@@ -183,6 +186,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     """
     from ...laws import FitResult, predict
 
+    figure = plot_figure(plot, dpi, size)
     result = FitResult.from_json(fit_file)
     convention = convention or (result.validity.convention if result.validity else None)
     if base is not None and run_path is None:
@@ -211,5 +215,5 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     else:
         _table(result, t, p, observed, full)
     if plot:
-        _plot(result, t, full, plot)
+        _plot(result, t, full, plot, **figure)
         click.echo(f"wrote {plot}", err=True)
