@@ -116,9 +116,9 @@ def test_cli_plot_draws_every_step_whatever_every_reports(pilot_files, lra_fit_f
     drawn = []
     real = law_figures.plot_prediction
 
-    def record(pred, path, observed=None, label="prediction"):
+    def record(pred, path, observed=None, label="prediction", **figure):
         drawn.append((pred, observed))
-        return real(pred, path, observed=observed, label=label)
+        return real(pred, path, observed=observed, label=label, **figure)
 
     monkeypatch.setattr(law_figures, "plot_prediction", record)
     fig = tmp_path / "p.png"
