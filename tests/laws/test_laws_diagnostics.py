@@ -40,7 +40,7 @@ def test_a_fit_that_does_not_describe_its_pilots_is_refused_unless_force(wavy, t
     code, stdout, err = run_cli(["fit", wavy, "--law", "lra", "--boot", "0", "--out", str(out), "--force"], capsys)
     assert code == 0 and out.is_file()
     assert "lrkit: warning (fit): run 'wavy': R² 0.1" in err
-    assert "lrkit: warning (bounds): L0 ended at a bound" in err and "at a bound" in stdout  # the flags column
+    assert "lrkit: warning (bounds): L0 ended at a bound" in err and "at its upper bound" in stdout  # the flags column
     back = FitResult.from_json(out)
     assert back.at_bounds == ["L0"] and back.problems() == [f"run 'wavy': R² {back.metrics['wavy']['r2']:.3g} < 0.9"]
 

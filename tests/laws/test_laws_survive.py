@@ -130,7 +130,8 @@ def test_cli_fit_prints_the_flags_and_marks_their_intervals(tmp_path):
     cli_laws.register(g)
     res = CliRunner().invoke(g, ["fit", *paths, "--boot", "20", "--out", str(tmp_path / "f.json")], terminal_width=250)
     assert res.exit_code == 0, res.output
-    assert "warning: not determined by these runs" in res.output and "gamma=" in res.output
+    assert "lrkit: warning (undetermined): not determined by these runs" in res.stderr and "gamma=" in res.stderr
+    assert len([x for x in res.stderr.splitlines() if "not determined" in x]) == 1  # one line, not wrapped
     row = next(line for line in res.output.splitlines() if line.startswith("│") and line.strip("│ ").startswith("gamma"))
     assert "not determined" in row
 

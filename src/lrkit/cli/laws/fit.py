@@ -27,6 +27,16 @@ def _fixes(items) -> dict[str, float]:
     return fixed
 
 
+def _flag(name: str, flags, at_bounds) -> str:
+    """The flags column: why ``name`` is not determined (its reasons, without the ``name=value:`` the row
+    shows already), else "at a bound" where it ended on one."""
+    extra = flags.get(name) if isinstance(flags, dict) else None
+    if extra:
+        text = ", ".join(extra) if isinstance(extra, (list, tuple)) else str(extra)
+        return text.split(": ", 1)[1] if text.startswith(f"{name}=") and ": " in text else text
+    return "at a bound" if name in at_bounds else ""
+
+
 def _tables(console, result) -> None:
     """The parameters (interval, fixed / at a bound / the fit's flags) and the fit quality per pilot."""
     from rich.table import Table
@@ -41,10 +51,7 @@ def _tables(console, result) -> None:
     for i, (k, v) in enumerate(result.params.items()):
         ci = "" if samples is None else f"{np.quantile(samples[:, i], 0.05):.4g} .. {np.quantile(samples[:, i], 0.95):.4g}"
         ci = result.interval(k) if k in result.fixed or k in result.flags else ci
-        marks = ["at a bound"] if k in result.at_bounds else []
-        extra = flags.get(k) if isinstance(flags, dict) else None
-        marks += [", ".join(extra) if isinstance(extra, (list, tuple)) else str(extra)] if extra else []
-        t.add_row(k, f"{v:.5g}", ci, ", ".join(marks))
+        t.add_row(k, f"{v:.5g}", ci, _flag(k, flags, result.at_bounds))
     console.print(t)
     q = Table(title=f"fit quality ({result.target})", title_justify="left")
     for col in ("run", "points", "mean |err|", "max |err|", "R²"):
@@ -108,9 +115,9 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     result.to_json(out)
     for note in result.notes:
         console.print(f"[yellow]{note}[/]")
-    if result.flags:
-        console.print(f"[yellow]warning: {note_of_flags(result.flags)}[/]")
     _tables(console, result)
+    if result.flags:
+        warn("undetermined", note_of_flags(result.flags))
     for p in problems:
         warn("fit", f"{p} (kept: --force)")
     if result.at_bounds:
