@@ -89,3 +89,20 @@ def test_a_free_plan_never_goes_below_the_pilots_lowest_lr(lra_fit, lra_fit_file
     code, out, err = run_cli(["plan", lra_fit_file, "--steps", str(N), "--lr", str(PEAK), "--format", "spec"], capsys)
     assert code == 0, err
     assert lrkit.parse(out.strip()).sample(N)[W:].min() >= 0.1 - 1e-9, out
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_plan_table_fits_the_terminal_and_keeps_its_numbers(lra_fit_file, capsys, monkeypatch, columns):
+    """The plan's table follows COLUMNS like every other table (it was 120 wide whenever stdout was not a
+    terminal): at 80 a long spec wraps inside its cell, no number is cut; at 200 a spec is one line."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, err = run_cli(["plan", lra_fit_file, "--steps", str(N), "--lr", str(PEAK), "--family", "wsd"], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    rows = [line for line in lines if line.startswith("│")]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("│").split("│")]
+        assert all(c == "" or c[0] not in "+-0123456789" or c.replace(".", "").replace(" ", "").lstrip("+-").isdigit()
+                   for c in cells[1:2] + cells[3:4]), row  # final loss and difference whole
+    assert any('form="linear", warmup=100)' in row for row in rows) == (columns == 200)

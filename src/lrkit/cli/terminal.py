@@ -28,12 +28,12 @@ SERIES = [("blue", "bold blue"), ("orange", "bold dark_orange"), ("green", "bold
 MARKERS = ["•", "+", "x", "o", "*", "#", "=", "~", "^", "%"]
 
 
-def console(stderr: bool = False) -> Console:
-    """A console on stdout (or stderr) without highlighting: as wide as the terminal, or ``COLUMNS``
-    when set; 120 columns when neither says."""
-    stream = sys.stderr if stderr else sys.stdout
+def console(stderr: bool = False, file: TextIO | None = None) -> Console:
+    """A console on stdout (or stderr, or ``file``) without highlighting: as wide as the terminal, or
+    ``COLUMNS`` when set; 120 columns when neither says."""
+    stream = file if file is not None else sys.stderr if stderr else sys.stdout
     told = stream.isatty() or os.environ.get("COLUMNS", "").strip().isdigit()
-    return Console(highlight=False, stderr=stderr, width=None if told else 120)
+    return Console(highlight=False, stderr=stderr, file=file, width=None if told else 120)
 
 
 @contextmanager

@@ -10,10 +10,11 @@ from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, war
 
 
 def _table(stream, result, p) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream, highlight=False, width=None if stream.isatty() else 120)
+    from ..terminal import console as make_console
+
+    console = make_console(file=stream)
     console.print(f"[bold]{p.label}[/] ({p.family}): {p.best.spec}" if p.beats_standard else
                   f"[bold]{p.label}[/]: {p.best.spec}")
     if not p.beats_standard:
