@@ -156,3 +156,10 @@ def test_a_plan_that_drops_the_pilots_warmup_says_so(lra_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert plan(lra_fit, 1000, PEAK, family="cosine").warmup == 100  # under half the budget: kept
+
+
+def test_a_loss_just_below_l0_is_written_with_the_digits_that_tell_them_apart():
+    from lrkit.laws.domain import check_losses
+
+    (found,) = check_losses(np.array([2.7791, 2.77893]), np.array([10, 20]), 2.77894)
+    assert "2.77893, below the fitted irreducible loss L0=2.77894" in found.message, found.message

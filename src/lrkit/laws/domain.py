@@ -190,7 +190,9 @@ def check_losses(values: np.ndarray, steps: np.ndarray, floor: float | None, wha
         return []
     i = int(np.nonzero(bad)[0][0])
     v = values[i]
-    how = "not a finite number" if not np.isfinite(v) else f"{v:.4g}, below the fitted irreducible loss L0={floor:.4g}"
+    digits = next((d for d in range(4, 17) if f"{v:.{d}g}" != f"{floor:.{d}g}"), 17)  # as many as tell them apart
+    how = ("not a finite number" if not np.isfinite(v) else
+           f"{v:.{digits}g}, below the fitted irreducible loss L0={floor:.{digits}g}")
     return [Finding("loss", f"the predicted loss{' of ' + what if what else ''} at step {int(steps[i]):,} is {how}: "
                             "the schedule is outside what the fit can predict", True)]
 
