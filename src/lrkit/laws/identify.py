@@ -23,21 +23,33 @@ import numpy as np
 from .base import Law
 
 
+def at_bound(theta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Which parameters sit on a bound of their range: within 1e-6 (relative) of a non-zero bound,
+    within ``1e-9 * min(range, 1)`` of a bound at 0."""
+    theta, lo, hi = (np.asarray(x, dtype=float) for x in (theta, lo, hi))
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    out = np.zeros(theta.shape, dtype=bool)
+    for bound in (lo, hi):
+        tol = np.where(bound != 0, 1e-6 * np.abs(bound), 1e-9 * np.minimum(span, 1.0))
+        out |= np.abs(theta - bound) <= tol
+    return out
+
+
 def undetermined(law: Law, theta: np.ndarray, samples: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
                  prior_on: bool, fixed: Sequence[str] = (), level: float = 0.9) -> dict[str, str]:
     """``{parameter: reason}`` for the parameters of ``law`` the fit did not determine (module doc)."""
     out: dict[str, str] = {}
     samples = np.asarray(samples, dtype=float)
     q = (1 - level) / 2
+    on_bound = at_bound(theta, lo, hi)
     for i, name in enumerate(law.param_names):
         if name in fixed:
             continue
         v = float(theta[i])
         reasons = []
-        for bound, side in ((lo[i], "lower"), (hi[i], "upper")):
-            tol = 1e-6 * abs(bound) if bound != 0 else 1e-9 * float(hi[i] - lo[i])
-            if abs(v - bound) <= tol:
-                reasons.append(f"at its {side} bound {bound:g}")
+        if on_bound[i]:
+            side, bound = ("lower", lo[i]) if abs(v - lo[i]) <= abs(v - hi[i]) else ("upper", hi[i])
+            reasons.append(f"at its {side} bound {bound:g}")
         centre = law.prior.get(name) if prior_on else None
         if centre is not None and v > 0 and abs(np.log(v / centre)) < 0.02:
             reasons.append(f"at the prior's centre {centre:g}")
