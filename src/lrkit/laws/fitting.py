@@ -187,7 +187,8 @@ def fit(
     notes += thin_notes
     selection: dict[str, Any] = {}
     if select is None:
-        select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0 and not fixed
+        select = (isinstance(law, str) and law in ("multipower", "multipower-it") and not law_options and shrink == 0.0
+                  and not fixed)
     chosen = _select(curves, law_obj, huber_delta, prior_weight) if select else None
     if chosen is not None:
         law_obj, law_options, shrink, selection = chosen

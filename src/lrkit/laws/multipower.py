@@ -173,4 +173,57 @@ class MultiPowerLaw(Law):
             return np.log(np.maximum(x[0] + x[1] * np.exp(-x[2] * log_s1) - x[3] * sat, 1e-8)) - log_loss
 
         x = least_squares(res, x0, bounds=(l4, h4), x_scale="jac", max_nfev=200).x
-        return np.array([x[0], x[1], x[2], x[3], self.prior["C"], self.prior["beta"], self.prior["gamma"]])
+        return np.array([x[0], x[1], x[2], x[3], 1.0, 0.5, 0.5])  # C, beta, gamma at the prior centres
+
+
+class IntrinsicClockMPL(MultiPowerLaw):
+    """The multi-power law with its loss drop realised on the intrinsic-time clock (``"multipower-it"``).
+
+    ``L(t) = L0 + A S1(t)^-alpha - B sum_k delta_k [1 - (1 + C S_k(t))^-beta]``: Luo et al.'s eq. (6)
+    with ``gamma = 0``, i.e. the relaxation of a drop runs on LR area ``S_k(t)`` alone, as in the
+    Functional Scaling Law (Li et al. 2025, NeurIPS, arXiv 2509.19189: SGD noise is forgotten by a
+    kernel of intrinsic time ``T(t) - T(k)``, ``T = sum eta``) and the convex bound of Schaipp et al.
+    2025 (arXiv 2501.18965).  With ``gamma > 0`` a drop made at a small LR (the end of a cooldown) is
+    realised almost at once, which over-values short cooldowns, and constant + cosine pilots do not
+    determine ``gamma`` (docs/methods.md).  Everything else is the multi-power law's: the weak prior on
+    ``C, beta`` (centres 1, 0.5), the warmup option, the fit configurations and the exact O(N) sums.
+    Unlike ``"mpl-it"`` (no prior, no selection) its ``C, beta`` stay in the prior's region on pilots
+    that do not determine them.  Parameters ``L0, A, alpha, B, C, beta``.
+    """
+
+    name = "multipower-it"
+    title = "multi-power law, loss drop in intrinsic time (Luo et al. 2025; Li et al. 2025)"
+    param_names = ("L0", "A", "alpha", "B", "C", "beta")
+    prior = {"C": 1.0, "beta": 0.5}
+
+    def evaluate(self, prep: MPLPrep, theta: np.ndarray, jac: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        pred, J = super().evaluate(prep, np.r_[np.asarray(theta, dtype=float), 0.0], jac)
+        return pred, (None if J is None else J[:, :6])
+
+    def final_loss_grad(self, lr: np.ndarray, theta: np.ndarray, warmup: int) -> tuple[float, np.ndarray]:
+        return super().final_loss_grad(lr, np.r_[np.asarray(theta, dtype=float), 0.0], warmup)
+
+    def bounds(self, min_loss: float) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = super().bounds(min_loss)
+        return lo[:6], hi[:6]
+
+    def starts(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
+        """Variable projection on a grid of ``(alpha, C, beta)``: ``C`` at the prior's centre and
+        relative to the largest fitted area (the clock's unit is LR area), ``L0, A, B`` solved linearly."""
+        loss = np.concatenate(list(losses))
+        lo, hi = self.bounds(float(loss.min()))
+        s1 = np.concatenate([p.s1 for p in preps])
+        area = float(s1.max())
+        cands: list[tuple[float, np.ndarray]] = []
+        for C, beta in itertools.product((1.0, 10.0 / area, 100.0 / area, 1000.0 / area), (0.4, 0.7)):
+            ld = np.concatenate([p.ld(C, beta, 0.0) for p in preps])
+            for alpha in (0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0):
+                X = np.stack([np.ones_like(s1), s1 ** (-alpha), -ld], axis=1)
+                coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
+                cands.append((sse, np.array([coef[0], coef[1], alpha, coef[2], C, beta])))
+        cands.sort(key=lambda c: c[0])
+        return [np.clip(t, lo, hi) for _, t in cands[:n]]
+
+    def simplified_fit(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray]) -> np.ndarray:
+        """The multi-power law's simplified-law initialisation, without ``gamma``."""
+        return super().simplified_fit(preps, losses)[:6]

@@ -10,7 +10,7 @@ import numpy as np
 from ...laws.result import MAX_ERROR, MIN_R2
 from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, warn
 
-LAW_CHOICES = ("multipower", "lra", "mpl-it", "bound")
+LAW_CHOICES = ("multipower", "multipower-it", "lra", "mpl-it", "bound")
 
 
 def _fixes(items) -> dict[str, float]:
