@@ -122,7 +122,18 @@ def test_multipower_it_is_the_multi_power_law_at_gamma_zero_with_its_gradient(wa
 @pytest.mark.filterwarnings("ignore::lrkit.laws.UndeterminedWarning")
 def test_multipower_it_keeps_the_weak_prior_on_c_and_beta_and_the_selection():
     law = get_law("multipower-it")
-    assert law.param_names == ("L0", "A", "alpha", "B", "C", "beta") and law.prior == {"C": 1.0, "beta": 0.5}
+    assert law.param_names == ("L0", "A", "alpha", "B", "C", "beta") and set(law.prior) == {"C", "beta"}
+    # C's centre: the multi-power prior's clock at the peak LR, 1 * eta_peak^-0.5 (here 57.7 per unit area)
+    preps = [law.prepare(lrs(s), STEPS) for s in SPECS[:2]]
+    assert law.prior_centres(preps) == pytest.approx({"C": PEAK ** -0.5, "beta": 0.5}, rel=1e-12)
+    assert law.simplified_fit(preps, [law.predict(lrs(s), STEPS, THETA["multipower-it"])[0] for s in SPECS[:2]])[4:] \
+        == pytest.approx([PEAK ** -0.5, 0.5])
+    # and a fit sitting there is flagged "at the prior's centre" (the scaled centre, not the class's 1)
+    from lrkit.laws.identify import undetermined
+    theta = np.r_[THETA["multipower-it"][:4], PEAK ** -0.5, 0.9]
+    lo, hi = law.bounds(2.0)
+    flags = undetermined(law, theta, np.empty((0, 6)), lo, hi, prior_on=True, centres=law.prior_centres(preps))
+    assert list(flags) == ["C"] and "at the prior's centre 57.7" in flags["C"]
     res = fit(synthetic("multipower-it", SPECS[:2], noise=1e-3), "multipower-it", n_boot=10)
     assert res.selection and res.selection["config"]["law_options"] in ({}, {"warmup": "ld"})
     assert "gamma" not in res.params

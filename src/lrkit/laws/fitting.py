@@ -132,6 +132,7 @@ def _flags(problem: Problem, theta: np.ndarray, samples: np.ndarray, prior_weigh
     law = problem.law
     pw = law.prior_weight if prior_weight is None else float(prior_weight)
     flags = undetermined(law, theta, samples, problem.lo, problem.hi, prior_on=pw > 0 or shrink > 0,
+                         centres=law.prior_centres(problem.preps),
                          fixed=list(fixed), level=level)
     if flags:
         warnings.warn(f"{law.name} fit: {note(flags)}", UndeterminedWarning, stacklevel=3)
