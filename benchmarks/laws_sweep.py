@@ -133,9 +133,9 @@ def evaluate_law(law: str, grp: dict) -> dict:
     t0 = time.perf_counter()
     res, pred = fit_predictor(grp["pilots"], law)
     out = {"seconds": time.perf_counter() - t0, "flags": sorted(res.flags), "err": [], "worst": [], "cover": [],
-           "rho": [], "besthit": [], "hit": [], "best": []}
+           "rho": [], "besthit": [], "hit": [], "best": [], "group_err": [], "group_cover": []}
     for T, targets in grp["targets"].items():
-        pf, of, names = [], [], []
+        pf, of, names, n0, c0 = [], [], [], len(out["err"]), len(out["cover"])
         for spec, c in sorted(targets.items()):
             m = c.steps >= cooldown_start(c.lr)
             p = pred(c.lr, c.steps[m])
@@ -148,6 +148,8 @@ def evaluate_law(law: str, grp: dict) -> dict:
             of.append(y[-1])
             names.append(spec)
         pf, of = np.array(pf), np.array(of)
+        out["group_err"].append(float(np.mean(out["err"][n0:])))
+        out["group_cover"].append(float(np.mean(out["cover"][c0:])))
         out["rho"].append(float(spearmanr(pf, of).statistic))
         out["besthit"].append(float(of[np.argmin(pf)] - of.min()))
         out["hit"].append(int(np.argmin(pf) == np.argmin(of)))
@@ -179,6 +181,7 @@ def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False) ->
         print(f"{law:<11}{s['err']:>8.2f}%{s['worst']:>7.2f}%{s['rho']:>7.2f}{s['besthit']:>10.4f}{s['hits']:>7}"
               f"{s['cover']:>7.2f}{s['seconds']:>7.2f}{s['max_seconds']:>7.2f}  {', '.join(s['flags']) or '-'}", flush=True)
         if verbose:
-            for (grp_name, pred, obs), rho in zip(s["best"], s["rhos"]):
-                print(f"{'':>11}{grp_name:<16} rho {rho:+.2f}  predicted best {pred}  observed best {obs}")
+            for (grp_name, pred, obs), rho, e, cv in zip(s["best"], s["rhos"], acc["group_err"], acc["group_cover"]):
+                print(f"{'':>11}{grp_name:<16} rho {rho:+.2f}  err {100 * e:.2f}%  cover {cv:.2f}  "
+                      f"predicted best {pred}  observed best {obs}")
     return summary
