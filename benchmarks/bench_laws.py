@@ -10,16 +10,19 @@ Protocols:
                PredE/WorstE of the reference code, printed beside ours as ratios ours/published);
   two-run   -- fit cosine_24000 and constant_24000 only; predict the other seven, including the
                72000-step runs.
-  sweep     -- the cooldown-sweep protocol on benchmarks/data/charlm_cooldown_sweep.csv: pilots a
-               constant run to half the longest length + a cosine of that length; targets every WSD run;
-               mean/worst error over each cooldown, rank correlation and best-hit per group, band
-               coverage, fit time (see laws_sweep.py).
+  sweep     -- the cooldown-sweep protocol on our charlm sweeps (benchmarks/data/
+               charlm_cooldown_sweep.csv, 300/600 steps, and charlm_cooldown_sweep_long.csv,
+               1000/2000 steps): pilots a constant run to half the longest length + a cosine of that
+               length; targets every WSD run; mean/worst error over each cooldown, rank correlation and
+               best-hit per group, band coverage, fit time (see laws_sweep.py).
+Laws: every law of the package, and ``avg``, the mean of the multipower and bound predictions
+(benchmark only).  Predictions are made with ``extrapolate=True`` (the 72000-step runs, the sweeps' 2x).
 PredE: mean over predicted curves of the mean relative error; WorstE: mean over curves of the
 largest relative error.  Also printed: fit time and how often the observed loss lies in the band.
 
     python benchmarks/bench_laws.py [--data DIR] [--sizes 25 100 400] [--laws ...] [--protocols ...]
                                     [--no-prior] [--profile]
-    python benchmarks/bench_laws.py --export-sweep sweep.db   # rewrite the sweep CSV from a bench database
+    python benchmarks/bench_laws.py --export-sweep sweep.db [--sweep CSV]   # a sweep CSV from a bench database
 
 ``--profile`` asks what limits the error (published protocol, multi-power law): it evaluates the
 reference code's published parameters with our predictor (reproducing its PredE/WorstE shows the

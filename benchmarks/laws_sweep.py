@@ -4,7 +4,8 @@ Data: ``benchmarks/data/charlm_cooldown_sweep.csv``, the histories of an ``lrkit
 ``charlm`` workload (one row per logged point: ``schedule, peak_lr, seed, steps, step, loss,
 val_loss``; the LR of every step is ``lrkit.parse(schedule).sample(steps) * peak_lr``, as the harness
 trains).  Regenerate it (about 30 min on 2 idle cores) with ``benchmarks/data/make_charlm_sweep.sh``,
-which runs the sweep and then ``python benchmarks/bench_laws.py --export-sweep sweep.db``.
+which runs the sweep and then ``python benchmarks/bench_laws.py --export-sweep sweep.db``; the longer
+1000/2000-step sweep, ``charlm_cooldown_sweep_long.csv``, with ``make_charlm_long_sweep.sh`` (same format).
 
 Protocol (the issue's, on our own runs): for each peak LR and seed, the longest length ``T`` with a
 cooldown sweep; pilots = the constant run cut at ``T/2`` + the cosine run of ``T/2`` steps, fitted on
