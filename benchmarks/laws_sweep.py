@@ -4,7 +4,8 @@ Data: ``benchmarks/data/charlm_cooldown_sweep.csv``, the histories of an ``lrkit
 ``charlm`` workload (one row per logged point: ``schedule, peak_lr, seed, steps, step, loss,
 val_loss``; the LR of every step is ``lrkit.parse(schedule).sample(steps) * peak_lr``, as the harness
 trains).  Regenerate it (about 30 min on 2 idle cores) with ``benchmarks/data/make_charlm_sweep.sh``,
-which runs the sweep and then ``python benchmarks/bench_laws.py --export-sweep sweep.db``.
+which runs the sweep and then ``python benchmarks/bench_laws.py --export-sweep sweep.db``; the longer
+1000/2000-step sweep, ``charlm_cooldown_sweep_long.csv``, with ``make_charlm_long_sweep.sh`` (same format).
 
 Protocol (the issue's, on our own runs): for each peak LR and seed, the longest length ``T`` with a
 cooldown sweep; pilots = the constant run cut at ``T/2`` + the cosine run of ``T/2`` steps, fitted on
@@ -22,6 +23,7 @@ import csv
 import time
 from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -29,6 +31,32 @@ import lrkit
 from lrkit.laws import Curve, fit, predict
 
 SWEEP_CSV = Path(__file__).resolve().parent / "data" / "charlm_cooldown_sweep.csv"
+#: the 1000/2000-step sweep (``benchmarks/data/make_charlm_long_sweep.sh``)
+LONG_SWEEP_CSV = SWEEP_CSV.with_name("charlm_cooldown_sweep_long.csv")
+#: benchmark-only combinations: the mean of the named laws' predictions (point and band)
+AVERAGES = {"avg": ("multipower", "bound")}
+
+
+class Averaged:
+    """The mean of several fits' predictions (``predict(lr, steps)`` like :func:`lrkit.laws.predict`)."""
+
+    def __init__(self, fits: list) -> None:
+        self.fits = fits
+        self.flags = sorted({f"{r.law}:{n}" for r in fits for n in r.flags})
+
+    def predict(self, lr: np.ndarray, steps: np.ndarray):
+        ps = [predict(r, lr, steps, extrapolate=True) for r in self.fits]
+        return SimpleNamespace(**{k: np.mean([getattr(p, k) for p in ps], axis=0) for k in ("loss", "lower", "upper")})
+
+
+def fit_predictor(pilots: list, law: str):
+    """``(fit, predict(lr, steps))`` for a law of the package or an :data:`AVERAGES` name (predictions
+    with ``extrapolate=True``: the benchmark measures the law where the user-facing guard would stop)."""
+    if law in AVERAGES:
+        avg = Averaged([fit(pilots, name) for name in AVERAGES[law]])
+        return avg, avg.predict
+    res = fit(pilots, law)
+    return res, (lambda lr, steps: predict(res, lr, steps, extrapolate=True))
 COLUMNS = ("schedule", "peak_lr", "seed", "steps", "step", "loss", "val_loss")
 
 
@@ -104,14 +132,14 @@ def evaluate_law(law: str, grp: dict) -> dict:
     from scipy.stats import spearmanr
 
     t0 = time.perf_counter()
-    res = fit(grp["pilots"], law)
+    res, pred = fit_predictor(grp["pilots"], law)
     out = {"seconds": time.perf_counter() - t0, "flags": sorted(res.flags), "err": [], "worst": [], "cover": [],
-           "rho": [], "besthit": [], "hit": [], "best": []}
+           "rho": [], "besthit": [], "hit": [], "best": [], "group_err": [], "group_cover": []}
     for T, targets in grp["targets"].items():
-        pf, of, names = [], [], []
+        pf, of, names, n0, c0 = [], [], [], len(out["err"]), len(out["cover"])
         for spec, c in sorted(targets.items()):
             m = c.steps >= cooldown_start(c.lr)
-            p = predict(res, c.lr, c.steps[m])
+            p = pred(c.lr, c.steps[m])
             y = c.loss[m]
             r = np.abs(p.loss - y) / y
             out["err"].append(r.mean())
@@ -121,6 +149,8 @@ def evaluate_law(law: str, grp: dict) -> dict:
             of.append(y[-1])
             names.append(spec)
         pf, of = np.array(pf), np.array(of)
+        out["group_err"].append(float(np.mean(out["err"][n0:])))
+        out["group_cover"].append(float(np.mean(out["cover"][c0:])))
         out["rho"].append(float(spearmanr(pf, of).statistic))
         out["besthit"].append(float(of[np.argmin(pf)] - of.min()))
         out["hit"].append(int(np.argmin(pf) == np.argmin(of)))
@@ -152,6 +182,7 @@ def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False) ->
         print(f"{law:<11}{s['err']:>8.2f}%{s['worst']:>7.2f}%{s['rho']:>7.2f}{s['besthit']:>10.4f}{s['hits']:>7}"
               f"{s['cover']:>7.2f}{s['seconds']:>7.2f}{s['max_seconds']:>7.2f}  {', '.join(s['flags']) or '-'}", flush=True)
         if verbose:
-            for (grp_name, pred, obs), rho in zip(s["best"], s["rhos"]):
-                print(f"{'':>11}{grp_name:<16} rho {rho:+.2f}  predicted best {pred}  observed best {obs}")
+            for (grp_name, pred, obs), rho, e, cv in zip(s["best"], s["rhos"], acc["group_err"], acc["group_cover"]):
+                print(f"{'':>11}{grp_name:<16} rho {rho:+.2f}  err {100 * e:.2f}%  cover {cv:.2f}  "
+                      f"predicted best {pred}  observed best {obs}")
     return summary

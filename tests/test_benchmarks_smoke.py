@@ -26,7 +26,9 @@ def test_bench_schedules_quick_runs_and_reports_every_family():
 
 def test_bench_laws_sweep_protocol_runs_from_the_shipped_data_and_reports_every_column():
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_laws.py"), "--protocols", "sweep",
-                           "--laws", "lra", "bound"], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                           "--laws", "lra", "bound", "avg",
+                           "--sweep", str(ROOT / "benchmarks" / "data" / "charlm_cooldown_sweep.csv")],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT,
                           env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -35,3 +37,4 @@ def test_bench_laws_sweep_protocol_runs_from_the_shipped_data_and_reports_every_
         assert col in out
     assert any(line.startswith("lra ") for line in out.splitlines())
     assert any(line.startswith("bound ") for line in out.splitlines())
+    assert any(line.startswith("avg ") for line in out.splitlines())  # the mean of multipower and bound

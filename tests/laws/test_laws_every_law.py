@@ -21,6 +21,7 @@ THETA = {
     "multipower": np.array([2.5, 0.6, 0.45, 500.0, 1.5, 0.55, 0.6]),
     "lra": np.array([2.5, 0.6, 0.45, 1.2]),
     "mpl-it": np.array([2.5, 0.6, 0.45, 500.0, 30.0, 0.6]),
+    "multipower-it": np.array([2.5, 0.6, 0.45, 500.0, 30.0, 0.6]),
     "bound": np.array([2.5, 0.6, 0.45, 800.0]),
 }
 
@@ -38,7 +39,7 @@ def naive_loss(name: str, lr: np.ndarray, t: int, theta: np.ndarray) -> float:
     """The law at step ``t`` summed literally from its paper (changes counted after warmup)."""
     s1 = lr[: t + 1].sum()
     w = max(warmup_end(lr), 1)
-    if name in ("multipower", "mpl-it"):  # Luo et al. 2025 eq. (6); mpl-it: gamma = 0
+    if name in ("multipower", "mpl-it", "multipower-it"):  # Luo et al. 2025 eq. (6); the *-it laws: gamma = 0
         L0, A, alpha, B, C, beta = theta[:6]
         gamma = theta[6] if name == "multipower" else 0.0
         ld = sum((lr[k - 1] - lr[k]) * (1 - (C * lr[k] ** (-gamma) * lr[k:t + 1].sum() + 1) ** (-beta))
@@ -103,6 +104,41 @@ def test_mpl_it_is_the_multi_power_law_at_gamma_zero():
     th = THETA["mpl-it"]
     np.testing.assert_allclose(get_law("mpl-it").predict(lr, STEPS, th)[0],
                                get_law("multipower").predict(lr, STEPS, np.r_[th, 0.0])[0], rtol=1e-14)
+
+
+@pytest.mark.parametrize("warmup", ["skip", "ld"])
+def test_multipower_it_is_the_multi_power_law_at_gamma_zero_with_its_gradient(warmup):
+    lr = lrs(SPECS[2])
+    th = THETA["multipower-it"]
+    it, mpl = get_law("multipower-it", warmup=warmup), get_law("multipower", warmup=warmup)
+    got, J = it.predict(lr, STEPS, th, jac=True)
+    want, Jm = mpl.predict(lr, STEPS, np.r_[th, 0.0], jac=True)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    np.testing.assert_allclose(J, Jm[:, :6], rtol=1e-14)
+    np.testing.assert_allclose(it.final_loss_grad(lr, th, W)[1], mpl.final_loss_grad(lr, np.r_[th, 0.0], W)[1],
+                               rtol=1e-14)
+
+
+@pytest.mark.filterwarnings("ignore::lrkit.laws.UndeterminedWarning")
+def test_multipower_it_keeps_the_weak_prior_on_c_and_beta_and_the_selection():
+    law = get_law("multipower-it")
+    assert law.param_names == ("L0", "A", "alpha", "B", "C", "beta") and set(law.prior) == {"C", "beta"}
+    # C's centre: the multi-power prior's clock at the peak LR, 1 * eta_peak^-0.5 (here 57.7 per unit area)
+    preps = [law.prepare(lrs(s), STEPS) for s in SPECS[:2]]
+    assert law.prior_centres(preps) == pytest.approx({"C": PEAK ** -0.5, "beta": 0.5}, rel=1e-12)
+    assert law.simplified_fit(preps, [law.predict(lrs(s), STEPS, THETA["multipower-it"])[0] for s in SPECS[:2]])[4:] \
+        == pytest.approx([PEAK ** -0.5, 0.5])
+    # and a fit sitting there is flagged "at the prior's centre" (the scaled centre, not the class's 1)
+    from lrkit.laws.identify import undetermined
+    theta = np.r_[THETA["multipower-it"][:4], PEAK ** -0.5, 0.9]
+    lo, hi = law.bounds(2.0)
+    flags = undetermined(law, theta, np.empty((0, 6)), lo, hi, prior_on=True, centres=law.prior_centres(preps))
+    assert list(flags) == ["C"] and "at the prior's centre 57.7" in flags["C"]
+    res = fit(synthetic("multipower-it", SPECS[:2], noise=1e-3), "multipower-it", n_boot=10)
+    assert res.selection and res.selection["config"]["law_options"] in ({}, {"warmup": "ld"})
+    assert "gamma" not in res.params
+    with pytest.raises(LawError, match="law 'multipower-it' takes only the option 'warmup'"):
+        get_law("multipower-it", lam=0.9)
 
 
 # ---------------------------------------------------------------------------- fit, predict, save/load, plan

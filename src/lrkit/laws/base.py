@@ -180,6 +180,11 @@ class Law:
     prior: dict[str, float] = {}
     prior_weight: float = 0.0
 
+    def prior_centres(self, preps: Sequence[Any]) -> dict[str, float]:
+        """The prior's centre of each parameter in :attr:`prior` for a fit to curves prepared as ``preps``
+        (default: :attr:`prior` itself; a law whose parameters have units may scale them by the data)."""
+        return dict(self.prior)
+
     def prepare(self, lr: np.ndarray, steps: np.ndarray) -> Any:
         raise NotImplementedError
 

@@ -132,6 +132,7 @@ def _flags(problem: Problem, theta: np.ndarray, samples: np.ndarray, prior_weigh
     law = problem.law
     pw = law.prior_weight if prior_weight is None else float(prior_weight)
     flags = undetermined(law, theta, samples, problem.lo, problem.hi, prior_on=pw > 0 or shrink > 0,
+                         centres=law.prior_centres(problem.preps),
                          fixed=list(fixed), level=level)
     if flags:
         warnings.warn(f"{law.name} fit: {note(flags)}", UndeterminedWarning, stacklevel=3)
@@ -187,7 +188,8 @@ def fit(
     notes += thin_notes
     selection: dict[str, Any] = {}
     if select is None:
-        select = isinstance(law, str) and law == "multipower" and not law_options and shrink == 0.0 and not fixed
+        select = (isinstance(law, str) and law in ("multipower", "multipower-it") and not law_options and shrink == 0.0
+                  and not fixed)
     chosen = _select(curves, law_obj, huber_delta, prior_weight) if select else None
     if chosen is not None:
         law_obj, law_options, shrink, selection = chosen

@@ -6,7 +6,7 @@ A parameter is *undetermined* when any of these holds (fixed parameters are neve
 * it sits at a bound of the fit: within 1e-6 (relative) of a non-zero bound, or within 1e-9 of the
   parameter's range from a bound at 0 (the solver stopped at the wall, not at an optimum);
 * its estimate is the prior's: within 2% (in log) of the centre of the law's prior
-  (:attr:`lrkit.laws.base.Law.prior`) while the prior or the shrinkage is on -- the data did not move it;
+  (:attr:`lrkit.laws.base.Law.prior`, as scaled by ``Law.prior_centres``) while the prior or the shrinkage is on -- the data did not move it;
 * its ``level`` bootstrap interval is wider than its value.
 
 Such a parameter is set by the prior, a bound or chance, and so is every prediction that depends on
@@ -36,7 +36,8 @@ def at_bound(theta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def undetermined(law: Law, theta: np.ndarray, samples: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
-                 prior_on: bool, fixed: Sequence[str] = (), level: float = 0.9) -> dict[str, str]:
+                 prior_on: bool, fixed: Sequence[str] = (), level: float = 0.9,
+                 centres: dict[str, float] | None = None) -> dict[str, str]:
     """``{parameter: reason}`` for the parameters of ``law`` the fit did not determine (module doc)."""
     out: dict[str, str] = {}
     samples = np.asarray(samples, dtype=float)
@@ -50,7 +51,7 @@ def undetermined(law: Law, theta: np.ndarray, samples: np.ndarray, lo: np.ndarra
         if on_bound[i]:
             side, bound = ("lower", lo[i]) if abs(v - lo[i]) <= abs(v - hi[i]) else ("upper", hi[i])
             reasons.append(f"at its {side} bound {bound:g}")
-        centre = law.prior.get(name) if prior_on else None
+        centre = (law.prior if centres is None else centres).get(name) if prior_on else None
         if centre is not None and v > 0 and abs(np.log(v / centre)) < 0.02:
             reasons.append(f"at the prior's centre {centre:g}")
         if samples.ndim == 2 and samples.shape[0] > 1:

@@ -27,6 +27,8 @@ class MPLPrep:
     chunks: list[tuple[slice, LDPairs]]
     #: the loss drop's saturated limit (``G = 1``): the sum of the counted LR changes up to each step
     sat: np.ndarray
+    #: the schedule's peak LR (the unit of ``multipower-it``'s prior on ``C``)
+    peak: float = 0.0
 
     def ld(self, C: float, beta: float, gamma: float) -> np.ndarray:
         out = np.zeros(self.s1.size)
@@ -66,7 +68,7 @@ class MultiPowerLaw(Law):
         k, delta = change_steps(lr, fs)
         csum = np.concatenate([[0.0], np.cumsum(delta)])
         sat = csum[np.searchsorted(k, steps, side="right")]
-        return MPLPrep(forward_area(lr, steps), ld_chunks(lr, steps, from_start=fs), sat)
+        return MPLPrep(forward_area(lr, steps), ld_chunks(lr, steps, from_start=fs), sat, float(lr.max()))
 
     def predict_block(self, n: int) -> int:
         """As many evaluation steps as keep their loss-drop pairs below :data:`~lrkit.laws.areas.MAX_PAIRS`."""
@@ -173,4 +175,69 @@ class MultiPowerLaw(Law):
             return np.log(np.maximum(x[0] + x[1] * np.exp(-x[2] * log_s1) - x[3] * sat, 1e-8)) - log_loss
 
         x = least_squares(res, x0, bounds=(l4, h4), x_scale="jac", max_nfev=200).x
-        return np.array([x[0], x[1], x[2], x[3], self.prior["C"], self.prior["beta"], self.prior["gamma"]])
+        return np.array([x[0], x[1], x[2], x[3], 1.0, 0.5, 0.5])  # C, beta, gamma at the prior centres
+
+
+class IntrinsicClockMPL(MultiPowerLaw):
+    """The multi-power law with its loss drop realised on the intrinsic-time clock (``"multipower-it"``).
+
+    ``L(t) = L0 + A S1(t)^-alpha - B sum_k delta_k [1 - (1 + C S_k(t))^-beta]``: Luo et al.'s eq. (6)
+    with ``gamma = 0``, i.e. the relaxation of a drop runs on LR area ``S_k(t)`` alone, as in the
+    Functional Scaling Law (Li et al. 2025, NeurIPS, arXiv 2509.19189: SGD noise is forgotten by a
+    kernel of intrinsic time ``T(t) - T(k)``, ``T = sum eta``) and the convex bound of Schaipp et al.
+    2025 (arXiv 2501.18965).  With ``gamma > 0`` a drop made at a small LR (the end of a cooldown) is
+    realised almost at once, which over-values short cooldowns, and constant + cosine pilots do not
+    determine ``gamma`` (docs/methods.md).  Everything else is the multi-power law's: the weak prior
+    (``beta`` at 0.5; ``C`` at ``eta_peak^-0.5``, the pilots' peak LR, so that at the peak the clock
+    runs as the multi-power prior's ``C eta^-gamma = 1 * eta_peak^-0.5`` and only the speed-up of
+    drops made at lower LRs is removed), the warmup option, the fit configurations and the exact O(N)
+    sums.  Unlike ``"mpl-it"`` (no prior, no selection) its ``C, beta`` stay in the prior's region on
+    pilots that do not determine them.  Parameters ``L0, A, alpha, B, C, beta``.
+    """
+
+    name = "multipower-it"
+    title = "multi-power law, loss drop in intrinsic time (Luo et al. 2025; Li et al. 2025)"
+    param_names = ("L0", "A", "alpha", "B", "C", "beta")
+    #: the parameters with a prior; ``C``'s centre is scaled by the pilots' peak LR (:meth:`prior_centres`)
+    prior = {"C": 1.0, "beta": 0.5}
+
+    def prior_centres(self, preps: Sequence[MPLPrep]) -> dict[str, float]:
+        """``C`` at ``eta_peak^-0.5`` (the multi-power prior's clock at the peak LR), ``beta`` at 0.5."""
+        peak = max((p.peak for p in preps), default=0.0)
+        return {"C": self.prior["C"] * peak ** -0.5 if peak > 0 else self.prior["C"], "beta": self.prior["beta"]}
+
+    def evaluate(self, prep: MPLPrep, theta: np.ndarray, jac: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        pred, J = super().evaluate(prep, np.r_[np.asarray(theta, dtype=float), 0.0], jac)
+        return pred, (None if J is None else J[:, :6])
+
+    def final_loss_grad(self, lr: np.ndarray, theta: np.ndarray, warmup: int) -> tuple[float, np.ndarray]:
+        return super().final_loss_grad(lr, np.r_[np.asarray(theta, dtype=float), 0.0], warmup)
+
+    def bounds(self, min_loss: float) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = super().bounds(min_loss)
+        return lo[:6], hi[:6]
+
+    def starts(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
+        """Variable projection on a grid of ``(alpha, C, beta)``: ``C`` around the prior's centre,
+        ``L0, A, B`` solved linearly for each."""
+        loss = np.concatenate(list(losses))
+        lo, hi = self.bounds(float(loss.min()))
+        s1 = np.concatenate([p.s1 for p in preps])
+        c0 = self.prior_centres(preps)["C"]
+        cands: list[tuple[float, np.ndarray]] = []
+        for C, beta in itertools.product((0.5 * c0, 2.0 * c0, 8.0 * c0), (0.4, 0.7)):
+            ld = np.concatenate([p.ld(C, beta, 0.0) for p in preps])
+            for alpha in (0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0):
+                X = np.stack([np.ones_like(s1), s1 ** (-alpha), -ld], axis=1)
+                coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
+                cands.append((sse, np.array([coef[0], coef[1], alpha, coef[2], C, beta])))
+        cands.sort(key=lambda c: c[0])
+        return [np.clip(t, lo, hi) for _, t in cands[:n]]
+
+    def simplified_fit(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray]) -> np.ndarray:
+        """The multi-power law's simplified-law initialisation, without ``gamma`` and with ``C, beta`` at
+        this law's prior centres."""
+        x = super().simplified_fit(preps, losses)[:6]
+        c = self.prior_centres(preps)
+        x[4], x[5] = c["C"], c["beta"]
+        return x

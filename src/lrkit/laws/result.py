@@ -16,11 +16,13 @@ from .domain import Domain
 from .figures import draw
 from .itmpl import IntrinsicTimeMPL
 from .lra import LRALaw
-from .multipower import MultiPowerLaw
+from .multipower import IntrinsicClockMPL, MultiPowerLaw
 
-LAW_NAMES = ("multipower", "lra", "mpl-it", "bound")
+LAW_NAMES = ("multipower", "multipower-it", "lra", "mpl-it", "bound")
 #: the laws that take no options
 _PLAIN = {"mpl-it": IntrinsicTimeMPL, "bound": ConvexBoundLaw}
+#: the multi-power laws (option ``warmup``; fit configurations chosen by forward-chaining CV)
+_MPL = {"multipower": MultiPowerLaw, "multipower-it": IntrinsicClockMPL}
 #: a fit describes its pilots when every pilot has R² at least this ...
 MIN_R2 = 0.9
 #: ... and no logged loss is off by more than this relative error
@@ -33,12 +35,12 @@ def get_law(name: str, **options: Any) -> Law:
         if options:
             raise LawError(f"law {name!r} takes no options, got {sorted(options)}")
         return _PLAIN[name]()
-    if name == "multipower":
+    if name in _MPL:
         extra = sorted(set(options) - {"warmup"})
         if extra:
-            raise LawError(f"law 'multipower' takes only the option 'warmup', got {extra}")
+            raise LawError(f"law {name!r} takes only the option 'warmup', got {extra}")
         try:
-            return MultiPowerLaw(**options)
+            return _MPL[name](**options)
         except ValueError as exc:
             raise LawError(str(exc)) from None
     if name == "lra":

@@ -102,7 +102,7 @@ def _penalty(problem: Problem, pw: float, shrink: float, fixed: dict[int, float]
     weight = np.zeros(len(names))
     center = np.zeros(len(names))
     if pw > 0:
-        for n, c in law.prior.items():
+        for n, c in law.prior_centres(problem.preps).items():
             weight[names.index(n)] = pw
             center[names.index(n)] = np.log(c)
     x_simple = None
