@@ -75,7 +75,7 @@ def loss_curves(methods: Sequence[Any], histories: Mapping[int, Mapping[str, Seq
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(2 * W, H), dpi=100, layout="constrained")
     for ax, key, title in ((axes[0], "val_loss", "validation loss"), (axes[1], "loss", "training loss")):
-        style.apply(ax)
+        style.apply(ax, x="count", y="value")
         arrays = []
         for m in methods:
             hs = [histories[i] for i in m.trial_ids]
@@ -117,7 +117,7 @@ def lr_curves(methods: Sequence[Any], histories: Mapping[int, Mapping[str, Seque
     """The LR each method applied (its first seed at its tuned LR)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(W, H), dpi=100, layout="constrained")
-    style.apply(ax)
+    style.apply(ax, x="count", y="value")
     for m in methods:
         h = histories[m.trial_ids[0]]
         ax.plot(np.asarray(h["step"]) + 1, h["lr"], color=cmap[m.label], linewidth=1.8, label=_text(m.label, 48, names))
@@ -134,7 +134,7 @@ def lr_sensitivity(methods: Sequence[Any], cmap: Mapping[str, str], initial_loss
     """Final validation loss against peak LR (median over seeds); diverged runs drawn at the top."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(W, H), dpi=100, layout="constrained")
-    style.apply(ax)
+    style.apply(ax, y="value")
     finite = [v for m in methods for v in m.lr_sweep.values() if math.isfinite(v)]
     top = max(finite) if finite else 1.0
     if initial_loss is not None and math.isfinite(initial_loss):
@@ -162,7 +162,7 @@ def performance_profile(times: Mapping[str, Mapping[str, float]], cmap: Mapping[
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(W, H), dpi=100, layout="constrained")
-    style.apply(ax)
+    style.apply(ax, x="value", y="value")
     taus = np.linspace(1.0, r_max, 601)
     prof = profile(times, taus)
     n = len(prof)
@@ -191,7 +191,7 @@ def predicted_vs_realised(curves: Sequence[Mapping[str, Any]], realised: Mapping
     from matplotlib.lines import Line2D
 
     fig, ax = plt.subplots(figsize=(2 * W, H * 1.2), dpi=100, layout="constrained")
-    style.apply(ax)
+    style.apply(ax, x="count", y="value")
     arrays = []
     for _, s, v in pilots:
         ax.plot(s, v, color="#a0a0a0", linewidth=1.3, zorder=2)

@@ -19,7 +19,7 @@ def final_losses(rows: Sequence[ScheduleResult], cmap: Mapping[str, str], tolera
     from matplotlib.lines import Line2D
 
     fig, ax = plt.subplots(figsize=(2 * W, H * 1.05), dpi=100, layout="constrained")
-    style.apply(ax)
+    style.apply(ax, y="value")
     rng = np.random.default_rng(0)
     near = []
     for i, r in enumerate(rows):
