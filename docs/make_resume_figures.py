@@ -82,7 +82,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     for name, draw in (("resume_replan", replanning), ("resume_cooldown", cooldowns)):
         fig, ax = plt.subplots(figsize=(8, 4.0), dpi=110, layout="constrained")
-        style.apply(ax)
+        style.apply(ax, x="count", y="value")
         draw(ax)
         ax.set_ylim(0, LR * 1.5)
         ax.set_xlim(0, None)
