@@ -37,6 +37,22 @@ def test_predict_is_nan_before_the_law_applies(lra_fit):
     assert predict(lra_fit, lr, np.array([1999])).final == pytest.approx(p.final)
 
 
+def test_a_schedule_without_warmup_is_not_predicted_before_the_pilots_warmup_ended(lra_fit, lra_fit_file, capsys):
+    """The fit saw no loss before its pilots' warmup ended (step 99): a schedule without warmup is NaN
+    there too, not the law's value at an LR area near 0 (25.1 at step 0 on the published 100M fit)."""
+    import warnings
+
+    lr = lrkit.parse("cosine()").sample(N) * PEAK
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the no-warmup warning
+        p = predict(lra_fit, lr)
+    assert p.start == 99 and np.all(np.isnan(p.loss[:99])) and np.all(np.isfinite(p.loss[99:]))
+    code, out, err = run_cli(["predict", lra_fit_file, "--schedule", "cosine()", "--lr", str(PEAK), "--steps", str(N),
+                              "--format", "csv", "--every", "50"], capsys)
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("99,")
+
+
 def test_cli_run_rows_before_the_end_of_the_warmup_are_cut_with_a_note(runfile, lra_fit_file, tmp_path, capsys):
     path = runfile(tmp_path / "early.csv", "cosine(warmup=100, floor=0.1)", start=0)
     code, out, err = run_cli(["predict", lra_fit_file, "--run", path, "--format", "csv"], capsys)

@@ -84,6 +84,10 @@ class Domain:
         return cls(min(peaks), max(peaks), max(int(c.lr.size) for c in curves),
                    tuple(warmup_steps(c.lr) for c in curves), min(mins), convention)
 
+    def law_start(self) -> int:
+        """The first step the pilots were fitted at: the end of the shortest pilot warmup (0 without one)."""
+        return max(0, min(self.warmups, default=0) - 1)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["warmups"] = list(self.warmups)

@@ -50,7 +50,7 @@ class Prediction:
         """A few lines: the final loss and band, where the law starts, the domain warnings."""
         lines = [f"predicted final loss at step {int(self.steps[-1]):,}: {self.final:.4f} "
                  f"({int(100 * self.level)}% band {self.lower[-1]:.4f} .. {self.upper[-1]:.4f})",
-                 f"  the law applies from step {self.start:,} (the end of the warmup); NaN before"]
+                 f"  the law applies from step {self.start:,} (the end of the warmup, the pilots' if later); NaN before"]
         lines += [f"  warning ({k}): {m}" for k, m in self.warnings.items()]
         return "\n".join(lines)
 
@@ -147,11 +147,20 @@ def _predict_at(fit: FitResult, lr: np.ndarray, steps: np.ndarray, band: bool = 
     return pred, np.minimum(lower, pred), np.maximum(upper, pred)
 
 
-def evaluate(fit: FitResult, lr_per_step: np.ndarray, steps: np.ndarray | None = None, band: bool = True) -> Prediction:
+def start_of(fit: FitResult, lr_per_step: np.ndarray) -> int:
+    """The first step of ``lr_per_step`` the fit predicts: the end of the schedule's warmup, and never
+    before the end of the pilots' (a schedule without warmup is not predicted where the fit saw no loss)."""
+    d = fit.validity
+    return max(law_start(np.asarray(lr_per_step, dtype=float)), d.law_start() if d is not None else 0)
+
+
+def evaluate(fit: FitResult, lr_per_step: np.ndarray, steps: np.ndarray | None = None, band: bool = True,
+             pilots_start: bool = False) -> Prediction:
     """:func:`predict` without the domain checks (no warnings, no refusals): for callers that checked
-    the schedule already, or draw the pilots themselves."""
+    the schedule already, or draw the pilots themselves.  ``pilots_start``: start where
+    :func:`start_of` says (predict's rule) instead of at the schedule's own warmup end."""
     lr, steps = _check(lr_per_step, steps)
-    start = law_start(lr)
+    start = start_of(fit, lr) if pilots_start else law_start(lr)
     valid = steps >= start
     pred = np.full(steps.size, np.nan)
     lower, upper = pred.copy(), pred.copy()
@@ -174,7 +183,7 @@ def predict(fit: FitResult, lr_per_step: np.ndarray, steps: np.ndarray | None = 
     against the pilots').  The band: parameter uncertainty and the law's own error (see
     :func:`_predict_at`).
     """
-    p = evaluate(fit, lr_per_step, steps, band)
+    p = evaluate(fit, lr_per_step, steps, band, pilots_start=True)
     lr = np.asarray(lr_per_step, dtype=float)
     findings = check_schedule(fit.validity, peak_lr=float(lr.max()), horizon=int(p.steps[-1]) + 1,
                               warmup=warmup_steps(lr), convention=convention)

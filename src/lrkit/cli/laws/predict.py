@@ -46,7 +46,7 @@ def _every(at: np.ndarray, every: int) -> np.ndarray:
 def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base=None) -> _Target:
     from ...laws import Curve
     from ...laws.base import usable_points
-    from ...laws.domain import law_start
+    from ...laws.predict import start_of
     from .lr_check import compare_lr
 
     check_lr([schedule], base_lr)
@@ -65,11 +65,11 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
                    "was planned longer: a decay's start depends on it)", err=True)
     if schedule is not None:
         t.notes.update(compare_lr(run, schedule, base_lr, convention, curve.lr, steps is not None))
-    start = law_start(t.lr)
+    start = start_of(result, t.lr)
     early = t.at < start
     if early.any():
         click.echo(f"lrkit: note: left out {int(early.sum())} logged step{'s' * (int(early.sum()) != 1)} before step "
-                   f"{start:,}, the end of the warmup, where the law does not apply", err=True)
+                   f"{start:,}, the end of the warmup (the pilots' if later), where the law does not apply", err=True)
         t.at, t.observed = t.at[~early], t.observed[~early]
     if not t.at.size:
         raise click.UsageError(f"{run_path}: no loss logged from step {start:,} on (the end of the warmup)")
@@ -78,16 +78,16 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
     return t
 
 
-def _from_schedule(schedule, base_lr, steps, every, fmt, convention) -> _Target:
+def _from_schedule(result, schedule, base_lr, steps, every, fmt, convention) -> _Target:
     from ...laws.base import schedule_lr
-    from ...laws.domain import law_start
+    from ...laws.predict import start_of
 
     if schedule is None or steps is None:
         raise click.UsageError("give --schedule SPEC --lr BASE --steps N, or --run RUN")
     check_lr([schedule], base_lr)
     lr = schedule_lr(schedule, steps, base_lr, convention)
     k = every or (1 if fmt == "csv" else max(1, steps // 20))
-    at = np.arange(law_start(lr), steps, k)  # the laws describe training after warmup
+    at = np.arange(min(start_of(result, lr), steps - 1), steps, k)  # the laws describe training after warmup
     if at.size == 0 or at[-1] != steps - 1:
         at = np.r_[at, steps - 1]
     dense = np.unique(np.linspace(at[0], steps - 1, PLOT_POINTS).astype(int))
@@ -130,7 +130,7 @@ def _plot(result, t: _Target, p, path, **figure) -> None:
     from ...report.law_figures import plot_prediction
 
     dense = p if t.plot_at is None or np.array_equal(t.plot_at, p.steps) else \
-        replace(evaluate(result, t.lr, t.plot_at), warnings=p.warnings)
+        replace(evaluate(result, t.lr, t.plot_at, pilots_start=True), warnings=p.warnings)
     observed = None if t.observed is None else (t.at, t.observed)
     plot_prediction(dense, path, observed=observed, label=str(t.name), **figure)
 
@@ -194,7 +194,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     if run_path is not None:
         t = _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base)
     else:
-        t = _from_schedule(schedule, base_lr, steps, every, fmt, convention)
+        t = _from_schedule(result, schedule, base_lr, steps, every, fmt, convention)
     with quiet_extrapolation():
         p = predict(result, t.lr, t.at, extrapolate=extrapolate, convention=convention if schedule else None)
     found = {**p.warnings, **t.notes}
