@@ -112,3 +112,29 @@ def test_fitted_table_names_what_gives_way_and_uses_200_columns():
     wide = _table_text(200, rows, columns)
     assert "steps to target" in wide and "not shown" not in wide
     assert any(rows[0][0] in line for line in wide.splitlines())  # the spec on one line
+
+
+def test_a_narrow_key_column_breaks_between_parameters_never_inside_a_number_or_a_name():
+    # `lrkit runs` at 80 columns gave `cosine(warmup=0.` / `05)` and `onecycle(pct_sta` / `rt=0.25)`
+    import re
+
+    from rich.markup import escape
+
+    from lrkit.cli.bench import RUNS_TABLE
+    from lrkit.cli.terminal import Column
+
+    specs = ["cosine(warmup=0.05)", "onecycle(pct_start=0.25) [sgd]", 'wsd(decay=0.3, form="linear", floor=0.01)']
+    columns = [Column(*c) for c in RUNS_TABLE]  # as `lrkit runs` has them
+    rows = [[str(i), "lrkit_test_workloads:make", escape(s), "0.003", "adamw", "1", "200", "done", "0.005716", "0.005702",
+             "0.188"] for i, s in enumerate(specs)]
+    out = _table_text(80, rows, columns)
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    lines = [line.split("│")[2:4] for line in out.splitlines() if line.startswith("│")]
+    workload = [w.strip() for w, _ in lines]
+    schedule = [s.strip() for _, s in lines]
+    assert max(map(len, schedule)) < len(specs[0]), out  # the column is narrower than the specs: they wrap
+    for spec in specs:
+        for token in re.findall(r'[\w.]+="?[\w.-]+"?|\w+\(|\[\w+\]', spec):  # each name=value, family( and [opt]
+            assert any(token in part for part in schedule), (token, out)
+    assert "".join(schedule).replace(" ", "") == "".join(specs).replace(" ", "")
+    assert all(w in ("lrkit_test_", "workloads:make") for w in workload if w), out

@@ -163,11 +163,39 @@ def fitted_table(console: Console, title: str, columns: Sequence[Column], rows: 
         t.add_column(c.short if short and c.short else c.header, justify=c.justify,  # type: ignore[arg-type]
                      no_wrap=not c.key, overflow="fold", width=widths[i])
     for r in rows:
-        t.add_row(*(r[i] for i in keep))
+        t.add_row(*(wrap_key(Text.from_markup(r[i]), widths[i]) if columns[i].key else r[i] for i in keep))
     dropped = [columns[i].header for i in range(len(columns)) if i not in keep]
     if dropped:
         t.caption = f"not shown at {width} columns: {', '.join(dropped)}" + (f"; {hint}" if hint else "")
     return t
+
+
+#: where a key cell (a spec, a method, a workload) breaks when its column is too narrow: after a bracket,
+#: a comma or a space; failing those, after ``=``, ``:``, ``_`` or ``/``; a token wider than the column folds
+_BREAKS = (" (,", "=:_/")
+
+
+def wrap_key(text: Text, width: int) -> Text:
+    """``text`` in lines of at most ``width`` cells, broken between a spec's parameters rather than inside a
+    number or a name (``cosine(`` / ``warmup=0.05)``, not ``cosine(warmup=0.`` / ``05)``); styles kept."""
+    plain = text.plain
+    if len(plain) <= width or width < 1 or "\n" in plain:
+        return text
+    cuts, start = [], 0
+    while len(plain) - start > width:
+        end = start + width
+        if plain[end] == " ":  # the line ends just before a space: break after it
+            cut = end + 1
+        else:  # the last break of the better kind that fits the line; failing both, fold
+            cut = next((c for chars in _BREAKS
+                        for c in [max((j + 1 for j in range(start, end) if plain[j] in chars), default=0)] if c),
+                       end)
+        cuts.append(cut)
+        start = cut
+    lines = list(text.divide(cuts))
+    for line in lines:
+        line.rstrip()
+    return Text("\n").join(line for line in lines if line.plain)
 
 
 def fmt(x: float | None) -> str:
