@@ -165,3 +165,17 @@ def test_cli_fit_checks_each_schedule_against_the_logged_lr_and_says_the_inferre
     assert code == 0 and "warning (lr)" not in err and "total" not in err, err
     code, _, err = run_cli(base + ["--schedule", "cosine(warmup=100)", "--steps", "2000", "--force"], capsys)
     assert "lrkit: warning (lr): --schedule differs from" in err and "wsd.csv" in err
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_predict_title_uses_the_terminal_width_not_the_tables(lra_fit_file, capsys, monkeypatch, columns):
+    """The title named the spec and the fit's runs wrapped at the 48-column table, even at 200 columns."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    spec = 'wsd(decay=0.2, warmup=100, form="linear")'
+    code, out, err = run_cli(["predict", lra_fit_file, "--schedule", spec, "--lr", str(PEAK), "-n", str(N)], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    title = " ".join(line.strip() for line in lines[:lines.index(next(x for x in lines if x.startswith("┏")))])
+    assert title.startswith(f"predicted loss: {spec} (lra law fitted on "), out
+    assert (len(title) <= columns) == (columns == 200) and (lines[0] == title) == (columns == 200), out

@@ -101,8 +101,12 @@ def _table(result, t: _Target, p, observed, full) -> None:
     from ..terminal import console as make_console
 
     console = make_console()
-    tb = Table(title=f"predicted {result.target}: {t.name} ({result.law} law fitted on {', '.join(result.runs)})",
-               title_justify="left")
+    from rich.markup import escape
+
+    # the title on its own line, as wide as the terminal (a table's title wraps at the table's width)
+    console.print(escape(f"predicted {result.target}: {t.name} ({result.law} law fitted on {', '.join(result.runs)})"),
+                  style="italic")
+    tb = Table()
     for col in ("step", "LR", "loss", f"{int(100 * p.level)}% band") + (("observed", "error") if observed is not None else ()):
         tb.add_column(col, justify="right")
     rows = range(p.steps.size) if observed is None or p.steps.size <= 25 else \
