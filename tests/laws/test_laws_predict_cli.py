@@ -179,3 +179,18 @@ def test_predict_title_uses_the_terminal_width_not_the_tables(lra_fit_file, caps
     title = " ".join(line.strip() for line in lines[:lines.index(next(x for x in lines if x.startswith("┏")))])
     assert title.startswith(f"predicted loss: {spec} (lra law fitted on "), out
     assert (len(title) <= columns) == (columns == 200) and (lines[0] == title) == (columns == 200), out
+
+
+def test_fit_quality_table_wraps_a_long_run_name_at_80_columns_never_cuts_it(runfile, tmp_path, capsys, monkeypatch):
+    """The run column of `lrkit fit`'s quality table was cut (`cosine_warmup100_floor0.1_pe…`) at 80 columns."""
+    monkeypatch.setenv("COLUMNS", "80")
+    names = ["cosine_warmup100_floor0.1_peak1e-3_tiny_model_first_pilot", "constant_warmup100_peak1e-3_tiny_model_pilot"]
+    files = [runfile(tmp_path / f"{n}.csv", s) for n, s in zip(names, ["cosine(warmup=100, floor=0.1)",
+                                                                       "constant(warmup=100)"])]
+    code, out, err = run_cli(["fit", *map(str, files), "--law", "lra", "--boot", "0", "-o", str(tmp_path / "f.json")],
+                             capsys)
+    assert code == 0, err
+    table = out.split("fit quality", 1)[1]
+    assert "…" not in table and max(len(line) for line in out.splitlines()) <= 80, out
+    cells = "".join(line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│"))
+    assert cells == "".join(names), out

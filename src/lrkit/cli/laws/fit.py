@@ -53,13 +53,14 @@ def _tables(console, result) -> None:
         ci = result.interval(k) if k in result.fixed or k in result.flags else ci
         t.add_row(k, f"{v:.5g}", ci, _flag(k, flags, result.at_bounds))
     console.print(t)
-    q = Table(title=f"fit quality ({result.target})", title_justify="left")
-    for col in ("run", "points", "mean |err|", "max |err|", "R²"):
-        q.add_column(col, justify="right" if col != "run" else "left")
-    for name, m in result.metrics.items():
-        q.add_row(name, str(m["points"]), f"{100 * m['mean_rel_error']:.3f}%", f"{100 * m['max_rel_error']:.3f}%",
-                  f"{m['r2']:.5f}")
-    console.print(q)
+    from rich.markup import escape
+
+    from ..terminal import Column, fitted_table
+
+    rows = [[escape(name), str(m["points"]), f"{100 * m['mean_rel_error']:.3f}%", f"{100 * m['max_rel_error']:.3f}%",
+             f"{m['r2']:.5f}"] for name, m in result.metrics.items()]
+    columns = [Column("run", key=True), *(Column(c, "right") for c in ("points", "mean |err|", "max |err|", "R²"))]
+    console.print(fitted_table(console, f"fit quality ({result.target})", columns, rows))  # a run's name wraps, whole
 
 
 @click.command("fit")
