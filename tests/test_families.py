@@ -106,3 +106,16 @@ def test_lint_json_has_the_findings_and_keeps_the_exit_code(capsys):
     assert code == 1 and json.loads(out)["findings"]
     code, out, _ = _run(["lint", "cosine()", "-n", "1000", "-f", "json", "--strict"], capsys)
     assert code == 0 and json.loads(out)["findings"] == []
+
+
+def test_the_families_table_is_in_alphabetical_order(monkeypatch):
+    """38 families in registration order (warmup, rex, uba, wsd, power, ...) were hard to look a name up in."""
+    from click.testing import CliRunner
+
+    from lrkit.cli import cli
+
+    monkeypatch.setenv("COLUMNS", "200")
+    out = CliRunner().invoke(cli, ["families"]).output
+    names = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
+    names = [n for n in names if n]
+    assert names == sorted(f.name for f in lrkit.families()) and len(names) == len(REGISTRY), names

@@ -38,7 +38,7 @@ def families_command(name, fmt):
 
     out = console()
     if name is None:
-        out.print(_overview(found))
+        out.print(_overview(sorted(found, key=lambda f: f.name)))  # a reader looks a name up: alphabetical
         out.print("[dim]lrkit families NAME: one family in full; every decaying family also takes warmup=, "
                   "warmup_form=, warmup_init=, beta2= and steps=[/]")
     else:
