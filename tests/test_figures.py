@@ -118,7 +118,9 @@ WSD_FORMS = [f'wsd(warmup=50, decay=0.2, form="{f}"{", floor=0.01" if f == "exp"
              for f in ("linear", "cosine", "1-sqrt", "square", "exp")]
 
 
-@pytest.mark.parametrize("specs, size", [(WSD_FORMS, None), (SIX, (5, 4)), (SIX, (12, 4)), (WSD_FORMS, (4, 3))])
+@pytest.mark.parametrize("specs, size", [(WSD_FORMS, None), (SIX, (5, 4)), (SIX, (12, 4)), (WSD_FORMS, (4, 3)),
+                                         (["cosine()", WSD_FORMS[0].replace("warmup=50", "warmup=0.05, floor=0.01")],
+                                          (3, 2))])
 def test_legend_and_labels_stay_inside_the_figure(tmp_path, specs, size):
     """Long full specs (was: a second legend column running off the right edge; a y label off the top)."""
     fig = plot_schedules(specs, 1000, size=size, out=tmp_path / "f.png")

@@ -123,13 +123,23 @@ def title(ax, text: str, fontsize: float = 11, bold: bool = True) -> None:
 
 def fit_labels(fig) -> None:
     """Wrap a y-axis label onto two lines where it is taller than its axis (a small figure, a tall legend),
-    instead of letting it run off the figure."""
+    then three, in a smaller font down to 5 points where still needed, instead of letting it run off the figure."""
     fig.canvas.draw()
     for ax in fig.axes:
         label = ax.yaxis.label
-        text = label.get_text()
-        if text and "\n" not in text and label.get_window_extent().height > ax.get_window_extent().height:
-            ax.set_ylabel(wrap(text, len(text) // 2 + 1))
+        text, size = label.get_text(), label.get_fontsize()
+        if not text or "\n" in text or label.get_window_extent().height <= ax.get_window_extent().height:
+            continue
+        for lines, smallest in ((2, size), (2, 6.0), (3, 5.0)):
+            ax.set_ylabel(wrap(text, len(text) // lines + 1))
+            while True:
+                label.set_fontsize(size)
+                fig.canvas.draw()
+                if label.get_window_extent().height <= ax.get_window_extent().height or size <= smallest:
+                    break
+                size -= 0.5
+            if label.get_window_extent().height <= ax.get_window_extent().height:
+                break
 
 
 def figure_format(path: str | Path, fmt: str | None = None) -> str:
