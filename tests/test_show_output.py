@@ -203,3 +203,23 @@ def test_full_applies_to_groups_too(tmp_path):
     r = run("show", "--groups", str(config), "-n", "100", "--full")
     assert r.returncode == 0, r.stderr
     assert 'form="1-sqrt"' in " ".join(r.stdout.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_a_spec_too_long_for_the_panel_title_is_shown_whole_in_the_panel(columns):
+    """At 80 columns the panel's title was cut inside a number: `... constant(value=0─╮` (value=0.1)."""
+    import os
+
+    spec = "sequence(linear(end=0.5), cosine(floor=0.1, exponent=2.0), constant(value=0.1), boundaries=[0.3, 0.8])"
+    r = subprocess.run([sys.executable, "-m", "lrkit", "show", spec, "-n", "10k"], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, COLUMNS=str(columns)))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    panel = lines[:next(i for i, line in enumerate(lines) if line.startswith("╰")) + 1]
+    if columns == 80:
+        assert panel[0].startswith("╭─ sequence(…) ─"), panel[0]
+        body = " ".join(line.strip("│ ") for line in panel[1:3])
+        assert body.split(None, 1) == ["spec", spec], body
+    else:
+        assert panel[0].startswith(f"╭─ {spec} ─") and " spec " not in r.stdout

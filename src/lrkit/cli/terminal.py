@@ -218,13 +218,18 @@ def phase_text(s: Summary) -> Text:
     return out
 
 
-def summary_panel(s: Summary, style: str = "bold blue", full_spec: str | None = None) -> Panel:
+def summary_panel(s: Summary, style: str = "bold blue", full_spec: str | None = None,
+                  max_width: int | None = None) -> Panel:
     """A schedule's numbers in a panel titled by its spec; ``full_spec``: a first row with every parameter
-    (wrapped, never cut)."""
+    (wrapped, never cut). A spec too long for a title ``max_width`` wide (the console's) is that row, and
+    the title only its family: a title would be cut, inside a number."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", justify="right")
     grid.add_column()
     unit = "" if s.lr is not None else "×"
+    fits = max_width is None or len(s.spec) + 8 <= max_width
+    if full_spec is None and not fits:
+        full_spec = s.spec
     if full_spec is not None:
         grid.add_row("spec", Text(full_spec, style="bold"))
     grid.add_row("peak", Text(f"{fmt(s.peak)}{unit}", style="bold") + Text(f"  at step {s.peak_step:,}", style="dim"))
@@ -232,7 +237,7 @@ def summary_panel(s: Summary, style: str = "bold blue", full_spec: str | None = 
     grid.add_row("mean", f"{fmt(s.mean)}{unit}" + (f"  ({s.mean / s.peak:.0%} of peak)" if s.peak else ""))
     grid.add_row("area Σ lr", fmt(s.area) + ("" if s.lr is not None else " (multiplier × steps)"))
     grid.add_row("phases", phase_text(s))
-    title = Text(s.spec, style=style)
+    title = Text(s.spec if fits else s.spec.split("(", 1)[0] + "(…)", style=style)
     sub = f"{s.total:,} steps · " + (f"base LR {fmt(s.lr)}" if s.lr is not None else "multiplier of base LR") \
         + f" · convention {s.convention}"
     # wide enough for the title and the subtitle, which rich would otherwise cut to the content's width
@@ -240,7 +245,8 @@ def summary_panel(s: Summary, style: str = "bold blue", full_spec: str | None = 
 
     probe = Console()
     content = Measurement.get(probe, probe.options, grid).maximum
-    width = max(content, len(sub) + 4, len(s.spec) + 4) + 4  # borders and padding
+    width = max(content, len(sub) + 4, len(title) + 4) + 4  # borders and padding
+    width = width if max_width is None else min(width, max_width)
     return Panel(grid, title=title, title_align="left", subtitle=sub, subtitle_align="right", border_style="dim",
                  expand=True, width=width)
 
@@ -292,7 +298,8 @@ def show(console: Console, summaries: Sequence[Summary], values: Sequence[np.nda
     """A summary panel per schedule, each followed by its lint findings, then one plot of them all;
     ``full_specs``: every parameter of each spec, in its panel and the legend."""
     for i, s in enumerate(summaries):
-        console.print(summary_panel(s, SERIES[i % len(SERIES)][1], full_spec=full_specs[i] if full_specs else None))
+        console.print(summary_panel(s, SERIES[i % len(SERIES)][1], full_spec=full_specs[i] if full_specs else None,
+                                    max_width=console.width))
         for f in (findings[i] if findings else ()):
             console.print(finding_line(f))
     if plot:
