@@ -75,3 +75,31 @@ def test_report_command(report_dir, tmp_path):
     assert (tmp_path / "r" / "index.html").is_file() and "report:" in r.stdout
     bad = lrkit("report", "--db", str(report_dir / "bench.db"), "--out", str(tmp_path / "r"), "--target", "oops")
     assert bad.returncode == 2 and "WORKLOAD=LOSS" in bad.stderr
+
+
+def test_report_figures_frame_their_legend_below_the_axes_with_full_labels():
+    """The report's legends sat on the curves, unframed, their specs cut (`floor=0.0...` for floor=0.01)."""
+    from types import SimpleNamespace
+
+    from lrkit.report import bench_figures as F
+
+    labels = ['wsd(decay=0.3, form="linear", floor=0.01, warmup=0.05) [sgd]', "cosine(warmup=0.05)",
+              'onecycle(pct_start=0.25, anneal="linear") [sfadamw]']
+    cmap = F.colours(labels)
+    methods = [SimpleNamespace(label=lab, lr_sweep={1e-3: 0.5 + i, 3e-3: 0.4 + i}, sensitivity=0.1 * i, trial_ids=[i], lr=3e-3)
+               for i, lab in enumerate(labels)]
+    hist = {i: {"step": [0, 1, 2], "lr": [1e-3, 2e-3, 1e-3], "loss": [2.0, 1.5, 1.0], "val_loss": [2.1, 1.6, 1.1]}
+            for i in range(len(labels))}
+    figs = [F.performance_profile({lab: {"w": 1.0 + i} for i, lab in enumerate(labels)}, cmap,
+                                  scores={lab: 0.5 for lab in labels}),
+            F.lr_sensitivity(methods, cmap), F.lr_curves(methods, hist, cmap), F.loss_curves(methods, hist, cmap)]
+    for fig in figs:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        assert all(ax.get_legend() is None for ax in fig.axes)  # none on the data
+        (legend,) = fig.legends
+        assert legend.get_frame_on()
+        texts = [t.get_text().replace("\n", " ") for t in legend.get_texts()]
+        assert len(texts) == len(labels) and all(t.startswith(lab) for t, lab in zip(texts, labels)), texts
+        box = legend.get_window_extent(renderer)
+        assert all(box.y1 <= ax.get_window_extent(renderer).y0 for ax in fig.axes)  # below every axis

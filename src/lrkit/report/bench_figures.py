@@ -37,6 +37,23 @@ def _text(label: str, width: int = 48, names: Mapping[str, str] | None = None) -
     return short(label, width, names).replace("$", r"\$")
 
 
+#: a legend's labels are whole: :func:`style.legend_below` wraps them
+FULL = 10_000
+
+
+def _legend(fig, handles=None, labels=None) -> None:
+    """The methods' legend framed below the axes, full labels wrapped (:func:`style.legend_below`), clear
+    of the curves; for a legend taller than the figure allows, the figure grows rather than the legend cut."""
+    for _ in range(4):
+        try:
+            style.legend_below(fig, handles, labels)
+            return
+        except ValueError:
+            w, h = fig.get_size_inches()
+            fig.set_size_inches(w, h * 1.5)
+    style.legend_below(fig, handles, labels)
+
+
 def _stack(hists: Sequence[Mapping[str, Sequence[float]]], key: str) -> tuple[np.ndarray, np.ndarray]:
     """Steps (updates) and a seeds x points array on the union of logged steps (NaN where a seed has none,
     e.g. after it diverged)."""
@@ -87,7 +104,7 @@ def loss_curves(methods: Sequence[Any], histories: Mapping[int, Mapping[str, Seq
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 med = np.nanmedian(a, axis=0)
-            ax.plot(steps, med, color=c, linewidth=1.8, label=f"{_text(m.label, 40, names)} (lr {m.lr:g})", zorder=3)
+            ax.plot(steps, med, color=c, linewidth=1.8, label=f"{_text(m.label, FULL, names)} (lr {m.lr:g})", zorder=3)
             if a.shape[0] > 1:
                 with np.errstate(all="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns after a divergence
@@ -108,7 +125,7 @@ def loss_curves(methods: Sequence[Any], histories: Mapping[int, Mapping[str, Seq
                             color="#555555")
         ax.set_xlabel("step")
         ax.set_title(title, loc="left", fontsize=10.5, fontweight="bold", color="#333333")
-    axes[0].legend(frameon=False, fontsize=8, loc="upper right")
+    _legend(fig, *axes[0].get_legend_handles_labels())  # the two panels share their lines: one legend
     return fig
 
 
@@ -120,12 +137,12 @@ def lr_curves(methods: Sequence[Any], histories: Mapping[int, Mapping[str, Seque
     style.apply(ax, x="count", y="value")
     for m in methods:
         h = histories[m.trial_ids[0]]
-        ax.plot(np.asarray(h["step"]) + 1, h["lr"], color=cmap[m.label], linewidth=1.8, label=_text(m.label, 48, names))
+        ax.plot(np.asarray(h["step"]) + 1, h["lr"], color=cmap[m.label], linewidth=1.8, label=_text(m.label, FULL, names))
     ax.set_ylim(bottom=0)
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate")
     ax.set_title("learning rate", loc="left", fontsize=10.5, fontweight="bold", color="#333333")
-    ax.legend(frameon=False, fontsize=8, loc="best")
+    _legend(fig)
     return fig
 
 
@@ -144,14 +161,14 @@ def lr_sensitivity(methods: Sequence[Any], cmap: Mapping[str, str], initial_loss
         vals = np.array([m.lr_sweep[x] for x in lrs], dtype=float)
         ok = np.isfinite(vals)
         sens = f", sensitivity {m.sensitivity:.3f}" if m.sensitivity is not None else ""
-        ax.plot(lrs[ok], vals[ok], "-o", color=cmap[m.label], linewidth=1.6, markersize=4, label=_text(m.label, 40, names) + sens)
+        ax.plot(lrs[ok], vals[ok], "-o", color=cmap[m.label], linewidth=1.6, markersize=4, label=_text(m.label, FULL, names) + sens)
         if (~ok).any():
             ax.plot(lrs[~ok], np.full((~ok).sum(), top), "x", color=cmap[m.label], markersize=7, mew=2)
     ax.set_xscale("log")
     ax.set_xlabel("peak learning rate")
     ax.set_ylabel("final validation loss")
     ax.set_title("LR sensitivity (× = diverged)", loc="left", fontsize=10.5, fontweight="bold", color="#333333")
-    ax.legend(frameon=False, fontsize=8, loc="best")
+    _legend(fig)
     return fig
 
 
@@ -168,14 +185,14 @@ def performance_profile(times: Mapping[str, Mapping[str, float]], cmap: Mapping[
     n = len(prof)
     for i, (lab, rho) in enumerate(sorted(prof.items(), key=lambda kv: -(scores or {}).get(kv[0], 0))):
         offset = (i - (n - 1) / 2) * 0.006  # keep identical profiles visible
-        lbl = _text(lab, 40, names) + (f"  (score {scores[lab]:.3f})" if scores and lab in scores else "")
+        lbl = _text(lab, FULL, names) + (f"  (score {scores[lab]:.3f})" if scores and lab in scores else "")
         ax.step(taus, rho + offset, where="post", color=cmap.get(lab, "#333333"), linewidth=1.8, label=lbl)
     ax.set_xlim(1.0, r_max)
     ax.set_ylim(-0.04, 1.06)
     ax.set_xlabel("τ (steps to target ÷ fastest)")
     ax.set_ylabel("fraction of problems")
     ax.set_title("performance profile", loc="left", fontsize=10.5, fontweight="bold", color="#333333")
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    _legend(fig)
     return fig
 
 
