@@ -86,3 +86,14 @@ def test_report_labels_cpu_time_as_a_sum_and_shows_wall_time(db, tmp_path):
     assert lrkit("report", "--db", str(db), "--out", str(tmp_path / "r")).returncode == 0
     page = (tmp_path / "r" / "index.html").read_text()
     assert "CPU time (sum over workers)" in page and ">wall time<" in page and ">training time<" not in page
+
+
+def test_help_and_docs_say_a_later_sweep_keeps_the_first_sweeps_reference():
+    """`--schedule`'s help said "the first is the reference" while a later sweep in the same database keeps
+    the first sweep's (test_a_baseline_run_later_is_scored_with_the_trials_already_in_the_database)."""
+    from pathlib import Path
+
+    r = lrkit("bench", "--help")
+    assert "then the first of the first sweep" in " ".join(r.stdout.split()), r.stdout
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "benchmark.md").read_text()
+    assert "`--schedule` of the first sweep of the problem in the database, or `--reference`" in " ".join(docs.split())

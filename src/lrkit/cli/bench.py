@@ -167,7 +167,8 @@ def scores_table(console, title: str, ms):
               help="digits-mlp, mnist1d, charlm, or module:function, which imports and runs that module's code "
                    "(repeat for several).")
 @click.option("--schedule", "-s", "schedules", multiple=True, required=True, metavar="SPEC",
-              help="A schedule spec (repeat for several). The first is the reference for the target.")
+              help="A schedule spec (repeat for several). The first is the reference for the target, unless "
+                   "--db holds earlier trials of the problem: then the first of the first sweep.")
 @click.option("--steps", "-n", type=STEPS, required=True, help="Training steps of every trial, e.g. 500, 1e4 or 10k.")
 @click.option("--seeds", type=int, default=1, show_default=True, help="Seeds 0..K-1 per configuration.")
 @click.option("--lr", "lrs", type=float, multiple=True, metavar="LR",
