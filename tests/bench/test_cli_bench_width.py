@@ -80,3 +80,20 @@ def test_runs_at_200_columns_has_every_column_on_one_line(sweep):
     out = lrkit("runs", "--db", str(db), columns=200).stdout
     assert "final val" in out and "best val" in out and "train s" in out and "not shown" not in out
     assert sum(LABEL in line for line in out.splitlines()) == 4
+
+
+def test_the_seed_range_keeps_as_many_digits_as_the_final_loss():
+    """A seed range of 0.000512..0.00101 read `0.001–0.001` beside a final val of 0.000793."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from lrkit.cli.bench import scores_table
+
+    m = SimpleNamespace(label="wsd(decay=0.3)", lr=3e-3, seeds=2, final_val_spread=(0.000512, 0.00101), diverged=0,
+                        final_val=0.000793, best_val=0.000793, steps_to_target=77.0, reached=2, time_to_target=0.0254,
+                        ratio=1.0)
+    console = Console(file=io.StringIO(), width=200, force_terminal=False)
+    console.print(scores_table(console, "w: target val loss 0.0057", [m]))
+    out = console.file.getvalue()
+    assert "0.000512–0.00101" in out and "0.000793" in out, out

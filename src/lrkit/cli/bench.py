@@ -150,7 +150,7 @@ def scores_table(console, title: str, ms):
     rows = []
     for m in ms:
         lo, hi = m.final_val_spread
-        spread = f"{lo:.3f}–{hi:.3f}" if m.seeds > 1 and math.isfinite(lo) else ""
+        spread = f"{_fmt(lo)}–{_fmt(hi)}" if m.seeds > 1 and math.isfinite(lo) else ""  # 4 digits, as final val
         final = "[red]diverged[/]" if m.diverged == m.seeds else _fmt(m.final_val) + \
             (f" [red]({m.diverged} diverged)[/]" if m.diverged else "")
         rows.append([esc(m.label), f"{m.lr:g}", str(m.seeds), final, spread, _fmt(m.best_val),
