@@ -97,3 +97,19 @@ def test_the_seed_range_keeps_as_many_digits_as_the_final_loss():
     console.print(scores_table(console, "w: target val loss 0.0057", [m]))
     out = console.file.getvalue()
     assert "0.000512–0.00101" in out and "0.000793" in out, out
+
+
+def test_a_small_target_keeps_its_digits_in_the_terminal_and_the_report():
+    """A target of 0.000793 read `target val loss 0.0008`; a seed range `(0.001–0.001)` in the report."""
+    from types import SimpleNamespace
+
+    from lrkit.cli.bench import _target_text
+    from lrkit.report.html import _method_table, _target
+
+    scores = SimpleNamespace(targets={"w": 0.000793}, reference={"w": "cosine()"}, reference_diverged={"w": 0})
+    assert "target val loss 0.000793 (from cosine())" in _target_text(scores, "w")
+    assert "<b>0.000793</b>" in _target(scores, "w", {})
+    m = SimpleNamespace(label="wsd(decay=0.3)", lr=3e-3, seeds=2, final_val_spread=(0.000512, 0.00101), diverged=0,
+                        final_val=0.000793, best_val=0.000793, steps_to_target=77.0, reached=2, time_to_target=0.0254,
+                        ratio=1.0, sensitivity=None)
+    assert "(0.000512–0.00101)" in _method_table([m], {m.label: "#000000"}, 0.000793, {})

@@ -101,7 +101,7 @@ def _target_text(scores, w: str) -> str:
     diverged = getattr(scores, "reference_diverged", {}).get(w, 0)
     if math.isfinite(t):
         left_out = f"; its {diverged} diverged run{'s' * (diverged > 1)} left out" if diverged else ""
-        return f"target val loss {t:.4f} (from {ref}{left_out})"
+        return f"target val loss {t:.4g} (from {ref}{left_out})"
     if diverged:
         return f"no target: every run of {ref} diverged (give --reference METHOD, or a lower --lr)"
     return f"no target: no run of {ref} reached a finite validation loss"

@@ -84,7 +84,7 @@ def _target(scores, p: str, names: Mapping[str, str]) -> str:
     diverged = getattr(scores, "reference_diverged", {}).get(p, 0)
     if math.isfinite(t):
         left_out = f"; its {diverged} diverged run{'s' * (diverged > 1)} left out" if diverged else ""
-        return f"target validation loss <b>{_e(f'{t:.4f}')}</b> (median best of {ref}{_e(left_out)})"
+        return f"target validation loss <b>{_e(f'{t:.4g}')}</b> (median best of {ref}{_e(left_out)})"
     if diverged:
         return f'<span class="never">no target</span>: every run of {ref} diverged'
     return f'<span class="never">no target</span>: no run of {ref} reached a finite validation loss'
@@ -95,7 +95,7 @@ def _method_table(ms, cmap, target: float, names: Mapping[str, str]) -> str:
     rows = []
     for i, m in enumerate(ms):
         lo, hi = m.final_val_spread
-        spread = f' <span class="note">({_e(f"{lo:.3f}–{hi:.3f}")})</span>' if m.seeds > 1 and math.isfinite(lo) else ""
+        spread = f' <span class="note">({_e(f"{lo:.4g}–{hi:.4g}")})</span>' if m.seeds > 1 and math.isfinite(lo) else ""
         reach = f' <span class="note">({_e(m.reached)}/{_e(m.seeds)})</span>' if m.reached < m.seeds else ""
         tt = _e(f"{m.time_to_target:.2f} s") if math.isfinite(m.time_to_target) else '<span class="never">never</span>'
         rows.append(
