@@ -138,3 +138,19 @@ def test_a_narrow_key_column_breaks_between_parameters_never_inside_a_number_or_
             assert any(token in part for part in schedule), (token, out)
     assert "".join(schedule).replace(" ", "") == "".join(specs).replace(" ", "")
     assert all(w in ("lrkit_test_", "workloads:make") for w in workload if w), out
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_lint_findings_fit_the_terminal_and_are_whole(columns):
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "lrkit", "lint", "cosine(warmup=2000)", "-n", "1000"], capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ, COLUMNS=str(columns)))
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns and "…" not in r.stdout, r.stdout
+    flat = " ".join(r.stdout.split())
+    assert "warmup-too-long: cosine: warmup of 2000 steps is not shorter than the 1000 steps it is part of" in flat
+    assert "from 0.5 at step 999 to 0.625, first at step 1000" in flat
+    assert (len(lines) == 3) == (columns == 200), r.stdout  # a heading and one line a finding when there is room

@@ -77,3 +77,20 @@ def test_the_plot_takes_size_and_dpi_and_a_bad_suffix_is_refused_before_the_swee
     assert "LR range test" not in proc.stdout and not (tmp_path / "lr.jpg").exists()
     proc = lrkit("find-lr", "-w", TINY, "--steps", "30", "--dpi", "100")
     assert proc.returncode == 2 and "apply to the --plot figure" in proc.stderr
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_table_fits_80_and_200_columns_with_every_number_whole(columns):
+    import subprocess
+    import sys
+
+    from conftest import env
+
+    proc = subprocess.run([sys.executable, "-m", "lrkit", "find-lr", "-w", TINY, "--steps", "30", "--option", "dim=4"],
+                          capture_output=True, text=True, timeout=300, env={**env(), "COLUMNS": str(columns)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns and "…" not in proc.stdout, proc.stdout
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    assert [r[0].split()[0] for r in rows] == ["valley", "steepest", "steep", "minimum"], rows
+    assert all(float(r[1]) > 0 for r in rows), rows  # each suggested LR whole, a number
