@@ -244,3 +244,11 @@ def test_groups_files_with_plain_numbers_still_load(tmp_path):
     path = tmp_path / "ok.json"
     path.write_text('{"schedule": "cosine()", "groups": [{"name": "a", "lr": 3e-4}]}')
     assert load_groups(path)[0].lr == 3e-4
+
+
+def test_megatron_wsd_option_outside_wsd_names_a_huge_value_on_one_short_line():
+    """Found by test_an_integer_too_large_for_a_float_is_one_line: the 400-digit value was repeated whole."""
+    with pytest.raises(SpecError) as exc:
+        lrkit.parse("megatron(wsd_decay=-" + "1" * 400 + ")")
+    msg = str(exc.value)
+    assert "\n" not in msg and len(msg) < 200 and "applies only to decay_style='WSD'" in msg, msg

@@ -100,7 +100,8 @@ class Megatron(FrameworkSchedule):
         else:
             for name, default in (("wsd_decay", None), ("wsd_decay_style", "exponential")):
                 if getattr(self, name) != default:
-                    raise SpecError(f"megatron: {name}={getattr(self, name)!r} applies only to decay_style='WSD'; "
+                    raise SpecError(f"megatron: {name}={v.clip(repr(getattr(self, name)), 60)} applies only to "
+                                    f"decay_style='WSD'; "
                                     f"got decay_style={self.decay_style!r}")
 
     def _layout(self, total: int | None) -> tuple[int, int, int | None]:
