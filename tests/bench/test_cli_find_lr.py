@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY, lrkit
+from conftest import TINY, env, lrkit
 
 pytest.importorskip("torch")
 
@@ -83,8 +83,6 @@ def test_the_plot_takes_size_and_dpi_and_a_bad_suffix_is_refused_before_the_swee
 def test_table_fits_80_and_200_columns_with_every_number_whole(columns):
     import subprocess
     import sys
-
-    from conftest import env
 
     proc = subprocess.run([sys.executable, "-m", "lrkit", "find-lr", "-w", TINY, "--steps", "30", "--option", "dim=4"],
                           capture_output=True, text=True, timeout=300, env={**env(), "COLUMNS": str(columns)})
