@@ -35,6 +35,8 @@ SWEEP_CSV = Path(__file__).resolve().parent / "data" / "charlm_cooldown_sweep.cs
 LONG_SWEEP_CSV = SWEEP_CSV.with_name("charlm_cooldown_sweep_long.csv")
 #: benchmark-only combinations: the mean of the named laws' predictions (point and band)
 AVERAGES = {"avg": ("multipower", "bound")}
+#: benchmark-only variants of a law: ``{name: (law, fit keyword arguments)}`` (docs/methods.md, candidate (g))
+VARIANTS = {"mp-weak": ("multipower", {"prior_weight": 1e-3})}
 
 
 class Averaged:
@@ -55,7 +57,8 @@ def fit_predictor(pilots: list, law: str):
     if law in AVERAGES:
         avg = Averaged([fit(pilots, name) for name in AVERAGES[law]])
         return avg, avg.predict
-    res = fit(pilots, law)
+    name, kw = VARIANTS.get(law, (law, {}))
+    res = fit(pilots, name, **kw)
     return res, (lambda lr, steps: predict(res, lr, steps, extrapolate=True))
 COLUMNS = ("schedule", "peak_lr", "seed", "steps", "step", "loss", "val_loss")
 
