@@ -176,7 +176,8 @@ class Law:
     name: str = ""
     title: str = ""
     param_names: tuple[str, ...] = ()
-    #: weak log-normal prior on shape parameters (name -> centre) and its default weight
+    #: prior in log scale on shape parameters (name -> centre) and its default weight (its rows go through
+    #: the fit's Huber loss: beyond ``huber_delta`` a constant pull, docs/methods.md "How a fit is made")
     prior: dict[str, float] = {}
     prior_weight: float = 0.0
 

@@ -162,8 +162,10 @@ def fit(
     """Fit ``law`` to ``runs`` (``lrkit.runs.Run`` or :class:`Curve`); returns a :class:`FitResult`.
 
     ``totals[i]``: number of steps of run ``i`` (default: last logged step + 1).
-    ``prior_weight``: strength of the law's weak log-normal prior on its shape parameters
-    (``Law.prior``; default ``Law.prior_weight``; 0 turns it off).
+    ``prior_weight``: strength of the law's prior on its shape parameters, in log scale
+    (``Law.prior``; default ``Law.prior_weight``; 0 turns it off).  Its rows go through the Huber
+    loss like the data: a deviation whose row exceeds ``huber_delta`` is pulled back with a constant
+    force ``prior_weight * huber_delta`` (docs/methods.md).
     ``holdout``: the fractions of each run fitted by the forward-chaining folds that calibrate the
     model-error part of the band (:func:`~lrkit.laws.selection.model_error`); one number is one fold,
     0 leaves the calibration out.

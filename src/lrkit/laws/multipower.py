@@ -44,8 +44,9 @@ class MultiPowerLaw(Law):
     title = "multi-power law (Luo et al. 2025)"
     param_names = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
     #: The shape parameters (C, beta, gamma) lie in a flat valley of the fit objective when only a
-    #: few runs are fitted; a weak log-normal prior centred on the reference code's initial values
-    #: picks a point in it (see docs/methods.md; ``fit(..., prior_weight=0)`` turns it off).
+    #: few runs are fitted; a prior centred on the reference code's initial values picks a point in
+    #: it: through the Huber loss a constant pull (1e-4) that holds them at the centres unless the
+    #: pilots pull harder (docs/methods.md; ``fit(..., prior_weight=0)`` turns it off).
     prior = {"C": 1.0, "beta": 0.5, "gamma": 0.5}
     prior_weight = 0.1
     WARMUP_MODES = ("skip", "ld")
@@ -187,7 +188,7 @@ class IntrinsicClockMPL(MultiPowerLaw):
     kernel of intrinsic time ``T(t) - T(k)``, ``T = sum eta``) and the convex bound of Schaipp et al.
     2025 (arXiv 2501.18965).  With ``gamma > 0`` a drop made at a small LR (the end of a cooldown) is
     realised almost at once, which over-values short cooldowns, and constant + cosine pilots do not
-    determine ``gamma`` (docs/methods.md).  Everything else is the multi-power law's: the weak prior
+    determine ``gamma`` (docs/methods.md).  Everything else is the multi-power law's: the prior
     (``beta`` at 0.5; ``C`` at ``eta_peak^-0.5``, the pilots' peak LR, so that at the peak the clock
     runs as the multi-power prior's ``C eta^-gamma = 1 * eta_peak^-0.5`` and only the speed-up of
     drops made at lower LRs is removed), the warmup option, the fit configurations and the exact O(N)

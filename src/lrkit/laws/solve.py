@@ -3,7 +3,7 @@ the cross-validation folds of :func:`lrkit.laws.selection.select_config`).
 
 Objective (as in both papers' reference fits, Luo et al. 2025; Tissue et al. 2024): Huber loss on log
 residuals ``log pred - log loss`` summed over all logged points of all runs, plus optional rows
-pulling parameters (in log scale) toward the law's weak prior or its simplified-law initialisation.
+pulling parameters (in log scale) toward the law's prior or its simplified-law initialisation.
 Minimised with ``scipy.optimize.least_squares`` (trust-region reflective, analytic Jacobian, bounds)
 from several starts.
 """
