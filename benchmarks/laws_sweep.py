@@ -188,4 +188,54 @@ def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False) ->
             for (grp_name, pred, obs), rho, e, cv in zip(s["best"], s["rhos"], acc["group_err"], acc["group_cover"]):
                 print(f"{'':>11}{grp_name:<16} rho {rho:+.2f}  err {100 * e:.2f}%  cover {cv:.2f}  "
                       f"predicted best {pred}  observed best {obs}")
+    floor = seed_oracle(path)
+    if floor:
+        print(f"{'seed noise':<11}{floor['err']:>8.2f}%{'':>8}{floor['rho']:>7.2f}{floor['besthit']:>10.4f}{floor['hits']:>7}"
+              "  (the anchor: each target predicted by the same schedule's run with the other seed, scaled by the"
+              " seeds' ratio on the pilots)")
     return summary
+
+
+def seed_oracle(path: Path = SWEEP_CSV) -> dict | None:
+    """The noise floor of the protocol: predict each target by the *same schedule* run with the other seed,
+    scaled by the two seeds' mean log-ratio on the pilots (what a law that knew every schedule's effect
+    exactly, but not this seed's noise, could do at best).  ``None`` if no peak LR has two seeds."""
+    from scipy.stats import spearmanr
+
+    grps = groups(load_sweep(path))
+    by_peak = defaultdict(list)
+    for g in grps:
+        by_peak[g["peak"]].append(g)
+    err, rho, besthit, hit = [], [], [], []
+    for peak, gs in by_peak.items():
+        for g in gs:
+            others = [o for o in gs if o["seed"] != g["seed"]]
+            if not others:
+                continue
+            o = others[0]
+            logr = []
+            for p, q in zip(g["pilots"], o["pilots"]):
+                common, i, j = np.intersect1d(p.steps, q.steps, return_indices=True)
+                logr.append(np.log(p.loss[i] / q.loss[j]))
+            shift = float(np.exp(np.mean(np.concatenate(logr))))
+            for T, targets in g["targets"].items():
+                pf, of = [], []
+                for spec, c in sorted(targets.items()):
+                    other = o["targets"].get(T, {}).get(spec)
+                    if other is None:
+                        break
+                    m = c.steps >= cooldown_start(c.lr)
+                    common, i, j = np.intersect1d(c.steps[m], other.steps, return_indices=True)
+                    y, p = c.loss[m][i], other.loss[j] * shift
+                    err.append(float(np.mean(np.abs(p - y) / y)))
+                    pf.append(p[-1])
+                    of.append(y[-1])
+                else:
+                    pf, of = np.array(pf), np.array(of)
+                    rho.append(float(spearmanr(pf, of).statistic))
+                    besthit.append(float(of[np.argmin(pf)] - of.min()))
+                    hit.append(int(np.argmin(pf) == np.argmin(of)))
+    if not rho:
+        return None
+    return {"err": 100 * np.mean(err), "rho": np.mean(rho), "besthit": np.mean(besthit),
+            "hits": f"{sum(hit)}/{len(hit)}"}
