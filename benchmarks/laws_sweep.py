@@ -64,7 +64,10 @@ COLUMNS = ("schedule", "peak_lr", "seed", "steps", "step", "loss", "val_loss")
 
 
 def export_sweep(db: str, out: Path = SWEEP_CSV) -> int:
-    """Write the done charlm trials of a bench database as the compact CSV; returns the row count."""
+    """Write the done charlm trials of a bench database as the compact CSV; returns the row count.
+
+    An existing ``out`` keeps its trials (schedule, peak LR, seed, steps) that the database does not
+    hold, so one file can gather sweeps run into several databases (e.g. one per peak LR)."""
     from lrkit.bench.store import Store
 
     rows = []
@@ -75,6 +78,13 @@ def export_sweep(db: str, out: Path = SWEEP_CSV) -> int:
             for i, step in enumerate(h["step"]):
                 rows.append((t["schedule"], repr(float(t["lr"])), int(t["seed"]), int(t["steps"]), int(step),
                              f"{h['loss'][i]:.6g}", f"{h['val_loss'][i]:.6g}"))
+    if out.exists():
+        new = {(r[0], float(r[1]), r[2], r[3]) for r in rows}
+        with out.open() as fh:
+            for r in csv.DictReader(fh):
+                key = (r["schedule"], float(r["peak_lr"]), int(r["seed"]), int(r["steps"]))
+                if key not in new:
+                    rows.append((r["schedule"], r["peak_lr"], key[2], key[3], int(r["step"]), r["loss"], r["val_loss"]))
     rows.sort(key=lambda r: (r[0], float(r[1]), r[2], r[3], r[4]))
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:

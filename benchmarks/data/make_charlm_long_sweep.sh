@@ -1,24 +1,26 @@
 #!/bin/bash
 # Regenerate benchmarks/data/charlm_cooldown_sweep_long.csv: a longer, less noise-limited cooldown sweep for
 # issue 12's protocol (bench_laws.py), beside the 300/600-step one (make_charlm_sweep.sh).
-# lrkit's charlm workload, AdamW, peak LR 3e-3, validation loss every 20 steps:
+# lrkit's charlm workload, AdamW, peak LR 3e-3 (PEAKS="3e-3 1e-2" for more), validation loss every 20 steps:
 #   pilots  constant(warmup=30) of 2000 steps (cut at 1000 by the benchmark) and cosine(warmup=30) of 1000 steps;
 #   targets wsd(warmup=30, decay=f, form=linear|1-sqrt), f in 0.1 0.2 0.4 0.6 0.8, at 1000 and 2000 steps.
 # 33k steps per seed; seed 0 first, then seed 1 (about 10-25 min per seed on 2 cores; trials already in DB are
 # kept: rerun to resume).
 #   usage: benchmarks/data/make_charlm_long_sweep.sh [DB] [SEEDS]     (from the repository root; SEEDS default 2)
-#   LRKIT / PYTHON: the commands to run (default: lrkit / python on PATH)
+#   LRKIT / PYTHON: the commands to run (default: lrkit / python on PATH); PEAKS: the peak LRs (default 3e-3).
+#   The CSV keeps the trials of other databases (export merges), so a peak LR can be added later.
 set -e
 DB=${1:-charlm-long-sweep.db}
 SEEDS=${2:-2}
+PEAKS=${PEAKS:-3e-3}
 LRKIT=${LRKIT:-lrkit}
 PYTHON=${PYTHON:-python}
 W=30
 WSD=()
 for f in 0.1 0.2 0.4 0.6 0.8; do for form in linear 1-sqrt; do WSD+=(-s "wsd(warmup=$W, decay=$f, form=\"$form\")"); done; done
-for n in $(seq 1 "$SEEDS"); do
-  B="--lr 3e-3 --seeds $n --log-every 20 --db $DB -q --workers 1 --threads 1"
+for peak in $PEAKS; do for n in $(seq 1 "$SEEDS"); do
+  B="--lr $peak --seeds $n --log-every 20 --db $DB -q --workers 1 --threads 1"
   $LRKIT bench -w charlm -s "constant(warmup=$W)" "${WSD[@]}" -n 2000 $B
   $LRKIT bench -w charlm -s "cosine(warmup=$W)" "${WSD[@]}" -n 1000 $B
   $PYTHON benchmarks/bench_laws.py --export-sweep "$DB" --sweep benchmarks/data/charlm_cooldown_sweep_long.csv
-done
+done; done
