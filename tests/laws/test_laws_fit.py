@@ -207,3 +207,17 @@ def test_predict_in_blocks_equals_predict_at_once(law_name, theta, monkeypatch):
     blocks, Jb = law.predict(lr, steps, theta, jac=True)
     np.testing.assert_array_equal(blocks, whole)
     np.testing.assert_array_equal(Jb, J)
+
+
+def test_plan_says_when_it_rests_on_undetermined_parameters(fitted):
+    """Two pilots leave C, beta, gamma at the prior's centres: the plan's decay is the prior's choice, and
+    the plan says so (issue 12: plan recommended 22-37% decays from the prior with no warning)."""
+    assert {"C", "beta", "gamma"} <= set(fitted.flags)
+    p = plan(fitted, N, PEAK, family="wsd")
+    msg = p.warnings["undetermined"]
+    assert msg.startswith("the plan rests on ") and all(n in msg for n in fitted.flags)
+    assert "prior's choice" in msg and "--law bound" in msg
+    assert "warning (undetermined)" in p.summary()
+    assert {"kind": "undetermined", "message": msg} in p.to_dict()["warnings"]
+    determined = FitResult(**{**fitted.__dict__, "flags": {}})
+    assert "undetermined" not in plan(determined, N, PEAK, family="wsd").warnings

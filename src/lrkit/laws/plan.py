@@ -295,6 +295,23 @@ def default_floor(fit: FitResult) -> float:
     return low if d is None else float(min(max(d.min_multiplier, low), high))
 
 
+#: the multi-power family's parameters that shape a cooldown's drop (docs/methods.md, "Why the shipped
+#: laws over-value short cooldowns")
+COOLDOWN_SHAPE = ("C", "beta", "gamma")
+
+
+def undetermined_note(fit: FitResult) -> str:
+    """The plan's warning when the fit flags parameters the pilots did not determine (``fit.flags``)."""
+    names = ", ".join(fit.flags)
+    line = f"the plan rests on {names}, which the pilots did not determine ({'; '.join(fit.flags.values())})"
+    if any(n in COOLDOWN_SHAPE for n in fit.flags):
+        line += ("; the planned cooldown is the prior's choice, not the pilots': a pilot that holds a low LR after a fast "
+                 "drop (a short WSD run) determines them")
+        if fit.law != "bound":
+            line += ", and a fit with --law bound ranks cooldowns without them"
+    return line
+
+
 def _loss_findings(fit: FitResult, candidates: Sequence[Candidate], steps: int, peak_lr: float) -> list:
     """A predicted final loss that is not a finite number or lies below the fit's irreducible loss
     ``L0``: the law is then used outside what the fitted runs can tell (e.g. a peak LR far above
@@ -382,6 +399,8 @@ def plan(
         if "loss" not in warned:
             warned = {**settle(_loss_findings(fit, [best], steps, peak_lr), extrapolate), **warned}
         diff = difference(best.prediction(fit), standard[0].prediction(fit))
+    if fit.flags:
+        warned["undetermined"] = undetermined_note(fit)
     best, standard = best.with_band(fit), [c.with_band(fit) for c in standard]
     return Plan(best, standard, family, steps, float(peak_lr), int(warmup), diff, warned, floor, convention,
                 fit.band_level, fit)
