@@ -38,3 +38,6 @@ def test_bench_laws_sweep_protocol_runs_from_the_shipped_data_and_reports_every_
     assert any(line.startswith("lra ") for line in out.splitlines())
     assert any(line.startswith("bound ") for line in out.splitlines())
     assert any(line.startswith("avg ") for line in out.splitlines())  # the mean of multipower and bound
+    # the anchor: the same schedule's run with the other seed (no fit: deterministic on the shipped data)
+    floor = [line.split() for line in out.splitlines() if line.startswith("seed noise")]
+    assert floor and floor[0][2:6] == ["1.43%", "0.93", "0.0040", "2/8"], floor
