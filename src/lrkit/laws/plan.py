@@ -308,7 +308,7 @@ def undetermined_note(fit: FitResult) -> str:
         line += ("; the planned cooldown is the prior's choice, not the pilots': a pilot that holds a low LR after a fast "
                  "drop (a short WSD run) determines them")
         if fit.law != "bound":
-            line += ", and a fit with --law bound ranks cooldowns without them"
+            line += "; a fit with --law bound gives a second opinion on the ranking without them"
     return line
 
 
