@@ -194,3 +194,26 @@ def test_fit_quality_table_wraps_a_long_run_name_at_80_columns_never_cuts_it(run
     assert "…" not in table and max(len(line) for line in out.splitlines()) <= 80, out
     cells = "".join(line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│"))
     assert cells == "".join(names), out
+
+
+def test_the_table_says_what_sets_the_band(lra_fit, lra_fit_file, tmp_path, capsys):
+    """Under the table, one line gives the law's part of the band within the pilots' horizon and at 2x,
+    from the fit's forward-chaining calibration; a fit file without it says the band is the parameters' only."""
+    from dataclasses import replace
+
+    from lrkit.laws.predict import model_band
+
+    me = lra_fit.model_error
+    near, far = model_band(lra_fit), model_band(lra_fit, 2.0)
+    assert near == pytest.approx(me["a"]) and far == pytest.approx(me["a"] + me["b"] * np.log(2.0))
+    args = ["--schedule", "cosine(warmup=100)", "--lr", str(PEAK), "--steps", str(N), "--every", "500"]
+    code, out, err = run_cli(["predict", lra_fit_file, *args], capsys)
+    assert code == 0, err
+    text = " ".join(out.split())
+    horizon = int(me["horizon"]) + 1
+    assert f"90% band: ±{100 * near:.2g}% of the loss within the pilots' {horizon:,} steps, ±{100 * far:.2g}% at 2x" in text
+    bare = tmp_path / "bare.json"
+    replace(lra_fit, model_error={}).to_json(bare)
+    code, out, err = run_cli(["predict", str(bare), *args], capsys)
+    assert code == 0, err
+    assert "the parameters' bootstrap uncertainty only" in " ".join(out.split())

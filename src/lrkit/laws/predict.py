@@ -147,6 +147,16 @@ def _predict_at(fit: FitResult, lr: np.ndarray, steps: np.ndarray, band: bool = 
     return pred, np.minimum(lower, pred), np.maximum(upper, pred)
 
 
+def model_band(fit: FitResult, horizon_ratio: float = 1.0) -> float | None:
+    """The model part of the band's half-width, as a fraction of the loss, at ``horizon_ratio`` times
+    the last fitted step (1: within the pilots' horizon); ``None`` for a fit without a calibration."""
+    me = fit.model_error
+    if not me or len(fit.param_samples) < 2:
+        return None
+    q = (1 - fit.band_level) / 2
+    return _model_scale(me, q) * (me["a"] + me["b"] * max(np.log(horizon_ratio), 0.0))
+
+
 def start_of(fit: FitResult, lr_per_step: np.ndarray) -> int:
     """The first step of ``lr_per_step`` the fit predicts: the end of the schedule's warmup, and never
     before the end of the pilots' (a schedule without warmup is not predicted where the fit saw no loss)."""

@@ -123,6 +123,20 @@ def _table(result, t: _Target, p, observed, full) -> None:
     else:
         console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({p.lower[-1]:.4f} .. "
                       f"{p.upper[-1]:.4f})")
+    console.print(escape(band_line(result)), style="dim")
+
+
+def band_line(result) -> str:
+    """What sets the band's width: the law's own error on the pilots' futures, and the parameters'."""
+    from ...laws.predict import model_band
+
+    level = f"{int(100 * result.band_level)}%"
+    near, far = model_band(result), model_band(result, 2.0)
+    if near is None:
+        return f"{level} band: the parameters' bootstrap uncertainty only (this fit file has no calibration of the law's error)"
+    horizon = int(result.model_error["horizon"]) + 1
+    return (f"{level} band: ±{100 * near:.2g}% of the loss within the pilots' {horizon:,} steps, ±{100 * far:.2g}% at 2x "
+            "(the law's own error on the pilots' futures, by forward chaining), with the parameters' uncertainty")
 
 
 def _plot(result, t: _Target, p, path, **figure) -> None:
