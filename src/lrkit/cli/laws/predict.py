@@ -23,6 +23,8 @@ class _Target:
     at: np.ndarray
     observed: np.ndarray | None = None
     total: int = 0
+    #: the run's column ``observed`` holds (``loss``, ``val_loss``); None for a schedule
+    column: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
     #: the indices of ``at`` reported (--every on a run; None: all); the error summary and --plot use all
     rows: np.ndarray | None = None
@@ -54,12 +56,15 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
     for note in run.notes:
         click.echo(f"lrkit: note: {run_path}: {note}", err=True)
     check_total(run_path, run, steps, "--steps")
-    curve = Curve.from_run(run, total=steps, schedule=schedule, base_lr=base_lr, loss=target or result.target,
-                           convention=convention)
+    column = target or result.target
+    curve = Curve.from_run(run, total=steps, schedule=schedule, base_lr=base_lr, loss=column, convention=convention)
     (curve,), notes = usable_points([curve])
     for note in notes:
-        click.echo(note, err=True)
-    t = _Target(curve.name, curve.lr, curve.steps, curve.loss, int(curve.lr.size))
+        click.echo(f"lrkit: note: {run_path}: {note}", err=True)
+    t = _Target(curve.name, curve.lr, curve.steps, curve.loss, int(curve.lr.size), column=column)
+    if column != result.target:
+        t.notes["target"] = (f"the fit was made on the pilots' {result.target}; --target {column} compares its "
+                             f"prediction with the run's {column}, another quantity")
     if steps is None:
         click.echo(f"lrkit: note: total {t.total:,} steps (the run's last logged step + 1; give --steps N if the run "
                    "was planned longer: a decay's start depends on it)", err=True)
@@ -104,8 +109,9 @@ def _table(result, t: _Target, p, observed, full) -> None:
     from rich.markup import escape
 
     # the title on its own line, as wide as the terminal (a table's title wraps at the table's width)
-    console.print(escape(f"predicted {result.target}: {t.name} ({result.law} law fitted on {', '.join(result.runs)})"),
-                  style="italic")
+    against = f", against the run's {t.column}" if t.column not in (None, result.target) else ""
+    console.print(escape(f"predicted {result.target}: {t.name} ({result.law} law fitted on {', '.join(result.runs)})"
+                         f"{against}"), style="italic")
     tb = Table()
     for col in ("step", "LR", "loss", f"{int(100 * p.level)}% band") + (("observed", "error") if observed is not None else ()):
         tb.add_column(col, justify="right")
@@ -214,7 +220,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
         doc = {"fit": str(fit_file), "law": result.law, "target": result.target, "name": t.name, "total": t.total,
                "convention": convention, **p.to_dict(), "warnings": warning_list(found)}
         if observed is not None:
-            doc["observed"] = observed.tolist()
+            doc["observed"], doc["observed_column"] = observed.tolist(), t.column
         click.echo(dump_json(doc))
     else:
         _table(result, t, p, observed, full)
