@@ -36,3 +36,16 @@ def test_predict_run_against_another_column_than_the_fit_says_so(pilot_files, lr
     doc = json.loads(out)
     assert doc["observed_column"] == "loss" and "target" not in [w["kind"] for w in doc["warnings"]]
     assert "warning (target)" not in err
+
+
+def test_a_run_without_the_target_column_is_one_line_that_says_how_to_map_it(tmp_path, capsys):
+    path = tmp_path / "run.csv"
+    path.write_text("step,lr,loss,validation_loss\n" + "".join(
+        f"{t},1e-3,{2 + ((t + 1) * 1e-3) ** -0.4!r},{2.1 + ((t + 1) * 1e-3) ** -0.4!r}\n" for t in range(0, 400, 20)))
+    code, out, err = run_cli(["fit", str(path), "--target", "val_loss", "--out", str(tmp_path / "f.json")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no 'val_loss' column" in err and "--column val_loss=NAME" in err and "'eval/loss'" in err
+    code, out, err = run_cli(["fit", str(path), "--target", "val_loss", "--column", "val_loss=validation_loss",
+                              "--law", "lra", "--boot", "0", "--out", str(tmp_path / "f.json")], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "f.json").read_text())["target"] == "val_loss"
