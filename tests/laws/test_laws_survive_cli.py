@@ -5,6 +5,7 @@ that use a fit file."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,45 @@ def test_a_run_without_the_target_column_is_one_line_that_says_how_to_map_it(tmp
                               "--law", "lra", "--boot", "0", "--out", str(tmp_path / "f.json")], capsys)
     assert code == 0, err
     assert json.loads((tmp_path / "f.json").read_text())["target"] == "val_loss"
+
+
+# ------------------------------------------------------------------------ the shared multi-power-law runs
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "curves" / "multipowerlaw" / "csv_100"
+PILOTS = {"cosine_24000": "cosine(warmup=2160, floor=0.1, warmup_init=0.01)",
+          "constant_24000": "constant(warmup=2160, warmup_init=0.01)"}
+WSD = 'wsd(warmup=2160, decay=0.1667, form="exp", floor=0.1, warmup_init=0.01)'
+
+
+def with_step0(name: str, tmp: Path) -> str:
+    """A shared run as a user's log: the validation loss of the issue (10.9 at step 0, at initialisation,
+    under a warmup from 1% of the peak LR) before the published rows, here as both loss and val_loss."""
+    rows = [r.split(",") for r in (DATA / f"{name}.csv").read_text().split()[1:]]
+    out = tmp / f"{name}.csv"
+    out.write_text("step,loss,val_loss\n0,10.9,10.9\n" + "".join(f"{s},{loss},{loss}\n" for s, _, loss in rows))
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def shared_fit(tmp_path_factory):
+    if not DATA.is_dir():
+        pytest.skip(f"{DATA} not here")
+    tmp = tmp_path_factory.mktemp("shared")
+    paths = [with_step0(n, tmp) for n in PILOTS]
+    args = ["fit", *paths, *(a for s in PILOTS.values() for a in ("--schedule", s)), "--lr", "3e-4", "--steps", "24000",
+            "--target", "val_loss", "--boot", "20", "--out", str(tmp / "fit.json")]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 0
+    return tmp
+
+
+def test_plan_says_that_it_rests_on_undetermined_parameters(shared_fit, capsys):
+    fit_file = str(shared_fit / "fit.json")
+    flags = json.loads(Path(fit_file).read_text())["flags"]
+    assert {"C", "beta", "gamma"} <= set(flags)
+    code, out, err = run_cli(["plan", fit_file, "--steps", "24000", "--lr", "3e-4", "--family", "wsd", "--format", "json"],
+                             capsys)
+    assert code == 0, err
+    lines = [x for x in err.splitlines() if x.startswith("lrkit: warning (undetermined)")]
+    assert len(lines) == 1 and all(n in lines[0] for n in flags) and "the plan and its band rest on the prior" in lines[0]
+    assert "undetermined" in [w["kind"] for w in json.loads(out)["warnings"]]

@@ -197,6 +197,20 @@ def quiet_extrapolation() -> Iterator[None]:
             raise ExtrapolationError(str(exc).replace(HINT, "give --extrapolate to go ahead anyway"), exc.kind) from None
 
 
+def undetermined(result, what: str) -> dict[str, str]:
+    """``{"undetermined": line}`` when the fit file flags parameters its pilots do not determine
+    (:attr:`lrkit.laws.FitResult.flags`): ``what`` (a prediction, a plan) and its band rest on the prior or
+    a bound for them; empty otherwise."""
+    flags = getattr(result, "flags", None) or {}
+    if not flags:
+        return {}
+    names = ", ".join(flags)
+    one = len(flags) == 1
+    return {"undetermined": f"the fit's {names} {'is' if one else 'are'} not determined by its pilots (flagged in "
+                            f"the fit file): {what} and its band rest on the prior or a bound for "
+                            f"{'it' if one else 'them'}, not on the pilots"}
+
+
 def warning_list(found: dict[str, str]) -> list[dict[str, str]]:
     """``{kind: message}`` as the JSON output lists it."""
     return [{"kind": k, "message": m} for k, m in found.items()]

@@ -6,7 +6,7 @@ import click
 
 from ..figure_options import figure_options, plot_figure
 from ..params import DURATION, STEPS
-from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, warn, warning_list
+from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, undetermined, warn, warning_list
 
 
 def _table(stream, result, p) -> None:
@@ -87,14 +87,15 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, allow_zero, co
     with quiet_extrapolation():
         p = plan(result, steps, peak_lr, family=family, warmup=warmup, knots=knots, extrapolate=extrapolate,
                  allow_zero=allow_zero, convention=convention)
-    for kind, message in p.warnings.items():
+    found = {**p.warnings, **undetermined(result, "the plan")}
+    for kind, message in found.items():
         warn(kind, message)
     if fmt == "spec" and not p.beats_standard:
         warn("plan", p.verdict())
     with output(out) as stream:
         if fmt == "json":
             stream.write(dump_json({"fit": str(fit_file), "law": result.law, "target": result.target, **p.to_dict(),
-                                    "warnings": warning_list(p.warnings)}) + "\n")
+                                    "warnings": warning_list(found)}) + "\n")
         elif fmt == "spec":
             stream.write(p.best.spec + "\n")
         else:
