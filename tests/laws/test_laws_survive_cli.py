@@ -92,3 +92,21 @@ def test_plan_says_that_it_rests_on_undetermined_parameters(shared_fit, capsys):
     lines = [x for x in err.splitlines() if x.startswith("lrkit: warning (undetermined)")]
     assert len(lines) == 1 and all(n in lines[0] for n in flags) and "the plan and its band rest on the prior" in lines[0]
     assert "undetermined" in [w["kind"] for w in json.loads(out)["warnings"]]
+
+
+@pytest.mark.parametrize("boot", [0, 1])
+def test_too_few_resamples_are_no_interval_in_the_table_or_the_api(shared_fit, boot, capsys):
+    """One resample is no interval (its value need not even contain the estimate), none is none: the
+    table and FitResult.interval say "no bootstrap", never "x .. x" or an empty cell."""
+    from lrkit.laws import FitResult
+
+    tmp = shared_fit
+    paths = [str(tmp / f"{n}.csv") for n in PILOTS]
+    out = tmp / f"boot{boot}.json"
+    code, text, err = run_cli(["fit", *paths, *(a for s in PILOTS.values() for a in ("--schedule", s)), "--lr", "3e-4",
+                               "--steps", "24000", "--boot", str(boot), "--out", str(out)], capsys)
+    assert code == 0, err
+    res = FitResult.from_json(out)
+    assert res.interval("L0") == "no bootstrap" and res.interval("gamma") == "not determined"
+    row = next(x for x in text.splitlines() if x.strip("│┃ ").startswith("L0 "))
+    assert "no bootstrap" in row and ".." not in row

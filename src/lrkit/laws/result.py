@@ -163,14 +163,15 @@ class FitResult:
 
     def interval(self, name: str) -> tuple[float, float] | str:
         """The ``band_level`` bootstrap interval of parameter ``name``, or why there is none:
-        ``"fixed"``, ``"not determined"`` (flagged in :attr:`flags`), ``"no bootstrap"``."""
+        ``"fixed"``, ``"not determined"`` (flagged in :attr:`flags`), ``"no bootstrap"`` (fewer than two
+        resamples: one resample has no spread, and its value is not an interval around the estimate)."""
         if name not in self.params:
             raise LawError(f"no parameter {name!r}; the fit has {', '.join(self.params)}")
         if name in self.fixed:
             return "fixed"
         if name in self.flags:
             return "not determined"
-        if not self.param_samples:
+        if len(self.param_samples) < 2:
             return "no bootstrap"
         q = (1 - self.band_level) / 2
         col = np.asarray(self.param_samples)[:, list(self.params).index(name)]
