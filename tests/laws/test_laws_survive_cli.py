@@ -110,3 +110,17 @@ def test_too_few_resamples_are_no_interval_in_the_table_or_the_api(shared_fit, b
     assert res.interval("L0") == "no bootstrap" and res.interval("gamma") == "not determined"
     row = next(x for x in text.splitlines() if x.strip("│┃ ").startswith("L0 "))
     assert "no bootstrap" in row and ".." not in row
+
+
+def test_the_guide_states_the_band_calibration_the_code_uses():
+    """docs/predict.md's "What the band means" names the forward-chaining folds of
+    lrkit.laws.selection.CAL_FRACTIONS and the 90% quantile (it said "the first 60% of every pilot",
+    the rule before the quantile calibration), and the csv option that writes the band."""
+    from lrkit.laws.selection import CAL_FRACTIONS
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "predict.md").read_text()
+    text = " ".join(page.split("## What the band means", 1)[1].split("## ", 1)[0].split())
+    folds = ", ".join(f"{round(100 * f)}" for f in CAL_FRACTIONS[:-1]) + f" and {round(100 * CAL_FRACTIONS[-1])}%"
+    assert f"the first {folds} of every pilot" in text and "90% quantile" in text
+    assert "60% of every pilot" not in text.replace(folds, "")
+    assert "--band" in text and "lower,upper" in text
