@@ -70,15 +70,18 @@ def with_step0(name: str, tmp: Path) -> str:
 
 @pytest.fixture(scope="module")
 def shared_fit(tmp_path_factory):
+    """The shared 100M pilots with the step-0 row fitted on val_loss from the CLI: ``fit.json`` (20
+    resamples), ``boot0.json`` and ``boot1.json`` (``--boot 0`` and ``--boot 1``)."""
     if not DATA.is_dir():
         pytest.skip(f"{DATA} not here")
     tmp = tmp_path_factory.mktemp("shared")
     paths = [with_step0(n, tmp) for n in PILOTS]
-    args = ["fit", *paths, *(a for s in PILOTS.values() for a in ("--schedule", s)), "--lr", "3e-4", "--steps", "24000",
-            "--target", "val_loss", "--boot", "20", "--out", str(tmp / "fit.json")]
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    assert exc.value.code == 0
+    for boot, name in ((20, "fit"), (0, "boot0"), (1, "boot1")):
+        args = ["fit", *paths, *(a for s in PILOTS.values() for a in ("--schedule", s)), "--lr", "3e-4", "--steps",
+                "24000", "--target", "val_loss", "--boot", str(boot), "--out", str(tmp / f"{name}.json")]
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 0
     return tmp
 
 
@@ -95,14 +98,13 @@ def test_plan_says_that_it_rests_on_undetermined_parameters(shared_fit, capsys):
 
 
 @pytest.mark.parametrize("boot", [0, 1])
-def test_too_few_resamples_are_no_interval_in_the_table_or_the_api(shared_fit, boot, capsys):
+def test_too_few_resamples_are_no_interval_in_the_table_or_the_api(shared_fit, boot, tmp_path, capsys):
     """One resample is no interval (its value need not even contain the estimate), none is none: the
     table and FitResult.interval say "no bootstrap", never "x .. x" or an empty cell."""
     from lrkit.laws import FitResult
 
-    tmp = shared_fit
-    paths = [str(tmp / f"{n}.csv") for n in PILOTS]
-    out = tmp / f"boot{boot}.json"
+    paths = [str(shared_fit / f"{n}.csv") for n in PILOTS]
+    out = tmp_path / f"boot{boot}.json"
     code, text, err = run_cli(["fit", *paths, *(a for s in PILOTS.values() for a in ("--schedule", s)), "--lr", "3e-4",
                                "--steps", "24000", "--boot", str(boot), "--out", str(out)], capsys)
     assert code == 0, err
@@ -124,3 +126,22 @@ def test_the_guide_states_the_band_calibration_the_code_uses():
     assert f"the first {folds} of every pilot" in text and "90% quantile" in text
     assert "60% of every pilot" not in text.replace(folds, "")
     assert "--band" in text and "lower,upper" in text
+
+
+def test_a_fit_without_a_bootstrap_predicts_no_zero_width_band(shared_fit, capsys):
+    """--boot 1 keeps the law's own error (the forward-chaining part of the band), --boot 0 has no band at
+    all: neither prints a 90% band of zero width ("2.9392 .. 2.9392")."""
+    from lrkit.laws import FitResult, predict
+    from lrkit.laws.base import schedule_lr
+
+    lr = schedule_lr(WSD, 24000, 3e-4)
+    full = predict(FitResult.from_json(shared_fit / "fit.json"), lr, [23999])
+    one = predict(FitResult.from_json(shared_fit / "boot1.json"), lr, [23999])
+    assert one.lower[0] < one.loss[0] < one.upper[0]
+    assert one.upper[0] - one.lower[0] == pytest.approx(full.upper[0] - full.lower[0], rel=0.3)
+    args = ["--schedule", WSD, "--lr", "3e-4", "--steps", "24000", "--every", "8000"]
+    code, out, err = run_cli(["predict", str(shared_fit / "boot0.json"), *args], capsys)
+    assert code == 0 and "no band: the fit was made with --boot 0" in " ".join(out.split())
+    assert not any(f"{x} .. {x}" in out for x in ("2.9392",))
+    code, out, err = run_cli(["predict", str(shared_fit / "boot0.json"), *args, "--format", "csv", "--band"], capsys)
+    assert code == 2 and "--band" in err and "--boot 0" in err and len(err.strip().splitlines()) == 1

@@ -99,10 +99,15 @@ def _from_schedule(result, schedule, base_lr, steps, every, fmt, convention) -> 
     return _Target(schedule, lr, at, None, steps, plot_at=dense)
 
 
+#: what a fit without a bootstrap or a model-error calibration (``fit --boot 0``) predicts instead of a band
+NO_BAND = "no band: the fit was made with --boot 0; refit with --boot N for one"
+
+
 def _table(result, t: _Target, p, observed, full) -> None:
     """The rows reported (``p``, ``observed``), then the error over every logged step (``full``) or the final loss."""
     from rich.table import Table
 
+    from ...laws.predict import has_band
     from ..terminal import console as make_console
 
     console = make_console()
@@ -117,8 +122,10 @@ def _table(result, t: _Target, p, observed, full) -> None:
         tb.add_column(col, justify="right")
     rows = range(p.steps.size) if observed is None or p.steps.size <= 25 else \
         np.unique(np.linspace(0, p.steps.size - 1, 20).astype(int))
+    banded = has_band(result)
     for i in rows:
-        cells = [str(p.steps[i]), f"{t.lr[p.steps[i]]:.3g}", f"{p.loss[i]:.4f}", f"{p.lower[i]:.4f} .. {p.upper[i]:.4f}"]
+        cells = [str(p.steps[i]), f"{t.lr[p.steps[i]]:.3g}", f"{p.loss[i]:.4f}",
+                 f"{p.lower[i]:.4f} .. {p.upper[i]:.4f}" if banded else "none"]
         if observed is not None:
             cells += [f"{observed[i]:.4f}", f"{100 * (p.loss[i] - observed[i]) / observed[i]:+.2f}%"]
         tb.add_row(*cells)
@@ -127,8 +134,8 @@ def _table(result, t: _Target, p, observed, full) -> None:
         rel = np.abs(full.loss - t.observed) / t.observed
         console.print(f"mean |error| {100 * rel.mean():.3f}%, max {100 * rel.max():.3f}% over {rel.size} logged steps")
     else:
-        console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({p.lower[-1]:.4f} .. "
-                      f"{p.upper[-1]:.4f})")
+        band = f"{p.lower[-1]:.4f} .. {p.upper[-1]:.4f}" if banded else NO_BAND
+        console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({band})")
 
 
 def _plot(result, t: _Target, p, path, **figure) -> None:
@@ -195,9 +202,12 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
       lrkit predict fit.json --run cooldown.csv --base constant.csv
     """
     from ...laws import FitResult, predict
+    from ...laws.predict import has_band
 
     figure = plot_figure(plot, dpi, size)
     result = FitResult.from_json(fit_file)
+    if band and fmt == "csv" and not has_band(result):
+        raise click.UsageError(f"--band: {fit_file} has no band to write ({NO_BAND.split(': ', 1)[1]})")
     convention = convention or (result.validity.convention if result.validity else None)
     if base is not None and run_path is None:
         raise click.UsageError("--base BASE joins the --run RUN to its base: give --run")
