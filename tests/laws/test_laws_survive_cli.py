@@ -145,3 +145,18 @@ def test_a_fit_without_a_bootstrap_predicts_no_zero_width_band(shared_fit, capsy
     assert not any(f"{x} .. {x}" in out for x in ("2.9392",))
     code, out, err = run_cli(["predict", str(shared_fit / "boot0.json"), *args, "--format", "csv", "--band"], capsys)
     assert code == 2 and "--band" in err and "--boot 0" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_plan_from_a_fit_without_a_band_does_not_call_a_difference_real(shared_fit, capsys):
+    """--boot 0: the plan's difference to the best standard schedule had a "90% band" of zero width, and the
+    verdict said the plan was predicted better; without a band the plan cannot tell."""
+    from lrkit.laws import FitResult, plan
+
+    res = plan(FitResult.from_json(shared_fit / "boot0.json"), 24000, 3e-4, family="wsd")
+    assert "whether that difference is real is not known" in res.verdict() and "band -" not in res.verdict()
+    code, out, err = run_cli(["plan", str(shared_fit / "boot0.json"), "--steps", "24000", "--lr", "3e-4", "--family",
+                              "wsd"], capsys)
+    flat = " ".join(out.split())
+    assert code == 0 and "is not known" in flat and ".. " not in flat.split("band", 1)[1]
+    banded = plan(FitResult.from_json(shared_fit / "fit.json"), 24000, 3e-4, family="wsd")
+    assert "is not known" not in banded.verdict() and "90% band" in banded.verdict()

@@ -30,7 +30,7 @@ from ..spec import parse
 from .base import LawError, schedule_lr
 from .domain import check_losses, check_schedule, settle, warmup_steps
 from .figures import draw
-from .predict import Prediction, difference, evaluate, final_loss
+from .predict import Prediction, difference, evaluate, final_loss, has_band
 from .result import FitResult
 
 #: one-parameter families: spec template (``{x}`` the searched value, ``{w}`` the warmup), search
@@ -114,6 +114,9 @@ class Plan:
         """One sentence: how ``best`` compares with the best standard schedule, band included."""
         d, lo, hi = self.difference
         std = self.standard[0].spec
+        if self.fit is not None and not has_band(self.fit):
+            return (f"the {self.family} plan is predicted {d:+.4f} against the best standard schedule, {std}; the fit "
+                    "has no band (made without a bootstrap), so whether that difference is real is not known")
         band = f"{d:+.4f} ({int(100 * self.level)}% band {lo:+.4f} .. {hi:+.4f})"
         if hi < 0:
             return f"the {self.family} plan is predicted better than the best standard schedule, {std}, by {band}"
