@@ -160,3 +160,30 @@ def test_a_plan_from_a_fit_without_a_band_does_not_call_a_difference_real(shared
     assert code == 0 and "is not known" in flat and ".. " not in flat.split("band", 1)[1]
     banded = plan(FitResult.from_json(shared_fit / "fit.json"), 24000, 3e-4, family="wsd")
     assert "is not known" not in banded.verdict() and "90% band" in banded.verdict()
+
+
+def test_the_step0_loss_under_a_warmup_from_1pc_is_left_out_with_a_note_on_every_path(shared_fit, tmp_path, capsys):
+    """The issue's case as a user gives it: a val_loss of 10.9 at step 0, the warmup from 1% of the peak LR
+    (the LR area at step 0 is not 0).  fit leaves it out with the note and fits what it fits without the
+    row; predict --run leaves it out with the note and compares the other 171 steps; the figure too."""
+    doc = json.loads((shared_fit / "fit.json").read_text())
+    assert doc["target"] == "val_loss"
+    assert doc["notes"] == [f"run '{n}': left out 1 loss logged before step 2159, the end of the warmup (the first step "
+                            "at the peak LR; the laws describe training after warmup)" for n in PILOTS]
+    assert all(m["points"] == 171 for m in doc["metrics"].values())
+    clean = []
+    for n in PILOTS:
+        lines = (shared_fit / f"{n}.csv").read_text().splitlines()
+        (tmp_path / f"{n}.csv").write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+        clean.append(str(tmp_path / f"{n}.csv"))
+    code, out, err = run_cli(["fit", *clean, *(a for s in PILOTS.values() for a in ("--schedule", s)), "--lr", "3e-4",
+                              "--steps", "24000", "--target", "val_loss", "--boot", "20", "--out",
+                              str(tmp_path / "clean.json")], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "clean.json").read_text())["params"] == doc["params"]
+    target = with_step0("wsd_20000_24000", tmp_path)
+    code, out, err = run_cli(["predict", str(shared_fit / "fit.json"), "--run", target, "--schedule", WSD, "--lr", "3e-4",
+                              "--steps", "24000", "--plot", str(tmp_path / "p.png")], capsys)
+    assert code == 0, err
+    assert f"lrkit: note: {target}: run 'wsd_20000_24000': left out 1 loss logged before step 2159" in err
+    assert "over 171 logged steps" in out and (tmp_path / "p.png").stat().st_size > 10_000
