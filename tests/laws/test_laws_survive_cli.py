@@ -187,3 +187,14 @@ def test_the_step0_loss_under_a_warmup_from_1pc_is_left_out_with_a_note_on_every
     assert code == 0, err
     assert f"lrkit: note: {target}: run 'wsd_20000_24000': left out 1 loss logged before step 2159" in err
     assert "over 171 logged steps" in out and (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_the_python_summary_says_what_the_fit_left_out(shared_fit):
+    """In a notebook, FitResult.summary() is what a user reads: the left-out step-0 loss is in it, not only in
+    FitResult.notes."""
+    from lrkit.laws import FitResult
+
+    res = FitResult.from_json(shared_fit / "fit.json")
+    s = res.summary()
+    assert all(f"note: {n}" in s for n in res.notes) and "left out 1 loss logged before step 2159" in s
+    assert "at the prior's centre" in s  # and the flags

@@ -127,7 +127,8 @@ class FitResult:
         return out
 
     def summary(self) -> str:
-        """A few lines: the law, its parameters (bounds and fixed ones marked), the fit quality per pilot."""
+        """A few lines: the law, its parameters (bounds, fixed and undetermined ones marked), the fit quality
+        per pilot, its domain, its problems and its notes (the losses it left out of the runs)."""
         lines = [f"{self.law_obj.title or self.law} fitted to the {self.target} of {', '.join(self.runs)}"]
         flags = getattr(self, "flags", None) or {}
         for k, v in self.params.items():
@@ -147,6 +148,7 @@ class FitResult:
                          f"{'/'.join(f'{w:,}' for w in sorted(set(d.warmups)))}"
                          + (f", convention {d.convention}" if d.convention else ""))
         lines += [f"  problem: {p}" for p in self.problems()]
+        lines += [f"  note: {n}" for n in self.notes]  # what the fit left out of the runs, and why
         return "\n".join(lines)
 
     def plot(self, ax=None, **kw):
