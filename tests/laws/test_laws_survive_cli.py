@@ -45,7 +45,13 @@ def test_a_run_without_the_target_column_is_one_line_that_says_how_to_map_it(tmp
         f"{t},1e-3,{2 + ((t + 1) * 1e-3) ** -0.4!r},{2.1 + ((t + 1) * 1e-3) ** -0.4!r}\n" for t in range(0, 400, 20)))
     code, out, err = run_cli(["fit", str(path), "--target", "val_loss", "--out", str(tmp_path / "f.json")], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "no 'val_loss' column" in err and "--column val_loss=NAME" in err and "'eval/loss'" in err
+    assert "no 'val_loss' column (header: step, lr, loss, validation_loss)" in err and "--column val_loss=NAME" in err
+    from lrkit.laws import Curve
+    from lrkit.runs import RunError, load_run
+
+    with pytest.raises(RunError, match=r"no 'val_loss' column \(read from a column named .*'eval/loss'.*--column "
+                                       r"val_loss=NAME \(Python: columns=\{'val_loss': NAME\}\)"):
+        Curve.from_run(load_run(path), loss="val_loss")  # the Python path: a run read for its training loss
     code, out, err = run_cli(["fit", str(path), "--target", "val_loss", "--column", "val_loss=validation_loss",
                               "--law", "lra", "--boot", "0", "--out", str(tmp_path / "f.json")], capsys)
     assert code == 0, err
@@ -198,3 +204,26 @@ def test_the_python_summary_says_what_the_fit_left_out(shared_fit):
     s = res.summary()
     assert all(f"note: {n}" in s for n in res.notes) and "left out 1 loss logged before step 2159" in s
     assert "at the prior's centre" in s  # and the flags
+
+
+def test_a_log_of_the_validation_loss_alone_serves_target_val_loss(shared_fit, tmp_path, capsys):
+    """An eval-only log (step, val/loss: no training loss column) is refused for --target loss and fitted
+    and compared for --target val_loss (it was refused for want of a 'loss' column the fit does not use)."""
+    paths = []
+    for n in PILOTS:
+        rows = (shared_fit / f"{n}.csv").read_text().splitlines()[1:]
+        (tmp_path / f"{n}.csv").write_text("step,val/loss\n" + "".join(f"{r.split(',')[0]},{r.split(',')[2]}\n"
+                                                                       for r in rows))
+        paths.append(str(tmp_path / f"{n}.csv"))
+    args = [*paths, *(a for s in PILOTS.values() for a in ("--schedule", s)), "--lr", "3e-4", "--steps", "24000",
+            "--boot", "20"]
+    code, out, err = run_cli(["fit", *args, "--target", "val_loss", "--out", str(tmp_path / "v.json")], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert doc["target"] == "val_loss" and doc["params"] == json.loads((shared_fit / "fit.json").read_text())["params"]
+    code, out, err = run_cli(["fit", *args, "--out", str(tmp_path / "l.json")], capsys)
+    assert code == 2 and "no 'loss' column" in err
+    code, out, err = run_cli(["predict", str(tmp_path / "v.json"), "--run", paths[1], "--schedule", PILOTS["constant_24000"],
+                              "--lr", "3e-4", "--steps", "24000"], capsys)
+    assert code == 0, err
+    assert "over 171 logged steps" in out

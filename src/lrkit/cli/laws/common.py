@@ -84,9 +84,10 @@ def parse_bases(items: Sequence[str], paths: Sequence[str]) -> dict[int, str]:
 
 
 def load_runs(paths: Sequence[str], columns: Sequence[str], clean: bool, console=None,
-              bases: dict[int, str] | None = None) -> list:
+              bases: dict[int, str] | None = None, target: str = "loss") -> list:
     """Runs from files (their notes printed on ``console``); a run with a base (``bases``: index -> the
-    base's path) joined to it (:meth:`lrkit.runs.Run.on_base`)."""
+    base's path) joined to it (:meth:`lrkit.runs.Run.on_base`).  Each file must log ``target`` (a log of
+    the validation loss alone serves ``--target val_loss``); its loss checks apply when it is ``loss``."""
     from rich.markup import escape
 
     from ...runs import load_run, parse_column_map
@@ -100,9 +101,9 @@ def load_runs(paths: Sequence[str], columns: Sequence[str], clean: bool, console
                 console.print(f"[yellow]{escape(f'{path}: {note}')}[/]")
 
     for i, path in enumerate(paths):
-        run = load_run(path, columns=cmap, clean=clean)
+        run = load_run(path, columns=cmap, clean=clean, require=("step", target))
         if bases and i in bases:
-            base = load_run(bases[i], columns=cmap, clean=clean)
+            base = load_run(bases[i], columns=cmap, clean=clean, require=("step", target))
             say(bases[i], base.notes)
             run = run.on_base(base)
         say(path, run.notes)
@@ -121,7 +122,7 @@ def load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float |
     specs, ends = per_run(schedules, "--schedule", len(paths)), per_run(totals, total_option, len(paths))
     check_lr(specs, base_lr)
     curves = []
-    for path, run, spec, total in zip(paths, load_runs(paths, columns, clean, console, bases), specs, ends):
+    for path, run, spec, total in zip(paths, load_runs(paths, columns, clean, console, bases, target), specs, ends):
         check_total(path, run, total, total_option)
         curve = Curve.from_run(run, total=total, schedule=spec, base_lr=base_lr, loss=target, convention=convention)
         if spec is not None:

@@ -52,11 +52,11 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
     from .lr_check import compare_lr
 
     check_lr([schedule], base_lr)
-    (run,) = load_runs([run_path], columns, False, None, {0: base} if base else None)
+    column = target or result.target
+    (run,) = load_runs([run_path], columns, False, None, {0: base} if base else None, column)
     for note in run.notes:
         click.echo(f"lrkit: note: {run_path}: {note}", err=True)
     check_total(run_path, run, steps, "--steps")
-    column = target or result.target
     curve = Curve.from_run(run, total=steps, schedule=schedule, base_lr=base_lr, loss=column, convention=convention)
     (curve,), notes = usable_points([curve])
     for note in notes:
