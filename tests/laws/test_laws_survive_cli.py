@@ -227,3 +227,23 @@ def test_a_log_of_the_validation_loss_alone_serves_target_val_loss(shared_fit, t
                               "--lr", "3e-4", "--steps", "24000"], capsys)
     assert code == 0, err
     assert "over 171 logged steps" in out
+
+
+@pytest.mark.parametrize("cell, says", [("inf", "validation loss is inf"), ("-1", "validation loss -1 is not positive")])
+def test_a_bad_validation_loss_is_one_line_naming_its_row_and_clean_repairs_it(tmp_path, cell, says, capsys):
+    """--target val_loss checks the validation loss as --target loss checks the loss (an infinite one
+    reached the solver: 'Initial guess is outside of provided bounds')."""
+    rows = ["step,lr,loss,val_loss"] + [f"{t},1e-3,{2 + ((t + 1) * 1e-3) ** -0.4!r},{2.1 + ((t + 1) * 1e-3) ** -0.4!r}"
+                                        for t in range(0, 2000, 20)]
+    rows[10] = rows[10].rsplit(",", 1)[0] + f",{cell}"
+    path = tmp_path / "run.csv"
+    path.write_text("\n".join(rows) + "\n")
+    args = ["fit", str(path), "--target", "val_loss", "--law", "lra", "--boot", "0", "--out", str(tmp_path / "f.json")]
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and err.strip() == f"lrkit: error: {path}: row 11, column 'val_loss': {says}" + (
+        "" if cell == "inf" else " (1 non-positive validation losses; a loss curve is positive): fix the file, or load "
+                                 "with clean=True / --clean to leave them out")
+    code, out, err = run_cli([*args, "--clean"], capsys)
+    assert code == 0, err
+    assert "validation losses (first at row 11)" in " ".join(out.split())
+    assert json.loads((tmp_path / "f.json").read_text())["metrics"]["run"]["points"] == 98  # 100 rows less step 0, row 11
