@@ -247,3 +247,17 @@ def test_a_bad_validation_loss_is_one_line_naming_its_row_and_clean_repairs_it(t
     assert code == 0, err
     assert "validation losses (first at row 11)" in " ".join(out.split())
     assert json.loads((tmp_path / "f.json").read_text())["metrics"]["run"]["points"] == 98  # 100 rows less step 0, row 11
+
+
+def test_the_python_fit_of_a_run_with_an_infinite_validation_loss_is_one_line(tmp_path):
+    """lrkit.laws.fit on a run read for its training loss (load_run's default) and fitted on val_loss: the
+    infinite value is named with its step (it reached the solver)."""
+    from lrkit.laws import LawError, fit
+    from lrkit.runs import load_run
+
+    rows = ["step,lr,loss,val_loss"] + [f"{t},1e-3,{2 + ((t + 1) * 1e-3) ** -0.4!r},"
+                                        f"{'inf' if t == 200 else repr(2.1 + ((t + 1) * 1e-3) ** -0.4)}"
+                                        for t in range(0, 2000, 20)]
+    (tmp_path / "run.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(LawError, match=r"^run 'run': the loss at step 200 is inf; losses must be positive finite"):
+        fit([load_run(tmp_path / "run.csv")], "lra", target="val_loss", n_boot=0)
