@@ -261,3 +261,22 @@ def test_the_python_fit_of_a_run_with_an_infinite_validation_loss_is_one_line(tm
     (tmp_path / "run.csv").write_text("\n".join(rows) + "\n")
     with pytest.raises(LawError, match=r"^run 'run': the loss at step 200 is inf; losses must be positive finite"):
         fit([load_run(tmp_path / "run.csv")], "lra", target="val_loss", n_boot=0)
+
+
+def test_an_older_fit_file_without_flags_claims_no_measured_interval(shared_fit, tmp_path, capsys):
+    """A fit file written before the flags were stored loads with no flags, but its intervals are not
+    called measurements (gamma sits at the prior's centre here), and plan says the flags are unknown."""
+    from lrkit.laws import FitResult
+
+    data = json.loads((shared_fit / "fit.json").read_text())
+    del data["flags"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    old = FitResult.from_json(tmp_path / "old.json")
+    assert old.flags == {} and old.interval("gamma") == "not checked (older fit file)"
+    assert "flags: not checked" in old.summary()
+    again = FitResult.from_json(old.to_json())
+    assert again.interval("gamma") == "not checked (older fit file)"  # saved again, still not checked
+    assert FitResult.from_json(shared_fit / "fit.json").flags_checked
+    code, out, err = run_cli(["plan", str(tmp_path / "old.json"), "--steps", "24000", "--lr", "3e-4", "--family", "wsd"],
+                             capsys)
+    assert code == 0 and "warning (undetermined): the fit file was written before lrkit recorded" in err

@@ -203,6 +203,9 @@ def undetermined(result, what: str) -> dict[str, str]:
     (:attr:`lrkit.laws.FitResult.flags`): ``what`` (a prediction, a plan) and its band rest on the prior or
     a bound for them; empty otherwise."""
     flags = getattr(result, "flags", None) or {}
+    if not getattr(result, "flags_checked", True):
+        return {"undetermined": f"the fit file was written before lrkit recorded which parameters the pilots do "
+                                f"not determine: {what} may rest on the prior for some of them; refit to know"}
     if not flags:
         return {}
     names = ", ".join(flags)
