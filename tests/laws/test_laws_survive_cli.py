@@ -280,3 +280,30 @@ def test_an_older_fit_file_without_flags_claims_no_measured_interval(shared_fit,
     code, out, err = run_cli(["plan", str(tmp_path / "old.json"), "--steps", "24000", "--lr", "3e-4", "--family", "wsd"],
                              capsys)
     assert code == 0 and "warning (undetermined): the fit file was written before lrkit recorded" in err
+
+
+def test_the_rank_warning_does_not_contradict_the_flags(tmp_path, capsys):
+    """The charlm sweep's constant + cosine pilots: four parameters flagged (L0 at its bound, C, beta, gamma
+    at the prior's centres) and a Jacobian of rank 6 of 7 -- the fit said both "not determined: L0, C,
+    beta, gamma" and "only 6 of 7 parameters are determined by these runs"."""
+    import csv
+
+    src = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "charlm_cooldown_sweep_long.csv"
+    want = {("constant(warmup=30)", "2000"): "constant", ("cosine(warmup=30)", "1000"): "cosine"}
+    rows: dict[str, list[str]] = {v: [] for v in want.values()}
+    for r in csv.DictReader(src.open()):
+        name = want.get((r["schedule"], r["steps"]))
+        if name and r["seed"] == "0" and r["peak_lr"] == "0.003":
+            rows[name].append(f"{r['step']},{r['val_loss']}")
+    paths = []
+    for name, lines in rows.items():
+        (tmp_path / f"{name}.csv").write_text("step,val_loss\n" + "\n".join(lines) + "\n")
+        paths.append(str(tmp_path / f"{name}.csv"))
+    code, out, err = run_cli(["fit", *paths, "--schedule", "constant(warmup=30)", "--schedule", "cosine(warmup=30)",
+                              "--lr", "3e-3", "--target", "val_loss", "--boot", "50", "--out", str(tmp_path / "f.json")],
+                             capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "f.json").read_text())
+    free = len(doc["params"])
+    assert free - doc["rank"] <= len(doc["flags"]) and len(doc["flags"]) >= 3
+    assert "warning (undetermined)" in err and "warning (rank)" not in err

@@ -123,9 +123,11 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     if result.at_bounds:
         warn("bounds", f"{', '.join(result.at_bounds)} ended at a bound of {'its' if len(result.at_bounds) == 1 else 'their'} "
                        "range: the pilots push the law beyond it; treat predictions with care")
-    if result.rank < len(result.params) - len(result.fixed):
-        warn("rank", f"only {result.rank} of {len(result.params)} parameters are determined by these runs; add a run "
-                     "with a different schedule (e.g. one with a decay) for reliable predictions")
+    free = len(result.params) - len(result.fixed)
+    if free - result.rank > len(result.flags):  # a degeneracy the flags do not name already
+        warn("rank", f"the fit's Jacobian (the prior's rows included) has rank {result.rank} for {free} free "
+                     f"parameters: these runs determine at most {result.rank} of them; add a run with a different "
+                     "schedule (e.g. one with a decay) for reliable predictions")
     console.print(f"fitted in {result.seconds:.2f} s; wrote {out}")
     if plot:
         from ...report.law_figures import plot_curves
