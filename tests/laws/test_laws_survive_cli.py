@@ -307,3 +307,19 @@ def test_the_rank_warning_does_not_contradict_the_flags(tmp_path, capsys):
     free = len(doc["params"])
     assert free - doc["rank"] <= len(doc["flags"]) and len(doc["flags"]) >= 3
     assert "warning (undetermined)" in err and "warning (rank)" not in err
+
+
+def test_the_figures_of_a_fit_without_a_band_draw_none(shared_fit, tmp_path):
+    """The prediction figure labelled a zero-width fill '90% band' for a --boot 0 fit; the fit figure's title
+    named one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lrkit.laws import FitResult, predict
+    from lrkit.laws.base import schedule_lr
+
+    lr = schedule_lr(WSD, 24000, 3e-4)
+    for name, banded in (("boot0.json", False), ("fit.json", True)):
+        ax = predict(FitResult.from_json(shared_fit / name), lr).plot()
+        labels = ax.get_legend_handles_labels()[1]
+        assert ("90% band" in labels) == banded
