@@ -149,6 +149,10 @@ def test_a_fit_without_a_bootstrap_predicts_no_zero_width_band(shared_fit, capsy
     code, out, err = run_cli(["predict", str(shared_fit / "boot0.json"), *args], capsys)
     assert code == 0 and "no band: the fit was made with --boot 0" in " ".join(out.split())
     assert not any(f"{x} .. {x}" in out for x in ("2.9392",))
+    code, out, err = run_cli(["predict", str(shared_fit / "boot0.json"), *args, "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["band"] is False  # lower == upper == loss there is no band
+    code, out, err = run_cli(["predict", str(shared_fit / "boot1.json"), *args, "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["band"] is True
     code, out, err = run_cli(["predict", str(shared_fit / "boot0.json"), *args, "--format", "csv", "--band"], capsys)
     assert code == 2 and "--band" in err and "--boot 0" in err and len(err.strip().splitlines()) == 1
 

@@ -228,7 +228,7 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
         click.echo("\n".join(lines))
     elif fmt == "json":
         doc = {"fit": str(fit_file), "law": result.law, "target": result.target, "name": t.name, "total": t.total,
-               "convention": convention, **p.to_dict(), "warnings": warning_list(found)}
+               "convention": convention, **p.to_dict(), "band": has_band(result), "warnings": warning_list(found)}
         if observed is not None:
             doc["observed"], doc["observed_column"] = observed.tolist(), t.column
         click.echo(dump_json(doc))
