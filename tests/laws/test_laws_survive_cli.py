@@ -327,3 +327,16 @@ def test_the_figures_of_a_fit_without_a_band_draw_none(shared_fit, tmp_path):
         ax = predict(FitResult.from_json(shared_fit / name), lr).plot()
         labels = ax.get_legend_handles_labels()[1]
         assert ("90% band" in labels) == banded
+
+
+def test_fit_steps_are_refused_up_front_at_the_runs_limit(tmp_path, capsys):
+    """fit --steps accepted up to 10^8 (its help said so) and the run then refused anything above 10^7."""
+    from lrkit.runs.base import MAX_STEPS
+
+    path = tmp_path / "run.csv"
+    path.write_text("step,loss\n" + "".join(f"{t},{2 + ((t + 1) * 1e-3) ** -0.4!r}\n" for t in range(0, 400, 20)))
+    code, out, err = run_cli(["fit", str(path), "--schedule", "constant()", "--lr", "1e-3", "--steps",
+                              str(MAX_STEPS + 1), "--out", str(tmp_path / "f.json")], capsys)
+    assert code == 2 and "'--steps'" in err and f"({MAX_STEPS:,}," in err
+    code, out, err = run_cli(["fit", "--help"], capsys)
+    assert f"at most {MAX_STEPS:,}" in " ".join(out.split())

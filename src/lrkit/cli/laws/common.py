@@ -14,19 +14,20 @@ import numpy as np
 
 from ...schedules import PRESETS
 from ..params import STEPS
+from ...runs.base import MAX_STEPS as RUN_MAX_STEPS
 from ..show import MAX_STEPS
 
 
-def steps_range(low: int):
-    """A click callback: every value of the option is ``low..MAX_STEPS`` steps (the LR of every step is
-    an array element, as in ``show``)."""
+def steps_range(low: int, high: int = MAX_STEPS):
+    """A click callback: every value of the option is ``low..high`` steps (the LR of every step is an
+    array element; ``high``: as in ``show``, or a run's limit for the options that give a run's length)."""
     def check(ctx, param, value):
         for v in value if isinstance(value, tuple) else (value,):
             if v is not None and v < low:
                 raise click.BadParameter(f"must be at least {low}, got {v}")
-            if v is not None and v > MAX_STEPS:
+            if v is not None and v > high:
                 raise click.BadParameter(f"{v:,} steps is more than lrkit {ctx.command.name} evaluates "
-                                         f"({MAX_STEPS:,}, every step's LR in memory)")
+                                         f"({high:,}, every step's LR in memory)")
         return value
     return check
 
@@ -166,9 +167,10 @@ RUN_OPTIONS = [
     click.option("--schedule", "schedules", multiple=True, metavar="SPEC",
                  help="The runs' LR schedule (once for all runs or once per run); default: the runs' lr column."),
     click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR for --schedule."),
-    click.option("--steps", "-n", "--total", "totals", type=STEPS, multiple=True, metavar="N", callback=steps_range(1),
-                 help=f"Total steps of each run, at most {MAX_STEPS:,} (default: last logged step + 1); --total is "
-                      f"the old spelling."),
+    click.option("--steps", "-n", "--total", "totals", type=STEPS, multiple=True, metavar="N",
+                 callback=steps_range(1, RUN_MAX_STEPS),
+                 help=f"Total steps of each run, at most {RUN_MAX_STEPS:,} (default: last logged step + 1); --total "
+                      f"is the old spelling."),
     click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
                  help="Map a file column to a role: step, loss, lr, val_loss, grad_norm, tokens."),
     click.option("--clean", is_flag=True, help="Repair bad rows (reported) instead of failing."),
