@@ -340,3 +340,24 @@ def test_fit_steps_are_refused_up_front_at_the_runs_limit(tmp_path, capsys):
     assert code == 2 and "'--steps'" in err and f"({MAX_STEPS:,}," in err
     code, out, err = run_cli(["fit", "--help"], capsys)
     assert f"at most {MAX_STEPS:,}" in " ".join(out.split())
+
+
+def test_predict_run_can_clean_what_its_error_tells_to_clean(tmp_path, capsys):
+    """A val_loss column with 'nan' cells (a pandas export): predict --run said 'repair with clean/--clean',
+    and had no --clean."""
+    rows = ["step,lr,loss,val_loss"] + [f"{t},1e-3,{2 + ((t + 1) * 1e-3) ** -0.4!r},"
+                                        f"{'nan' if t % 100 else repr(2.1 + ((t + 1) * 1e-3) ** -0.4)}"
+                                        for t in range(0, 2000, 20)]
+    path = tmp_path / "run.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, err = run_cli(["fit", str(path), "--target", "val_loss", "--law", "lra", "--boot", "0", "--clean",
+                              "--out", str(tmp_path / "f.json")], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["predict", str(tmp_path / "f.json"), "--run", str(path)], capsys)
+    assert code == 2 and "--clean" in err
+    code, out, err = run_cli(["predict", str(tmp_path / "f.json"), "--run", str(path), "--clean"], capsys)
+    assert code == 0, err
+    assert "ignored 80 NaN values in column 'val_loss'" in err and "over 19 logged steps" in out
+    code, out, err = run_cli(["predict", str(tmp_path / "f.json"), "--schedule", "constant()", "--lr", "1e-3",
+                              "--steps", "2000", "--clean"], capsys)
+    assert code == 2 and "--clean repairs the --run" in err

@@ -45,7 +45,8 @@ def _every(at: np.ndarray, every: int) -> np.ndarray:
     return idx if idx[-1] == at.size - 1 else np.r_[idx, at.size - 1]
 
 
-def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base=None) -> _Target:
+def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base=None,
+              clean=False) -> _Target:
     from ...laws import Curve
     from ...laws.base import usable_points
     from ...laws.predict import start_of
@@ -53,7 +54,7 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
 
     check_lr([schedule], base_lr)
     column = target or result.target
-    (run,) = load_runs([run_path], columns, False, None, {0: base} if base else None, column)
+    (run,) = load_runs([run_path], columns, clean, None, {0: base} if base else None, column)
     for note in run.notes:
         click.echo(f"lrkit: note: {run_path}: {note}", err=True)
     check_total(run_path, run, steps, "--steps")
@@ -176,6 +177,7 @@ def _reported(t: _Target, p):
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--band", is_flag=True, help="csv: add lower,upper columns.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME", help="Column mapping for --run.")
+@click.option("--clean", is_flag=True, help="--run: repair bad rows (each repair reported) instead of failing.")
 @click.option("--base", "base", type=click.Path(), default=None, metavar="BASE",
               help="--run is a branch of BASE (a cooldown resumed from its checkpoint, logged from the branch point "
                    "on): join them.")
@@ -187,7 +189,7 @@ def _reported(t: _Target, p):
               help="Figure (.png, .svg or .pdf): the pilots, the prediction with its band, and the run's observed "
                    "loss (--run).")
 @figure_options
-def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, base, target,
+def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, clean, base, target,
                     convention, extrapolate, plot, dpi, size):
     """Predict the loss curve of a schedule (or of a logged run) from a fit.
 
@@ -211,8 +213,10 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
     convention = convention or (result.validity.convention if result.validity else None)
     if base is not None and run_path is None:
         raise click.UsageError("--base BASE joins the --run RUN to its base: give --run")
+    if clean and run_path is None:
+        raise click.UsageError("--clean repairs the --run RUN's bad rows: give --run")
     if run_path is not None:
-        t = _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base)
+        t = _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base, clean)
     else:
         t = _from_schedule(result, schedule, base_lr, steps, every, fmt, convention)
     with quiet_extrapolation():
