@@ -361,3 +361,19 @@ def test_predict_run_can_clean_what_its_error_tells_to_clean(tmp_path, capsys):
     code, out, err = run_cli(["predict", str(tmp_path / "f.json"), "--schedule", "constant()", "--lr", "1e-3",
                               "--steps", "2000", "--clean"], capsys)
     assert code == 2 and "--clean repairs the --run" in err
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_parameter_table_fits_the_terminal_and_keeps_its_flags_whole(shared_fit, tmp_path, capsys, monkeypatch,
+                                                                         columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    paths = [str(shared_fit / f"{n}.csv") for n in PILOTS]
+    code, out, err = run_cli(["fit", *paths, *(a for s in PILOTS.values() for a in ("--schedule", s)), "--lr", "3e-4",
+                              "--steps", "24000", "--target", "val_loss", "--boot", "20", "--out",
+                              str(tmp_path / "f.json")], capsys)
+    assert code == 0, err
+    table = out.split("parameters", 1)[1].split("fit quality", 1)[0]
+    assert all(len(x) <= columns for x in out.splitlines())
+    rows = [x for x in table.splitlines() if x.startswith("│") and x.strip("│ ").split(" ")[0] in ("C", "beta", "gamma")]
+    assert len(rows) == 3 and all("not determined" in r and "at the prior's centre" in r for r in rows)
+    assert len([x for x in err.splitlines() if "warning (undetermined)" in x]) == 1
