@@ -377,3 +377,15 @@ def test_the_parameter_table_fits_the_terminal_and_keeps_its_flags_whole(shared_
     rows = [x for x in table.splitlines() if x.startswith("│") and x.strip("│ ").split(" ")[0] in ("C", "beta", "gamma")]
     assert len(rows) == 3 and all("not determined" in r and "at the prior's centre" in r for r in rows)
     assert len([x for x in err.splitlines() if "warning (undetermined)" in x]) == 1
+
+
+def test_predict_says_which_parameters_its_prediction_rests_on_the_prior_for(shared_fit, capsys):
+    """The table ends with one line naming the fit file's flags, the JSON lists them; the csv is rows alone."""
+    args = ["predict", str(shared_fit / "fit.json"), "--schedule", WSD, "--lr", "3e-4", "--steps", "24000"]
+    code, out, err = run_cli(args, capsys)
+    flat = " ".join(out.split())
+    assert code == 0 and "not determined by the pilots (the fit file's flags): C, beta, gamma" in flat
+    code, out, err = run_cli([*args, "--format", "json"], capsys)
+    assert {"C", "beta", "gamma"} <= set(json.loads(out)["undetermined"])
+    code, out, err = run_cli([*args, "--format", "csv"], capsys)
+    assert "not determined" not in out + err

@@ -137,6 +137,9 @@ def _table(result, t: _Target, p, observed, full) -> None:
     else:
         band = f"{p.lower[-1]:.4f} .. {p.upper[-1]:.4f}" if banded else NO_BAND
         console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({band})")
+    if result.flags:  # a line of the output, not a warning: fit warned, and every prediction from the file has it
+        console.print(escape(f"not determined by the pilots (the fit file's flags): {', '.join(result.flags)}; what "
+                             "they decide, a cooldown's drop above all, rests on the prior or a bound"), style="dim")
 
 
 def _plot(result, t: _Target, p, path, **figure) -> None:
@@ -232,7 +235,8 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
         click.echo("\n".join(lines))
     elif fmt == "json":
         doc = {"fit": str(fit_file), "law": result.law, "target": result.target, "name": t.name, "total": t.total,
-               "convention": convention, **p.to_dict(), "band": has_band(result), "warnings": warning_list(found)}
+               "convention": convention, **p.to_dict(), "band": has_band(result),
+               "undetermined": list(result.flags), "warnings": warning_list(found)}
         if observed is not None:
             doc["observed"], doc["observed_column"] = observed.tolist(), t.column
         click.echo(dump_json(doc))
