@@ -50,8 +50,11 @@ class Curve:
                 f"run {self.name!r}: loss logged at step {int(self.steps.max())} but LR known only "
                 f"for steps 0..{self.lr.size - 1}"
             )
-        if not np.all(self.loss > 0):
-            raise LawError(f"run {self.name!r}: losses must be positive for the log-space fit")
+        bad = np.nonzero(~(np.isfinite(self.loss) & (self.loss > 0)))[0]
+        if bad.size:  # an infinite one reached the solver ("Initial guess is outside of provided bounds")
+            i = int(bad[0])
+            raise LawError(f"run {self.name!r}: the loss at step {int(self.steps[i])} is {self.loss[i]:g}; losses must be "
+                           "positive finite numbers for the log-space fit")
 
     @classmethod
     def from_run(cls, run: "Run", *, total: int | None = None, schedule: ScheduleLike | None = None,

@@ -30,7 +30,7 @@ from ..spec import parse
 from .base import LawError, schedule_lr
 from .domain import check_losses, check_schedule, settle, warmup_steps
 from .figures import draw
-from .predict import Prediction, difference, evaluate, final_loss
+from .predict import Prediction, difference, evaluate, final_loss, has_band
 from .result import FitResult
 
 #: one-parameter families: spec template (``{x}`` the searched value, ``{w}`` the warmup), search
@@ -114,6 +114,9 @@ class Plan:
         """One sentence: how ``best`` compares with the best standard schedule, band included."""
         d, lo, hi = self.difference
         std = self.standard[0].spec
+        if self.fit is not None and not has_band(self.fit):
+            return (f"the {self.family} plan is predicted {d:+.4f} against the best standard schedule, {std}; the fit "
+                    "has no band (made without a bootstrap), so whether that difference is real is not known")
         band = f"{d:+.4f} ({int(100 * self.level)}% band {lo:+.4f} .. {hi:+.4f})"
         if hi < 0:
             return f"the {self.family} plan is predicted better than the best standard schedule, {std}, by {band}"
@@ -301,7 +304,11 @@ COOLDOWN_SHAPE = ("C", "beta", "gamma")
 
 
 def undetermined_note(fit: FitResult) -> str:
-    """The plan's warning when the fit flags parameters the pilots did not determine (``fit.flags``)."""
+    """The plan's warning when the fit flags parameters the pilots did not determine (``fit.flags``), or
+    when its file is older than the flags (``fit.flags_checked`` false)."""
+    if not fit.flags_checked:
+        return ("the fit file was written before lrkit recorded which parameters the pilots do not determine: "
+                "the plan may rest on the prior for some of them; refit to know")
     names = ", ".join(fit.flags)
     line = f"the plan rests on {names}, which the pilots did not determine ({'; '.join(fit.flags.values())})"
     if any(n in COOLDOWN_SHAPE for n in fit.flags):
@@ -399,7 +406,7 @@ def plan(
         if "loss" not in warned:
             warned = {**settle(_loss_findings(fit, [best], steps, peak_lr), extrapolate), **warned}
         diff = difference(best.prediction(fit), standard[0].prediction(fit))
-    if fit.flags:
+    if fit.flags or not fit.flags_checked:
         warned["undetermined"] = undetermined_note(fit)
     best, standard = best.with_band(fit), [c.with_band(fit) for c in standard]
     return Plan(best, standard, family, steps, float(peak_lr), int(warmup), diff, warned, floor, convention,

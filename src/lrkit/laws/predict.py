@@ -126,32 +126,39 @@ def _predict_at(fit: FitResult, lr: np.ndarray, steps: np.ndarray, band: bool = 
     :func:`lrkit.laws.selection.model_error`): the two half-widths add in quadrature, the model part
     being ``(a + b * log(t / T)) * loss`` (``T``: last fitted step; the log term is 0 before it).
     Fit files written before the quantile calibration (no ``quantile`` in ``model_error``) keep their
-    mean-based scale, ``z * sqrt(pi/2) * (a + b * log(t / T)) * loss``.
+    mean-based scale, ``z * sqrt(pi/2) * (a + b * log(t / T)) * loss``.  A fit with fewer than two
+    bootstrap samples has no parameter part (the band is the model part alone); one with neither has
+    no band (``lower == upper == loss``; :func:`has_band`).
     """
     law = fit.law_obj
     theta = fit.theta
-    want_band = band and len(fit.param_samples) > 1
-    pred, J = law.predict(lr, steps, theta, jac=want_band)
-    if want_band:
+    with_params = band and len(fit.param_samples) > 1  # one resample has no spread
+    me = fit.model_error if band else {}
+    pred, J = law.predict(lr, steps, theta, jac=with_params)
+    lo_p, hi_p = np.zeros(pred.shape), np.zeros(pred.shape)
+    q = (1 - fit.band_level) / 2
+    if with_params:
         assert J is not None
-        q = (1 - fit.band_level) / 2
         lo_p, hi_p = _parameter_band(J, np.asarray(fit.param_samples) - theta, q)
-        me = fit.model_error
-        if me:
-            h = np.maximum(np.log(np.maximum(steps, 1) / me["horizon"]), 0.0)
-            m = _model_scale(me, q) * (me["a"] + me["b"] * h) * np.abs(pred)
-            lo_p, hi_p = -np.hypot(lo_p, m), np.hypot(hi_p, m)
-        lower, upper = pred + lo_p, pred + hi_p
-    else:
-        lower = upper = pred
+    if me:  # the law's own error counts even without a parameter bootstrap
+        h = np.maximum(np.log(np.maximum(steps, 1) / me["horizon"]), 0.0)
+        m = _model_scale(me, q) * (me["a"] + me["b"] * h) * np.abs(pred)
+        lo_p, hi_p = -np.hypot(lo_p, m), np.hypot(hi_p, m)
+    lower, upper = pred + lo_p, pred + hi_p
     return pred, np.minimum(lower, pred), np.maximum(upper, pred)
+
+
+def has_band(fit: FitResult) -> bool:
+    """Whether predictions from ``fit`` have a band: a parameter bootstrap (two samples or more) or a
+    model-error calibration (``fit(..., n_boot=0)`` has neither)."""
+    return len(fit.param_samples) > 1 or bool(fit.model_error)
 
 
 def model_band(fit: FitResult, horizon_ratio: float = 1.0) -> float | None:
     """The model part of the band's half-width, as a fraction of the loss, at ``horizon_ratio`` times
     the last fitted step (1: within the pilots' horizon); ``None`` for a fit without a calibration."""
     me = fit.model_error
-    if not me or len(fit.param_samples) < 2:
+    if not me:
         return None
     q = (1 - fit.band_level) / 2
     return _model_scale(me, q) * (me["a"] + me["b"] * max(np.log(horizon_ratio), 0.0))

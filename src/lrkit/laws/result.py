@@ -91,6 +91,9 @@ class FitResult:
     #: parameters the fitted runs do not determine, name -> reason (:func:`lrkit.laws.identify.undetermined`);
     #: their intervals are not measurements (:meth:`interval`)
     flags: dict[str, str] = field(default_factory=dict)
+    #: False for a fit file written before the flags were stored: which parameters its pilots do not
+    #: determine is not known, so no interval of it is called a measurement (:meth:`interval`)
+    flags_checked: bool = True
     cost: float = 0.0
     seconds: float = 0.0
     #: the domain of validity (:class:`lrkit.laws.domain.Domain` as a dict); empty: an older fit file
@@ -127,7 +130,8 @@ class FitResult:
         return out
 
     def summary(self) -> str:
-        """A few lines: the law, its parameters (bounds and fixed ones marked), the fit quality per pilot."""
+        """A few lines: the law, its parameters (bounds, fixed and undetermined ones marked), the fit quality
+        per pilot, its domain, its problems and its notes (the losses it left out of the runs)."""
         lines = [f"{self.law_obj.title or self.law} fitted to the {self.target} of {', '.join(self.runs)}"]
         flags = getattr(self, "flags", None) or {}
         for k, v in self.params.items():
@@ -147,6 +151,10 @@ class FitResult:
                          f"{'/'.join(f'{w:,}' for w in sorted(set(d.warmups)))}"
                          + (f", convention {d.convention}" if d.convention else ""))
         lines += [f"  problem: {p}" for p in self.problems()]
+        lines += [f"  note: {n}" for n in self.notes]
+        if not self.flags_checked:
+            lines.append("  flags: not checked (an older fit file: which parameters the pilots determine is not "
+                         "known; refit to know)")  # what the fit left out of the runs, and why
         return "\n".join(lines)
 
     def plot(self, ax=None, **kw):
@@ -163,14 +171,18 @@ class FitResult:
 
     def interval(self, name: str) -> tuple[float, float] | str:
         """The ``band_level`` bootstrap interval of parameter ``name``, or why there is none:
-        ``"fixed"``, ``"not determined"`` (flagged in :attr:`flags`), ``"no bootstrap"``."""
+        ``"fixed"``, ``"not determined"`` (flagged in :attr:`flags`), ``"not checked (older fit file)"`` (a
+        file without flags: refit to know), ``"no bootstrap"`` (fewer than two
+        resamples: one resample has no spread, and its value is not an interval around the estimate)."""
         if name not in self.params:
             raise LawError(f"no parameter {name!r}; the fit has {', '.join(self.params)}")
         if name in self.fixed:
             return "fixed"
         if name in self.flags:
             return "not determined"
-        if not self.param_samples:
+        if not self.flags_checked:
+            return "not checked (older fit file)"
+        if len(self.param_samples) < 2:
             return "no bootstrap"
         q = (1 - self.band_level) / 2
         col = np.asarray(self.param_samples)[:, list(self.params).index(name)]
@@ -197,6 +209,8 @@ class FitResult:
             raise LawError(f"{clip_path(src)}: not a JSON fit file ({exc.msg} at line {exc.lineno})") from None
         if not isinstance(data, dict) or data.pop("lrkit_fit", None) != 1:
             raise LawError(f"{clip_path(src)}: not an lrkit fit file (no 'lrkit_fit' marker)")
+        if "flags" not in data:  # written before the flags were stored: not known, not "none"
+            data["flags_checked"] = False
         try:
             fit = cls(**data)
             law = fit.law_obj

@@ -19,7 +19,7 @@ import numpy as np
 from ..laws import Curve, FitResult, Plan, Prediction
 from ..laws.base import usable_points
 from ..laws.figures import register
-from ..laws.predict import evaluate
+from ..laws.predict import evaluate, has_band
 from ..spec import parse
 from . import style
 
@@ -91,8 +91,9 @@ def draw_prediction(pred: Prediction, ax=None, observed: tuple[np.ndarray, np.nd
     ok = np.isfinite(pred.loss)
     col = style.PALETTE[0]
     ax.plot(pred.steps[ok], pred.loss[ok], "-", color=col, lw=1.6, label=label)
-    ax.fill_between(pred.steps[ok], pred.lower[ok], pred.upper[ok], color=col, alpha=0.2, lw=0,
-                    label=f"{int(100 * pred.level)}% band")
+    if pred.fit is None or has_band(pred.fit):  # a fit without a bootstrap has no band to draw
+        ax.fill_between(pred.steps[ok], pred.lower[ok], pred.upper[ok], color=col, alpha=0.2, lw=0,
+                        label=f"{int(100 * pred.level)}% band")
     drawn.append(pred.loss[ok])
     title = "prediction"
     if observed is not None:
@@ -188,11 +189,13 @@ def plot_curves(fit: FitResult, curves: Sequence[Curve], path: str | Path, title
         ax.plot(c.steps, c.loss, ".", ms=2.5, color=col, alpha=0.6)
         ax.plot(c.steps, p.loss, "-" if is_fit else "--", color=col, lw=1.3,
                 label=f"{c.name} ({'fitted' if is_fit else 'predicted'}, mean err {np.nanmean(np.abs(rel)):.2f}%)")
-        ax.fill_between(c.steps, p.lower, p.upper, color=col, alpha=0.2, lw=0)
+        if has_band(fit):
+            ax.fill_between(c.steps, p.lower, p.upper, color=col, alpha=0.2, lw=0)
         axr.plot(c.steps, rel, "-" if is_fit else "--", color=col, lw=1)
     _ylim(ax, [c.loss for c in curves])
     ax.set_ylabel(_label(fit))
-    style.title(ax, title or f"{fit.law}: observed (dots) vs law (lines), {int(100 * fit.band_level)}% band", 10)
+    band = f"{int(100 * fit.band_level)}% band" if has_band(fit) else "no band (fitted with --boot 0)"
+    style.title(ax, title or f"{fit.law}: observed (dots) vs law (lines), {band}", 10)
     axr.axhline(0, color="#444444", lw=0.6)
     axr.set_ylabel("error (%)")
     axr.set_xlabel("step")

@@ -111,6 +111,8 @@ def problems(run: "Run", require: Sequence[str] = ("step", "loss")) -> Iterator[
             yield "duplicate", i, f"{where(run, i, 'step')}: step {steps[i]} appears again (first at row {row_of(run, other)})"
     if "loss" in req:
         yield from _loss_problems(run)
+    if "val_loss" in req:
+        yield from _loss_problems(run, "val_loss")
     for col in req[1:]:
         if col != "loss" and (getattr(run, col) is None or not np.any(np.isfinite(getattr(run, col)))):
             yield "missing", -1, f"{src}: no '{col}' values logged"
@@ -127,17 +129,22 @@ def problems(run: "Run", require: Sequence[str] = ("step", "loss")) -> Iterator[
         )
 
 
-def _loss_problems(run: "Run") -> Iterator[tuple[str, int, str]]:
-    for i in np.nonzero(np.isinf(run.loss))[0][:1]:
-        yield "loss", int(i), f"{where(run, int(i), 'loss')}: loss is {run.loss[i]}"
-    low = np.nonzero(np.isfinite(run.loss) & (run.loss <= 0))[0]
+def _loss_problems(run: "Run", col: str = "loss") -> Iterator[tuple[str, int, str]]:
+    """Infinite and non-positive values of a loss column (``loss``, or ``val_loss`` when a fit targets it)."""
+    what = "loss" if col == "loss" else "validation loss"
+    vals = getattr(run, col)
+    if vals is None:
+        return
+    for i in np.nonzero(np.isinf(vals))[0][:1]:
+        yield col, int(i), f"{where(run, int(i), col)}: {what} is {vals[i]}"
+    low = np.nonzero(np.isfinite(vals) & (vals <= 0))[0]
     if low.size:
         i = int(low[0])
         yield "nonpositive", i, (
-            f"{where(run, i, 'loss')}: loss {run.loss[i]:g} is not positive ({low.size} non-positive "
-            "losses; a loss curve is positive): fix the file, or load with clean=True / --clean to leave them out")
+            f"{where(run, i, col)}: {what} {vals[i]:g} is not positive ({low.size} non-positive "
+            f"{what}es; a loss curve is positive): fix the file, or load with clean=True / --clean to leave them out")
     # NaN written explicitly is indistinguishable from 'not logged' once parsed; loaders report it.
-    if not np.any(np.isfinite(run.loss)):
+    if col == "loss" and not np.any(np.isfinite(vals)):
         yield "noloss", -1, f"{run.source or run.name}: no loss values logged"
 
 
@@ -214,11 +221,12 @@ def cleaned(run: "Run", require: Sequence[str] = ("step", "loss")) -> tuple["Run
     if keep.size == 0:
         raise RunError(f"{src}: no row has a valid step (a non-negative integer)")
     rows, st, new = _unique_sorted(run, steps, keep, rows, notes)
-    if "loss" in req:
-        notes += _blank_out(new["loss"], np.isinf(new["loss"]), rows, "ignored {n} infinite losses")
-        with np.errstate(invalid="ignore"):
-            low = new["loss"] <= 0
-        notes += _blank_out(new["loss"], low, rows, "left out {n} non-positive losses")
+    for col, what in (("loss", "losses"), ("val_loss", "validation losses")):
+        if col in req and new[col] is not None:
+            notes += _blank_out(new[col], np.isinf(new[col]), rows, f"ignored {{n}} infinite {what}")
+            with np.errstate(invalid="ignore"):
+                low = new[col] <= 0
+            notes += _blank_out(new[col], low, rows, f"left out {{n}} non-positive {what}")
     if new["lr"] is not None:
         notes += _blank_out(new["lr"], np.isinf(new["lr"]) | (new["lr"] < 0), rows,
                             "ignored {n} negative or infinite LRs")

@@ -11,7 +11,7 @@ import numpy as np
 from ..schedules.validate import clip
 from . import checks
 from .checks import merge_same_step
-from .base import COLUMNS, MAX_STEPS, RunError
+from .base import ALIASES, COLUMNS, MAX_STEPS, RunError
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,9 @@ class Run:
             raise RunError(f"unknown column {column!r}; valid: {', '.join(COLUMNS[1:])}")
         vals = getattr(self, column)
         if vals is None:
-            raise RunError(f"{self.source or self.name}: no '{column}' column")
+            names = ", ".join(f"'{a}'" for a in ALIASES[column][:4])
+            raise RunError(f"{self.source or self.name}: no '{column}' column (read from a column named {names}, ...); "
+                           f"map yours with --column {column}=NAME (Python: columns={{'{column}': NAME}})")
         ok = ~np.isnan(vals)
         return self.step[ok].astype(np.int64), vals[ok]
 

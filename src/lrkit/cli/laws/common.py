@@ -14,19 +14,20 @@ import numpy as np
 
 from ...schedules import PRESETS
 from ..params import STEPS
+from ...runs.base import MAX_STEPS as RUN_MAX_STEPS
 from ..show import MAX_STEPS
 
 
-def steps_range(low: int):
-    """A click callback: every value of the option is ``low..MAX_STEPS`` steps (the LR of every step is
-    an array element, as in ``show``)."""
+def steps_range(low: int, high: int = MAX_STEPS):
+    """A click callback: every value of the option is ``low..high`` steps (the LR of every step is an
+    array element; ``high``: as in ``show``, or a run's limit for the options that give a run's length)."""
     def check(ctx, param, value):
         for v in value if isinstance(value, tuple) else (value,):
             if v is not None and v < low:
                 raise click.BadParameter(f"must be at least {low}, got {v}")
-            if v is not None and v > MAX_STEPS:
+            if v is not None and v > high:
                 raise click.BadParameter(f"{v:,} steps is more than lrkit {ctx.command.name} evaluates "
-                                         f"({MAX_STEPS:,}, every step's LR in memory)")
+                                         f"({high:,}, every step's LR in memory)")
         return value
     return check
 
@@ -84,9 +85,10 @@ def parse_bases(items: Sequence[str], paths: Sequence[str]) -> dict[int, str]:
 
 
 def load_runs(paths: Sequence[str], columns: Sequence[str], clean: bool, console=None,
-              bases: dict[int, str] | None = None) -> list:
+              bases: dict[int, str] | None = None, target: str = "loss") -> list:
     """Runs from files (their notes printed on ``console``); a run with a base (``bases``: index -> the
-    base's path) joined to it (:meth:`lrkit.runs.Run.on_base`)."""
+    base's path) joined to it (:meth:`lrkit.runs.Run.on_base`).  Each file must log ``target`` (a log of
+    the validation loss alone serves ``--target val_loss``); its loss checks apply when it is ``loss``."""
     from rich.markup import escape
 
     from ...runs import load_run, parse_column_map
@@ -100,9 +102,9 @@ def load_runs(paths: Sequence[str], columns: Sequence[str], clean: bool, console
                 console.print(f"[yellow]{escape(f'{path}: {note}')}[/]")
 
     for i, path in enumerate(paths):
-        run = load_run(path, columns=cmap, clean=clean)
+        run = load_run(path, columns=cmap, clean=clean, require=("step", target))
         if bases and i in bases:
-            base = load_run(bases[i], columns=cmap, clean=clean)
+            base = load_run(bases[i], columns=cmap, clean=clean, require=("step", target))
             say(bases[i], base.notes)
             run = run.on_base(base)
         say(path, run.notes)
@@ -121,7 +123,7 @@ def load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float |
     specs, ends = per_run(schedules, "--schedule", len(paths)), per_run(totals, total_option, len(paths))
     check_lr(specs, base_lr)
     curves = []
-    for path, run, spec, total in zip(paths, load_runs(paths, columns, clean, console, bases), specs, ends):
+    for path, run, spec, total in zip(paths, load_runs(paths, columns, clean, console, bases, target), specs, ends):
         check_total(path, run, total, total_option)
         curve = Curve.from_run(run, total=total, schedule=spec, base_lr=base_lr, loss=target, convention=convention)
         if spec is not None:
@@ -165,9 +167,10 @@ RUN_OPTIONS = [
     click.option("--schedule", "schedules", multiple=True, metavar="SPEC",
                  help="The runs' LR schedule (once for all runs or once per run); default: the runs' lr column."),
     click.option("--lr", "base_lr", type=float, default=None, metavar="BASE", help="Base (peak) LR for --schedule."),
-    click.option("--steps", "-n", "--total", "totals", type=STEPS, multiple=True, metavar="N", callback=steps_range(1),
-                 help=f"Total steps of each run, at most {MAX_STEPS:,} (default: last logged step + 1); --total is "
-                      f"the old spelling."),
+    click.option("--steps", "-n", "--total", "totals", type=STEPS, multiple=True, metavar="N",
+                 callback=steps_range(1, RUN_MAX_STEPS),
+                 help=f"Total steps of each run, at most {RUN_MAX_STEPS:,} (default: last logged step + 1); --total "
+                      f"is the old spelling."),
     click.option("--column", "columns", multiple=True, metavar="ROLE=NAME",
                  help="Map a file column to a role: step, loss, lr, val_loss, grad_norm, tokens."),
     click.option("--clean", is_flag=True, help="Repair bad rows (reported) instead of failing."),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import click
-import numpy as np
 
 from ...laws.result import MAX_ERROR, MIN_R2
 from ..figure_options import figure_options, plot_figure
@@ -47,11 +46,10 @@ def _tables(console, result) -> None:
     t.add_column("value", justify="right")
     t.add_column(f"{int(100 * result.band_level)}% bootstrap interval", justify="right")
     t.add_column("flags")
-    samples = np.asarray(result.param_samples) if result.param_samples else None
-    for i, (k, v) in enumerate(result.params.items()):
-        ci = "" if samples is None else f"{np.quantile(samples[:, i], 0.05):.4g} .. {np.quantile(samples[:, i], 0.95):.4g}"
-        ci = result.interval(k) if k in result.fixed or k in result.flags else ci
-        t.add_row(k, f"{v:.5g}", ci, _flag(k, flags, result.at_bounds))
+    for k, v in result.params.items():
+        ci = result.interval(k)  # the one rule: fixed, not determined, no bootstrap, or the measured interval
+        t.add_row(k, f"{v:.5g}", ci if isinstance(ci, str) else f"{ci[0]:.4g} .. {ci[1]:.4g}",
+                  _flag(k, flags, result.at_bounds))
     console.print(t)
     from rich.markup import escape
 
@@ -125,9 +123,11 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     if result.at_bounds:
         warn("bounds", f"{', '.join(result.at_bounds)} ended at a bound of {'its' if len(result.at_bounds) == 1 else 'their'} "
                        "range: the pilots push the law beyond it; treat predictions with care")
-    if result.rank < len(result.params) - len(result.fixed):
-        warn("rank", f"only {result.rank} of {len(result.params)} parameters are determined by these runs; add a run "
-                     "with a different schedule (e.g. one with a decay) for reliable predictions")
+    free = len(result.params) - len(result.fixed)
+    if free - result.rank > len(result.flags):  # a degeneracy the flags do not name already
+        warn("rank", f"the fit's Jacobian (the prior's rows included) has rank {result.rank} for {free} free "
+                     f"parameters: these runs determine at most {result.rank} of them; add a run with a different "
+                     "schedule (e.g. one with a decay) for reliable predictions")
     console.print(f"fitted in {result.seconds:.2f} s; wrote {out}")
     if plot:
         from ...report.law_figures import plot_curves

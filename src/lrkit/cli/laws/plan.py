@@ -12,6 +12,7 @@ from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, war
 def _table(stream, result, p) -> None:
     from rich.table import Table
 
+    from ...laws.predict import has_band
     from ..terminal import console as make_console
 
     console = make_console(file=stream)
@@ -27,9 +28,14 @@ def _table(stream, result, p) -> None:
     t.add_column(f"{int(100 * p.level)}% band", justify="right")
     t.add_column(f"vs {p.label}", justify="right")
     b = p.best
-    t.add_row(f"[bold]{p.label}[/]", f"[bold]{b.final_loss:.4f}[/]", f"{b.lower:.4f} .. {b.upper:.4f}", "")
+    banded = has_band(result)
+
+    def band(c) -> str:
+        return f"{c.lower:.4f} .. {c.upper:.4f}" if banded else "none"
+
+    t.add_row(f"[bold]{p.label}[/]", f"[bold]{b.final_loss:.4f}[/]", band(b), "")
     for c in p.standard:
-        t.add_row(c.spec, f"{c.final_loss:.4f}", f"{c.lower:.4f} .. {c.upper:.4f}", f"{c.final_loss - b.final_loss:+.4f}")
+        t.add_row(c.spec, f"{c.final_loss:.4f}", band(c), f"{c.final_loss - b.final_loss:+.4f}")
     console.print(t)
     console.print(p.verdict())
     if p.family == "free" and p.floor > 0:

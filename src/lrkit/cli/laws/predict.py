@@ -23,6 +23,8 @@ class _Target:
     at: np.ndarray
     observed: np.ndarray | None = None
     total: int = 0
+    #: the run's column ``observed`` holds (``loss``, ``val_loss``); None for a schedule
+    column: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
     #: the indices of ``at`` reported (--every on a run; None: all); the error summary and --plot use all
     rows: np.ndarray | None = None
@@ -43,23 +45,27 @@ def _every(at: np.ndarray, every: int) -> np.ndarray:
     return idx if idx[-1] == at.size - 1 else np.r_[idx, at.size - 1]
 
 
-def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base=None) -> _Target:
+def _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base=None,
+              clean=False) -> _Target:
     from ...laws import Curve
     from ...laws.base import usable_points
     from ...laws.predict import start_of
     from .lr_check import compare_lr
 
     check_lr([schedule], base_lr)
-    (run,) = load_runs([run_path], columns, False, None, {0: base} if base else None)
+    column = target or result.target
+    (run,) = load_runs([run_path], columns, clean, None, {0: base} if base else None, column)
     for note in run.notes:
         click.echo(f"lrkit: note: {run_path}: {note}", err=True)
     check_total(run_path, run, steps, "--steps")
-    curve = Curve.from_run(run, total=steps, schedule=schedule, base_lr=base_lr, loss=target or result.target,
-                           convention=convention)
+    curve = Curve.from_run(run, total=steps, schedule=schedule, base_lr=base_lr, loss=column, convention=convention)
     (curve,), notes = usable_points([curve])
     for note in notes:
-        click.echo(note, err=True)
-    t = _Target(curve.name, curve.lr, curve.steps, curve.loss, int(curve.lr.size))
+        click.echo(f"lrkit: note: {run_path}: {note}", err=True)
+    t = _Target(curve.name, curve.lr, curve.steps, curve.loss, int(curve.lr.size), column=column)
+    if column != result.target:
+        t.notes["target"] = (f"the fit was made on the pilots' {result.target}; --target {column} compares its "
+                             f"prediction with the run's {column}, another quantity")
     if steps is None:
         click.echo(f"lrkit: note: total {t.total:,} steps (the run's last logged step + 1; give --steps N if the run "
                    "was planned longer: a decay's start depends on it)", err=True)
@@ -94,25 +100,33 @@ def _from_schedule(result, schedule, base_lr, steps, every, fmt, convention) -> 
     return _Target(schedule, lr, at, None, steps, plot_at=dense)
 
 
+#: what a fit without a bootstrap or a model-error calibration (``fit --boot 0``) predicts instead of a band
+NO_BAND = "no band: the fit was made with --boot 0; refit with --boot N for one"
+
+
 def _table(result, t: _Target, p, observed, full) -> None:
     """The rows reported (``p``, ``observed``), then the error over every logged step (``full``) or the final loss."""
     from rich.table import Table
 
+    from ...laws.predict import has_band
     from ..terminal import console as make_console
 
     console = make_console()
     from rich.markup import escape
 
     # the title on its own line, as wide as the terminal (a table's title wraps at the table's width)
-    console.print(escape(f"predicted {result.target}: {t.name} ({result.law} law fitted on {', '.join(result.runs)})"),
-                  style="italic")
+    against = f", against the run's {t.column}" if t.column not in (None, result.target) else ""
+    console.print(escape(f"predicted {result.target}: {t.name} ({result.law} law fitted on {', '.join(result.runs)})"
+                         f"{against}"), style="italic")
     tb = Table()
     for col in ("step", "LR", "loss", f"{int(100 * p.level)}% band") + (("observed", "error") if observed is not None else ()):
         tb.add_column(col, justify="right")
     rows = range(p.steps.size) if observed is None or p.steps.size <= 25 else \
         np.unique(np.linspace(0, p.steps.size - 1, 20).astype(int))
+    banded = has_band(result)
     for i in rows:
-        cells = [str(p.steps[i]), f"{t.lr[p.steps[i]]:.3g}", f"{p.loss[i]:.4f}", f"{p.lower[i]:.4f} .. {p.upper[i]:.4f}"]
+        cells = [str(p.steps[i]), f"{t.lr[p.steps[i]]:.3g}", f"{p.loss[i]:.4f}",
+                 f"{p.lower[i]:.4f} .. {p.upper[i]:.4f}" if banded else "none"]
         if observed is not None:
             cells += [f"{observed[i]:.4f}", f"{100 * (p.loss[i] - observed[i]) / observed[i]:+.2f}%"]
         tb.add_row(*cells)
@@ -121,9 +135,13 @@ def _table(result, t: _Target, p, observed, full) -> None:
         rel = np.abs(full.loss - t.observed) / t.observed
         console.print(f"mean |error| {100 * rel.mean():.3f}%, max {100 * rel.max():.3f}% over {rel.size} logged steps")
     else:
-        console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({p.lower[-1]:.4f} .. "
-                      f"{p.upper[-1]:.4f})")
-    console.print(escape(band_line(result)), style="dim")
+        band = f"{p.lower[-1]:.4f} .. {p.upper[-1]:.4f}" if banded else NO_BAND
+        console.print(f"predicted final loss at step {p.steps[-1]}: [bold]{p.final:.4f}[/] ({band})")
+    if banded:
+        console.print(escape(band_line(result)), style="dim")
+    if result.flags:  # a line of the output, not a warning: fit warned, and every prediction from the file has it
+        console.print(escape(f"not determined by the pilots (the fit file's flags): {', '.join(result.flags)}; what "
+                             "they decide, a cooldown's drop above all, rests on the prior or a bound"), style="dim")
 
 
 def band_line(result) -> str:
@@ -177,6 +195,7 @@ def _reported(t: _Target, p):
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--band", is_flag=True, help="csv: add lower,upper columns.")
 @click.option("--column", "columns", multiple=True, metavar="ROLE=NAME", help="Column mapping for --run.")
+@click.option("--clean", is_flag=True, help="--run: repair bad rows (each repair reported) instead of failing.")
 @click.option("--base", "base", type=click.Path(), default=None, metavar="BASE",
               help="--run is a branch of BASE (a cooldown resumed from its checkpoint, logged from the branch point "
                    "on): join them.")
@@ -188,7 +207,7 @@ def _reported(t: _Target, p):
               help="Figure (.png, .svg or .pdf): the pilots, the prediction with its band, and the run's observed "
                    "loss (--run).")
 @figure_options
-def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, base, target,
+def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, band, columns, clean, base, target,
                     convention, extrapolate, plot, dpi, size):
     """Predict the loss curve of a schedule (or of a logged run) from a fit.
 
@@ -203,14 +222,19 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
       lrkit predict fit.json --run cooldown.csv --base constant.csv
     """
     from ...laws import FitResult, predict
+    from ...laws.predict import has_band
 
     figure = plot_figure(plot, dpi, size)
     result = FitResult.from_json(fit_file)
+    if band and fmt == "csv" and not has_band(result):
+        raise click.UsageError(f"--band: {fit_file} has no band to write ({NO_BAND.split(': ', 1)[1]})")
     convention = convention or (result.validity.convention if result.validity else None)
     if base is not None and run_path is None:
         raise click.UsageError("--base BASE joins the --run RUN to its base: give --run")
+    if clean and run_path is None:
+        raise click.UsageError("--clean repairs the --run RUN's bad rows: give --run")
     if run_path is not None:
-        t = _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base)
+        t = _from_run(result, run_path, schedule, base_lr, steps, columns, target, convention, every, base, clean)
     else:
         t = _from_schedule(result, schedule, base_lr, steps, every, fmt, convention)
     with quiet_extrapolation():
@@ -226,9 +250,10 @@ def predict_command(fit_file, schedule, base_lr, steps, run_path, every, fmt, ba
         click.echo("\n".join(lines))
     elif fmt == "json":
         doc = {"fit": str(fit_file), "law": result.law, "target": result.target, "name": t.name, "total": t.total,
-               "convention": convention, **p.to_dict(), "warnings": warning_list(found)}
+               "convention": convention, **p.to_dict(), "band": has_band(result),
+               "undetermined": list(result.flags), "warnings": warning_list(found)}
         if observed is not None:
-            doc["observed"] = observed.tolist()
+            doc["observed"], doc["observed_column"] = observed.tolist(), t.column
         click.echo(dump_json(doc))
     else:
         _table(result, t, p, observed, full)
