@@ -41,21 +41,32 @@ def test_predict_run_against_another_column_than_the_fit_says_so(pilot_files, lr
 
 def test_a_run_without_the_target_column_is_one_line_that_says_how_to_map_it(tmp_path, capsys):
     path = tmp_path / "run.csv"
-    path.write_text("step,lr,loss,validation_loss\n" + "".join(
+    path.write_text("step,lr,loss,heldout_ce\n" + "".join(
         f"{t},1e-3,{2 + ((t + 1) * 1e-3) ** -0.4!r},{2.1 + ((t + 1) * 1e-3) ** -0.4!r}\n" for t in range(0, 400, 20)))
     code, out, err = run_cli(["fit", str(path), "--target", "val_loss", "--out", str(tmp_path / "f.json")], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "no 'val_loss' column (header: step, lr, loss, validation_loss)" in err and "--column val_loss=NAME" in err
+    assert "no 'val_loss' column (header: step, lr, loss, heldout_ce)" in err and "--column val_loss=NAME" in err
     from lrkit.laws import Curve
     from lrkit.runs import RunError, load_run
 
     with pytest.raises(RunError, match=r"no 'val_loss' column \(read from a column named .*'eval/loss'.*--column "
                                        r"val_loss=NAME \(Python: columns=\{'val_loss': NAME\}\)"):
         Curve.from_run(load_run(path), loss="val_loss")  # the Python path: a run read for its training loss
-    code, out, err = run_cli(["fit", str(path), "--target", "val_loss", "--column", "val_loss=validation_loss",
+    code, out, err = run_cli(["fit", str(path), "--target", "val_loss", "--column", "val_loss=heldout_ce",
                               "--law", "lra", "--boot", "0", "--out", str(tmp_path / "f.json")], capsys)
     assert code == 0, err
     assert json.loads((tmp_path / "f.json").read_text())["target"] == "val_loss"
+
+
+@pytest.mark.parametrize("name", ["validation_loss", "valid_loss", "Validation_Loss", "loss/validation"])
+def test_common_validation_loss_names_are_read_without_a_mapping(tmp_path, name, capsys):
+    path = tmp_path / "run.csv"
+    path.write_text(f"step,lr,loss,{name}\n" + "".join(
+        f"{t},1e-3,{2 + ((t + 1) * 1e-3) ** -0.4!r},{2.1 + ((t + 1) * 1e-3) ** -0.4!r}\n" for t in range(0, 400, 20)))
+    from lrkit.runs import load_run
+
+    steps, values = load_run(path).logged("val_loss")
+    assert steps.size == 20 and values[0] == pytest.approx(2.1 + 1e-3 ** -0.4)
 
 
 # ------------------------------------------------------------------------ the shared multi-power-law runs

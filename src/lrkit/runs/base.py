@@ -13,7 +13,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "step": ("step", "_step", "global_step", "trainer/global_step", "iteration", "iter", "steps"),
     "loss": ("loss", "train/loss", "train_loss", "training_loss", "loss/train", "train/loss_step", "trainer/loss"),
     "lr": ("lr", "learning_rate", "train/lr", "train/learning_rate", "lr/train", "learning-rate"),
-    "val_loss": ("val_loss", "val/loss", "eval/loss", "eval_loss", "validation/loss", "valid/loss", "loss/val"),
+    "val_loss": ("val_loss", "val/loss", "eval/loss", "eval_loss", "validation/loss", "valid/loss", "loss/val",
+                 "validation_loss", "valid_loss", "loss/validation"),
     "grad_norm": ("grad_norm", "train/grad_norm", "gradient_norm", "grad-norm", "train/gradient_norm"),
     "tokens": ("tokens", "train/tokens", "num_tokens", "tokens_seen", "train/num_tokens"),
 }
