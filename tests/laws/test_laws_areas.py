@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+
+import lrkit
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,3 +129,25 @@ def test_warmup_in_loss_drop_matches_naive_sum_from_step_one():
                 for k in range(1, t + 1)) for t in steps]
     np.testing.assert_allclose(prep.ld(C, beta, gamma), want, rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(prep.sat, lr[0] - lr[steps], atol=1e-15)  # saturated limit G = 1
+
+
+def test_solver_jacobian_matches_its_residual_where_the_prediction_is_clipped():
+    """A parameter point where the law predicts a non-positive loss (clipped at 1e-8 in the log residual):
+    there the residual does not move, so the Jacobian row is 0, not J / 1e-8 (found by the issue-12 audit)."""
+    from lrkit.laws import Curve, get_law
+    from lrkit.laws.solve import Problem, solve
+
+    law = get_law("lra")
+    n = 600
+    lr = lrkit.parse("wsd(decay=0.5, warmup=50)").sample(n) * 1e-3
+    steps = np.arange(60, n, 20)
+    theta = np.array([2.0, 0.5, 0.3, 1.0])
+    loss = law.predict(lr, steps, theta)[0]
+    sol = solve(Problem.of(law, [Curve("c", lr, steps, loss)]), 0.0, 0.0, 1)
+    bad = np.array([0.5, 0.5, 0.3, 5e3])  # a large annealing term drives the late predictions below 0
+    pred = law.predict(lr, steps, bad)[0]
+    assert (pred < 1e-8).any() and (pred > 1e-8).any()
+    J = sol.jacobian(bad)
+    eps = 1e-6 * np.maximum(np.abs(bad), 1e-3)
+    num = np.stack([(sol.resid(bad + e) - sol.resid(bad - e)) / (2 * e[i]) for i, e in enumerate(np.diag(eps))], axis=1)
+    np.testing.assert_allclose(J[: steps.size], num[: steps.size], rtol=1e-4, atol=1e-6)

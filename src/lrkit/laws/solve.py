@@ -152,7 +152,8 @@ def solve(problem: Problem, prior_weight: float | None, shrink: float, n_starts:
         pred, J = model(theta, True)
         Jp = np.zeros((pidx.size, theta.size))
         Jp[np.arange(pidx.size), pidx] = wv / np.maximum(theta[pidx], 1e-12)
-        out = np.concatenate([J / np.maximum(pred, 1e-8)[:, None], Jp])
+        # where the prediction is clipped at 1e-8 (a non-positive loss) the residual is flat in theta
+        out = np.concatenate([np.where((pred > 1e-8)[:, None], J / np.maximum(pred, 1e-8)[:, None], 0.0), Jp])
         out[:, list(fixed)] = 0.0
         return out
 
