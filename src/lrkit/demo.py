@@ -207,7 +207,7 @@ def _predictions(store: Store, cfg: DemoConfig, fitted: Any, finals: list[str], 
     return {"workload": "charlm", "budget": cfg.budget, "peak_lr": cfg.peak_lr, "pilot_steps": cfg.budget,
             "pilots": pilot_schedules(cfg), "warmup": cfg.warmup, "fit_from": cfg.fit_start,
             "level": fitted.band_level, "pilot_ids": pilot_ids, "trial_ids": ids, "curves": curves,
-            "planned": planned, "fit": {"law": fitted.law, "params": fitted.params, "r2": r2}}
+            "planned": planned, "fit": {"law": fitted.law, "params": fitted.params, "r2": r2, "flags": dict(fitted.flags)}}
 
 
 def _pilot_curve(history: dict, spec: str, cfg: DemoConfig) -> Any:

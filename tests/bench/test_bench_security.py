@@ -209,6 +209,7 @@ TAMPERED = [
      False, False),
     ("UPDATE artifacts SET value = json_set(value, '$.curves', json('[[1]]'))", "curve 0 is [1]", False, False),
     ("UPDATE artifacts SET value = json_set(value, '$.fit.params.L0', 'x')", "params", False, False),
+    ("UPDATE artifacts SET value = json_set(value, '$.fit.flags', json('{\"C\": 1}'))", "flags", False, False),
     ("UPDATE artifacts SET value = json_remove(value, '$.curves[0].lower')", "has no 'lower'", False, False),
 ]
 

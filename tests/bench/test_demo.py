@@ -43,6 +43,11 @@ def test_demo_quick(tmp_path):
     assert first and htmllib.unescape(first.group(1)) == story.sentence()
     assert "seed noise" in first.group(1)
     assert "predicted vs realised" in page and "Final validation loss" in page and "each seed" in page
+    params = re.search(r"Fitted parameters: (.*?)(?:; R²|\.</p>)", page)
+    assert params, "no fitted parameters in the report"
+    for name in pred["fit"]["params"]:  # each flagged parameter says so, and only those
+        marked = re.search(rf"\b{name} = [^,]*\(not determined by the pilots\)", params.group(1))
+        assert bool(marked) == (name in pred["fit"]["flags"]), name
     # no machine paths: neither the corpus folder nor the folder the demo ran in
     for path in (str(default_corpus()), str(tmp_path)):
         assert path not in page, path

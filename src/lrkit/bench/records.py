@@ -172,7 +172,10 @@ def read_prediction(path: Any, key: str, value: Any) -> dict[str, Any]:
                     "an object of finite numbers", {})
     r2 = _field(f"{where}, fit", fit, "r2", lambda x: isinstance(x, list) and all(is_number(v) for v in x),
                 "a list of finite numbers", [])
-    out["fit"] = {"law": law, "params": params, "r2": r2}
+    flags = _field(f"{where}, fit", fit, "flags",
+                   lambda x: isinstance(x, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in x.items()),
+                   "an object of texts", {})
+    out["fit"] = {"law": law, "params": params, "r2": r2, "flags": flags}
     # the WSD-workflow demo's protocol (absent in older databases)
     out["pilots"] = _field(where, value, "pilots", lambda x: isinstance(x, list) and all(isinstance(t, str) for t in x),
                            "a list of specs", [])

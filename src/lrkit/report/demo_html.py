@@ -115,7 +115,9 @@ def demo_section(store, pred: Mapping[str, Any], story: Story, cmap: Mapping[str
             f"it then planned the cooldown for the same budget and peak LR, so every prediction interpolates in LR "
             f"and horizon. The planned schedule and the standard ones ran with <b>{max(len(r.seeds) for r in story.rows)}</b> "
             "seeds each.</p>")
-    params = ", ".join(f"{k} = {v:.4g}" for k, v in fit.get("params", {}).items())
+    flags = fit.get("flags") or {}  # a database written before the flags were stored has none
+    params = ", ".join(f"{k} = {v:.4g}" + (" (not determined by the pilots)" if k in flags else "")
+                       for k, v in fit.get("params", {}).items())
     r2 = ", ".join(f"{v:.3f}" for v in fit.get("r2") or [])
     short = {**names, **{r.schedule: ("planned: " if r.planned else "") + r.label for r in story.rows}}
     curves = F.predicted_vs_realised(pred["curves"], _realised(store, pred), cmap, _pilots(store, pred), short)
