@@ -9,18 +9,10 @@ import numpy as np
 import pytest
 
 import lrkit
-from lrkit.cli import main
+from laws_cli import run_cli
 from lrkit.laws import FitResult
 
 N = 2000
-
-
-def run_cli(args, capsys) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from lrkit.cli import main
+from laws_cli import run_cli
 from lrkit.laws import FitResult, fit
 from lrkit.runs import load_run
-
-
-def run_cli(args, capsys) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 @pytest.fixture()

@@ -12,6 +12,8 @@ import pytest
 
 import lrkit
 from lrkit.cli import main
+
+from laws_cli import run_cli
 from lrkit.laws import FitResult, LawError, plan, predict
 from lrkit.laws.domain import Domain, ExtrapolationError, ExtrapolationWarning
 
@@ -98,12 +100,6 @@ def test_plan_outside_the_domain_warns_and_records(lra_fit):
 
 
 # ------------------------------------------------------------------------------------------ the CLI
-def run_cli(args, capsys) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def test_cli_predict_warns_one_line_per_kind_and_records_it_in_json(lra_fit_file, capsys):

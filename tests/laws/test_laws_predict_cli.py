@@ -12,18 +12,10 @@ import numpy as np
 import pytest
 
 import lrkit
-from lrkit.cli import main
+from laws_cli import run_cli
 from lrkit.laws import predict
 
 N, PEAK = 2000, 1e-3
-
-
-def run_cli(args, capsys) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def test_predict_is_nan_before_the_law_applies(lra_fit):

@@ -11,13 +11,7 @@ import pytest
 
 from lrkit.cli import main
 
-
-def run_cli(args, capsys) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
+from laws_cli import run_cli
 
 
 # ------------------------------------------------------------------------------------ validation loss
