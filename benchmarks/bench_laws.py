@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from laws_sweep import AVERAGES, VARIANTS, LONG_SWEEP_CSV, SWEEP_CSV, export_sweep, fit_predictor, run_sweep
+from laws_sweep import AVERAGES, CANDIDATES, VARIANTS, LONG_SWEEP_CSV, SWEEP_CSV, export_sweep, fit_predictor, run_sweep
 from lrkit.laws import LAW_NAMES, UndeterminedWarning, fit, predict
 from lrkit.laws.domain import ExtrapolationWarning
 from lrkit.runs import load_run
@@ -178,7 +178,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--sizes", type=int, nargs="+", default=[25, 100, 400])
     ap.add_argument("--laws", nargs="+", default=list(LAW_NAMES) + list(AVERAGES),
-                    choices=list(LAW_NAMES) + list(AVERAGES) + list(VARIANTS),
+                    choices=list(LAW_NAMES) + list(AVERAGES) + list(VARIANTS) + list(CANDIDATES),
                     help="laws to benchmark; " + ", ".join(f"{k} = the mean of {' and '.join(v)}" for k, v in AVERAGES.items())
                     + "; " + ", ".join(f"{k} = {v[0]} with {v[1]}" for k, v in VARIANTS.items()))
     ap.add_argument("--protocols", nargs="+", default=["published", "two-run", "sweep"],
@@ -226,7 +226,7 @@ def published_tables(args, protocols: list[str]) -> None:
                     if proto not in protocols:
                         continue
                     t0 = time.perf_counter()
-                    if law in AVERAGES or law in VARIANTS:
+                    if law in AVERAGES or law in VARIANTS or law in CANDIDATES:
                         result, pred = fit_predictor([runs[n] for n in train], law)
                     else:
                         result = fit([runs[n] for n in train], law, **(kw if law.startswith("multipower") else {}))

@@ -29,6 +29,7 @@ import numpy as np
 
 import lrkit
 from lrkit.laws import Curve, fit, predict
+from laws_bound_prior import fit_mp_bound
 
 SWEEP_CSV = Path(__file__).resolve().parent / "data" / "charlm_cooldown_sweep.csv"
 #: the 1000/2000-step sweep (``benchmarks/data/make_charlm_long_sweep.sh``)
@@ -37,6 +38,9 @@ LONG_SWEEP_CSV = SWEEP_CSV.with_name("charlm_cooldown_sweep_long.csv")
 AVERAGES = {"avg": ("multipower", "bound")}
 #: benchmark-only variants of a law: ``{name: (law, fit keyword arguments)}`` (docs/methods.md, candidate (g))
 VARIANTS = {"mp-weak": ("multipower", {"prior_weight": 1e-3})}
+#: benchmark-only candidates fitted by a procedure of their own: ``{name: fit(pilots) -> (FitResult, info)}``
+#: (docs/methods.md, candidate (h))
+CANDIDATES = {"mp-bound": fit_mp_bound}
 
 
 class Averaged:
@@ -57,8 +61,12 @@ def fit_predictor(pilots: list, law: str):
     if law in AVERAGES:
         avg = Averaged([fit(pilots, name) for name in AVERAGES[law]])
         return avg, avg.predict
-    name, kw = VARIANTS.get(law, (law, {}))
-    res = fit(pilots, name, **kw)
+    if law in CANDIDATES:
+        res, info = CANDIDATES[law](pilots)
+        print(f"    {law}: {', '.join(f'{k}={v:.3g}' for k, v in info.items())}", flush=True)
+    else:
+        name, kw = VARIANTS.get(law, (law, {}))
+        res = fit(pilots, name, **kw)
     return res, (lambda lr, steps: predict(res, lr, steps, extrapolate=True))
 COLUMNS = ("schedule", "peak_lr", "seed", "steps", "step", "loss", "val_loss")
 

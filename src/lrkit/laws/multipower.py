@@ -154,7 +154,7 @@ class MultiPowerLaw(Law):
     def simplified_fit(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray]) -> np.ndarray:
         """The reference code's initialisation: the saturated law ``L0 + A S1^-alpha - B sum(delta)``
         (``G = 1``) fitted by variable projection over ``alpha`` and a bounded least-squares polish,
-        with ``C, beta, gamma`` at the prior centres (1, 0.5, 0.5)."""
+        with ``C, beta, gamma`` at the prior centres (:meth:`prior_centres`; 1, 0.5, 0.5)."""
         from scipy.optimize import least_squares  # lazy
 
         loss = np.concatenate(list(losses))
@@ -176,7 +176,8 @@ class MultiPowerLaw(Law):
             return np.log(np.maximum(x[0] + x[1] * np.exp(-x[2] * log_s1) - x[3] * sat, 1e-8)) - log_loss
 
         x = least_squares(res, x0, bounds=(l4, h4), x_scale="jac", max_nfev=200).x
-        return np.array([x[0], x[1], x[2], x[3], 1.0, 0.5, 0.5])  # C, beta, gamma at the prior centres
+        c = {**MultiPowerLaw.prior, **self.prior_centres(preps)}
+        return np.array([x[0], x[1], x[2], x[3], c["C"], c["beta"], c["gamma"]])  # the shape at the prior centres
 
 
 class IntrinsicClockMPL(MultiPowerLaw):
