@@ -188,6 +188,9 @@ def main() -> None:
     ap.add_argument("--export-sweep", metavar="DB", default=None,
                     help="write the sweep CSV from an lrkit bench database (charlm trials) and exit")
     ap.add_argument("--verbose", action="store_true", help="sweep: the predicted and observed best run per group")
+    ap.add_argument("--third-pilot", metavar="SPEC", default=None,
+                    help="sweep: a WSD run of the pilots' length joins the constant and cosine pilots and leaves the "
+                         "targets (e.g. 'wsd(decay=0.1, form=\"linear\", warmup=30)', a short cooldown branch)")
     ap.add_argument("--no-prior", action="store_true", help="fit the multi-power law without its shape prior")
     ap.add_argument("--no-select", action="store_true",
                     help="fit the multi-power law's default configuration (no forward-chaining selection)")
@@ -205,7 +208,7 @@ def main() -> None:
         published_tables(args, curves_protocols)
     if "sweep" in args.protocols:
         for path in args.sweep:
-            run_sweep(args.laws, path, verbose=args.verbose)
+            run_sweep(args.laws, path, verbose=args.verbose, third_pilot=args.third_pilot)
 
 
 def published_tables(args, protocols: list[str]) -> None:

@@ -126,8 +126,11 @@ def cooldown_start(lr: np.ndarray) -> int:
     return int(below[below > peak_at][0])
 
 
-def groups(runs: dict) -> list[dict]:
-    """One entry per (peak LR, seed): the pilots and the WSD targets by length."""
+def groups(runs: dict, third_pilot: str | None = None) -> list[dict]:
+    """One entry per (peak LR, seed): the pilots and the WSD targets by length.
+
+    ``third_pilot``: the schedule of a WSD run of the pilots' length that joins the two pilots (e.g. a
+    short cooldown branched off the constant pilot) and leaves the targets."""
     out = []
     for peak, seed in sorted({(k[1], k[2]) for k in runs}):
         wsd = {k: c for k, c in runs.items() if k[0].startswith("wsd") and k[1:3] == (peak, seed)}
@@ -144,6 +147,11 @@ def groups(runs: dict) -> list[dict]:
         pilots = [Curve("constant-pilot", c.lr[:half], c.steps[keep], c.loss[keep]),
                   Curve("cosine-pilot", cos[0].lr, cos[0].steps, cos[0].loss)]
         targets = {T: {k[0]: c for k, c in wsd.items() if k[3] == T} for T in lengths}
+        if third_pilot is not None:
+            extra = targets.get(half, {}).pop(third_pilot, None)
+            if extra is None:
+                raise SystemExit(f"no run {third_pilot!r} of {half} steps at peak LR {peak:g}, seed {seed} for the third pilot")
+            pilots.append(Curve("wsd-pilot", extra.lr, extra.steps, extra.loss))
         out.append({"peak": peak, "seed": seed, "half": half, "pilots": pilots, "targets": targets})
     return out
 
@@ -179,13 +187,14 @@ def evaluate_law(law: str, grp: dict) -> dict:
     return out
 
 
-def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False) -> dict[str, dict]:
+def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False,
+              third_pilot: str | None = None) -> dict[str, dict]:
     """Every law on every group; prints one row per law, returns the pooled figures."""
-    grps = groups(load_sweep(path))
+    grps = groups(load_sweep(path), third_pilot)
     if not grps:
         raise SystemExit(f"{path}: no (peak LR, seed) with a constant pilot, a cosine pilot and a cooldown sweep")
     n_groups = sum(len(g["targets"]) for g in grps)
-    print(f"\ncooldown sweep ({path.name}): {len(grps)} pilot pairs, {n_groups} target groups, "
+    print(f"\ncooldown sweep ({path.name}): {len(grps)} pilot {'triples' if third_pilot else 'pairs'}, {n_groups} target groups, "
           f"{sum(len(t) for g in grps for t in g['targets'].values())} WSD targets (validation loss over each cooldown)")
     print(f"{'law':<11}{'mean err':>9}{'worst':>8}{'rho':>7}{'best-hit':>10}{'hits':>7}{'cover':>7}{'fit s':>7}{'max s':>7}"
           "  undetermined")
@@ -206,7 +215,7 @@ def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False) ->
             for (grp_name, pred, obs), rho, e, cv in zip(s["best"], s["rhos"], acc["group_err"], acc["group_cover"]):
                 print(f"{'':>11}{grp_name:<16} rho {rho:+.2f}  err {100 * e:.2f}%  cover {cv:.2f}  "
                       f"predicted best {pred}  observed best {obs}")
-    floor = seed_oracle(path)
+    floor = seed_oracle(path, third_pilot)
     if floor:
         print(f"{'seed noise':<11}{floor['err']:>8.2f}%{'':>8}{floor['rho']:>7.2f}{floor['besthit']:>10.4f}{floor['hits']:>7}"
               "  (the anchor: each target predicted by the same schedule's run with the other seed, scaled by the"
@@ -214,13 +223,13 @@ def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False) ->
     return summary
 
 
-def seed_oracle(path: Path = SWEEP_CSV) -> dict | None:
+def seed_oracle(path: Path = SWEEP_CSV, third_pilot: str | None = None) -> dict | None:
     """The noise floor of the protocol: predict each target by the *same schedule* run with the other seed,
     scaled by the two seeds' mean log-ratio on the pilots (what a law that knew every schedule's effect
     exactly, but not this seed's noise, could do at best).  ``None`` if no peak LR has two seeds."""
     from scipy.stats import spearmanr
 
-    grps = groups(load_sweep(path))
+    grps = groups(load_sweep(path), third_pilot)
     by_peak = defaultdict(list)
     for g in grps:
         by_peak[g["peak"]].append(g)
