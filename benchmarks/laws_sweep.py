@@ -37,7 +37,7 @@ LONG_SWEEP_CSV = SWEEP_CSV.with_name("charlm_cooldown_sweep_long.csv")
 #: benchmark-only combinations: the mean of the named laws' predictions (point and band)
 AVERAGES = {"avg": ("multipower", "bound")}
 #: benchmark-only variants of a law: ``{name: (law, fit keyword arguments)}`` (docs/methods.md, candidate (g))
-VARIANTS = {"mp-weak": ("multipower", {"prior_weight": 1e-3})}
+VARIANTS = {"mp-weak": ("multipower", {"prior_weight": 1e-3}), "mp-noprior": ("multipower", {"prior_weight": 0.0})}
 #: benchmark-only candidates fitted by a procedure of their own: ``{name: fit(pilots) -> (FitResult, info)}``
 #: (docs/methods.md, candidate (h))
 CANDIDATES = {"mp-bound": fit_mp_bound}
