@@ -41,3 +41,19 @@ def test_bench_laws_sweep_protocol_runs_from_the_shipped_data_and_reports_every_
     # the anchor: the same schedule's run with the other seed (no fit: deterministic on the shipped data)
     floor = [line.split() for line in out.splitlines() if line.startswith("seed noise")]
     assert floor and floor[0][2:6] == ["1.43%", "0.93", "0.0040", "2/8"], floor
+
+
+def test_bench_laws_third_pilot_joins_the_pilots_and_leaves_the_targets():
+    """``--third-pilot SPEC``: that WSD run of the pilots' length is fitted with the constant and cosine
+    pilots and is no target any more (76 targets of 80); a spec the sweep does not hold is one line."""
+    spec = 'wsd(decay=0.1, form="linear", warmup=30)'
+    sweep = str(ROOT / "benchmarks" / "data" / "charlm_cooldown_sweep.csv")
+    base = [sys.executable, str(ROOT / "benchmarks" / "bench_laws.py"), "--protocols", "sweep", "--laws", "bound",
+            "--sweep", sweep, "--third-pilot"]
+    kw = dict(capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(base + [spec], **kw)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 pilot triples, 8 target groups, 76 WSD targets" in proc.stdout
+    assert any(line.startswith("bound ") for line in proc.stdout.splitlines())
+    bad = subprocess.run(base + ["wsd(decay=0.3, warmup=30)"], **kw)
+    assert bad.returncode != 0 and "no run 'wsd(decay=0.3, warmup=30)' of 300 steps" in bad.stderr

@@ -8,6 +8,7 @@ import pytest
 import lrkit
 from lrkit.laws import Curve, FitResult, LawError, fit, get_law, plan, predict
 from lrkit.laws.predict import final_loss
+from lrkit.laws.plan import undetermined_note
 from lrkit.runs import Run
 
 N, W, PEAK = 3000, 200, 3e-4
@@ -216,8 +217,18 @@ def test_plan_says_when_it_rests_on_undetermined_parameters(fitted):
     p = plan(fitted, N, PEAK, family="wsd")
     msg = p.warnings["undetermined"]
     assert msg.startswith("the plan rests on ") and all(n in msg for n in fitted.flags)
-    assert "prior's choice" in msg and "--law bound" in msg
+    assert "prior's choice" in msg and "--law bound" in msg and "--law mpl-it" in msg
     assert "warning (undetermined)" in p.summary()
     assert {"kind": "undetermined", "message": msg} in p.to_dict()["warnings"]
     determined = FitResult(**{**fitted.__dict__, "flags": {}})
     assert "undetermined" not in plan(determined, N, PEAK, family="wsd").warnings
+
+
+def test_plan_warning_tells_a_loose_shape_from_the_prior_s_choice(fitted):
+    """A law without a prior (``mpl-it`` on three pilots) flags a shape parameter by its wide interval: the
+    warning then says the pilots pin the cooldown only loosely, and does not send the user to mpl-it."""
+    loose = FitResult(**{**fitted.__dict__, "law": "mpl-it",
+                         "flags": {"C": "C=14.12: 90% bootstrap interval -1.03..25.8 wider than the value"}})
+    msg = undetermined_note(loose)
+    assert "only loosely" in msg and "prior's choice" not in msg and "--law mpl-it" not in msg
+    assert "prior's choice" in undetermined_note(fitted)

@@ -311,11 +311,14 @@ def undetermined_note(fit: FitResult) -> str:
                 "the plan may rest on the prior for some of them; refit to know")
     names = ", ".join(fit.flags)
     line = f"the plan rests on {names}, which the pilots did not determine ({'; '.join(fit.flags.values())})"
-    if any(n in COOLDOWN_SHAPE for n in fit.flags):
-        line += ("; the planned cooldown is the prior's choice, not the pilots': a pilot that holds a low LR after a fast "
-                 "drop (a short WSD run) determines them")
-        if fit.law != "bound":
-            line += "; a fit with --law bound gives a second opinion on the ranking without them"
+    shape = [n for n in fit.flags if n in COOLDOWN_SHAPE]
+    if shape:
+        line += ("; the planned cooldown is the prior's choice, not the pilots'"
+                 if any("prior" in fit.flags[n] for n in shape) else "; the pilots pin the planned cooldown's shape only loosely")
+        if fit.law != "mpl-it":
+            line += ("; branch a short cooldown off the constant pilot (its last 10% decayed to 0) and fit the runs with "
+                     "--law mpl-it, which takes the cooldown's shape from it (docs/methods.md)")
+        line += "; --law bound gives a second opinion on the ranking without them"
     return line
 
 
