@@ -316,8 +316,9 @@ def undetermined_note(fit: FitResult) -> str:
         line += ("; the planned cooldown is the prior's choice, not the pilots'"
                  if any("prior" in fit.flags[n] for n in shape) else "; the pilots pin the planned cooldown's shape only loosely")
         if fit.law != "mpl-it":
-            line += ("; branch a short cooldown off the constant pilot (its last 10% decayed to 0) and fit the runs with "
-                     "--law mpl-it, which takes the cooldown's shape from it (docs/methods.md)")
+            line += ("; with a constant and a cosine pilot, add a short cooldown branched off the constant one (its last "
+                     "10% decayed to 0) and fit the three with --law mpl-it, which takes the cooldown's shape from it "
+                     "(docs/methods.md)")
         line += "; --law bound gives a second opinion on the ranking without them"
     return line
 
