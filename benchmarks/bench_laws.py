@@ -180,7 +180,8 @@ def main() -> None:
     ap.add_argument("--laws", nargs="+", default=list(LAW_NAMES) + list(AVERAGES),
                     choices=list(LAW_NAMES) + list(AVERAGES) + list(VARIANTS) + list(CANDIDATES),
                     help="laws to benchmark; " + ", ".join(f"{k} = the mean of {' and '.join(v)}" for k, v in AVERAGES.items())
-                    + "; " + ", ".join(f"{k} = {v[0]} with {v[1]}" for k, v in VARIANTS.items()))
+                    + "; " + ", ".join(f"{k} = {v[0]} with {v[1]}" for k, v in VARIANTS.items())
+                    + "; " + ", ".join(f"{k} = candidate of docs/methods.md" for k in CANDIDATES))
     ap.add_argument("--protocols", nargs="+", default=["published", "two-run", "sweep"],
                     choices=["published", "two-run", "sweep"])
     ap.add_argument("--sweep", type=Path, nargs="+", default=[p for p in (SWEEP_CSV, LONG_SWEEP_CSV) if p.exists()],

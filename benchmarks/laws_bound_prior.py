@@ -62,8 +62,7 @@ def matched_centres(pilots: Sequence, mp_fit, bound_fit) -> dict[str, float]:
     ref = _final(bound_fit, const)
     gain_b = np.array([_final(bound_fit, s) - ref for s in probe]) / ref
     law = get_law("multipower", **mp_fit.law_options)
-    p = mp_fit.params
-    L0, A, alpha = p["L0"], p["A"], p["alpha"]
+    A, alpha = mp_fit.params["A"], mp_fit.params["alpha"]  # L0 cancels in a gain
     step = np.array([const.size - 1])
     preps = [law.prepare(s, step) for s in [const] + probe]
     # gain = A (S1_p^-alpha - S1_c^-alpha) - B (LD_p - LD_c): the first part is fixed, B enters linearly
@@ -71,17 +70,18 @@ def matched_centres(pilots: Sequence, mp_fit, bound_fit) -> dict[str, float]:
     base = (power[1:] - power[0]) / ref
     lo, hi = law.bounds(1e9)
 
-    def fitted(x: np.ndarray) -> tuple[np.ndarray, float]:
+    def residual(x: np.ndarray) -> np.ndarray:
+        """Multi-power minus bound gains for the shape ``exp(x)``, with the best ``B`` for it."""
         C, beta, gamma = np.exp(x)
         ld = np.array([q.ld(C, beta, gamma)[0] for q in preps])
         dld = (ld[1:] - ld[0]) / ref  # gain = base - B * dld
         B = float(np.clip(dld @ (base - gain_b) / max(dld @ dld, 1e-300), lo[3], hi[3]))
-        return base - B * dld - gain_b, B
+        return base - B * dld - gain_b
 
     lo_x, hi_x = np.log(lo[4:]), np.log(hi[4:])
     best = None
     for x0 in [(1.0, 0.5, 0.5)] + list(itertools.product((0.5, 2.0, 8.0), (0.4, 0.7), (0.4, 0.65))):
-        r = least_squares(lambda x: fitted(x)[0], np.log(x0), bounds=(lo_x, hi_x), x_scale=1.0)
+        r = least_squares(residual, np.log(x0), bounds=(lo_x, hi_x), x_scale=1.0)
         if best is None or r.cost < best.cost:
             best = r
     C, beta, gamma = np.exp(best.x)

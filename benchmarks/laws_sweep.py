@@ -68,6 +68,8 @@ def fit_predictor(pilots: list, law: str):
         name, kw = VARIANTS.get(law, (law, {}))
         res = fit(pilots, name, **kw)
     return res, (lambda lr, steps: predict(res, lr, steps, extrapolate=True))
+
+
 COLUMNS = ("schedule", "peak_lr", "seed", "steps", "step", "loss", "val_loss")
 
 
