@@ -16,9 +16,10 @@ from typing import Sequence
 
 import numpy as np
 
-from lrkit.laws import Curve, fit, predict
+from lrkit.laws import Curve, fit
 from lrkit.laws.base import warmup_peak
 from lrkit.laws.multipower import MultiPowerLaw
+from lrkit.laws.predict import final_loss
 from lrkit.laws.result import get_law
 
 #: the probes' decay fractions (linear and 1-sqrt to 0 each)
@@ -47,9 +48,10 @@ def probes(pilots: Sequence) -> tuple[np.ndarray, list[np.ndarray]]:
     return const, out
 
 
-def _final(result, lr: np.ndarray) -> float:
-    """A fit's predicted loss at the last step of ``lr``."""
-    return float(predict(result, lr, np.array([lr.size - 1]), extrapolate=True).loss[0])
+def gains(result, const: np.ndarray, probe: Sequence[np.ndarray]) -> np.ndarray:
+    """A fit's predicted final loss of each probe minus that of the constant schedule, relative to the latter."""
+    ref = final_loss(result, const)
+    return np.array([final_loss(result, s) - ref for s in probe]) / ref
 
 
 def matched_centres(pilots: Sequence, mp_fit, bound_fit) -> dict[str, float]:
@@ -59,8 +61,8 @@ def matched_centres(pilots: Sequence, mp_fit, bound_fit) -> dict[str, float]:
     from scipy.optimize import least_squares  # lazy
 
     const, probe = probes(pilots)
-    ref = _final(bound_fit, const)
-    gain_b = np.array([_final(bound_fit, s) - ref for s in probe]) / ref
+    ref = final_loss(bound_fit, const)
+    gain_b = gains(bound_fit, const, probe)
     law = get_law("multipower", **mp_fit.law_options)
     A, alpha = mp_fit.params["A"], mp_fit.params["alpha"]  # L0 cancels in a gain
     step = np.array([const.size - 1])
