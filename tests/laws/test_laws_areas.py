@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from lrkit.laws.areas import annealing_area, forward_area, ld_chunks, ld_pairs, loss_drop, warmup_end
 from lrkit.laws.bound import ConvexBoundLaw
+from lrkit.laws.fsl import FunctionalScalingLaw, weighted_drop
 from lrkit.laws.itmpl import IntrinsicTimeMPL
 from lrkit.laws.lra import LRALaw
 from lrkit.laws.multipower import MultiPowerLaw
@@ -81,6 +82,7 @@ def test_constant_stretches_contribute_nothing():
     (MultiPowerLaw(warmup="ld"), np.array([3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6])),
     (LRALaw(0.99), np.array([3.0, 0.5, 0.5, 1.0])),
     (IntrinsicTimeMPL(), np.array([3.0, 0.5, 0.5, 400.0, 30.0, 0.6])),
+    (FunctionalScalingLaw(), np.array([3.0, 0.5, 0.5, 400.0, 30.0, 0.6, 0.4])),
     (ConvexBoundLaw(), np.array([3.0, 0.5, 0.5, 800.0])),
 ])
 def test_jacobian_and_final_gradient_match_finite_differences(law, theta):
@@ -114,6 +116,9 @@ def test_compressed_loss_drop_matches_exact_on_long_schedules():
     assert fast.size < exact.size / 20
     for C, beta, gamma in [(2.0, 0.6, 0.6), (0.05, 2.0, 0.7), (1.0, 0.3, 0.4)]:
         np.testing.assert_allclose(loss_drop(fast, C, beta, gamma), loss_drop(exact, C, beta, gamma), rtol=5e-5, atol=1e-12)
+    for C, beta, alpha, omega in [(2e4, 0.6, 0.5, 1.0), (300.0, 1.5, 0.3, 0.5)]:  # the fsl law's weighted sum
+        np.testing.assert_allclose(weighted_drop(fast, C, beta, alpha, omega)[0],
+                                   weighted_drop(exact, C, beta, alpha, omega)[0], rtol=5e-5, atol=1e-12)
 
 
 def test_warmup_in_loss_drop_matches_naive_sum_from_step_one():

@@ -22,6 +22,7 @@ THETA = {
     "lra": np.array([2.5, 0.6, 0.45, 1.2]),
     "mpl-it": np.array([2.5, 0.6, 0.45, 500.0, 30.0, 0.6]),
     "multipower-it": np.array([2.5, 0.6, 0.45, 500.0, 30.0, 0.6]),
+    "fsl": np.array([2.5, 0.6, 0.45, 600.0, 30.0, 0.6, 0.5]),
     "bound": np.array([2.5, 0.6, 0.45, 800.0]),
 }
 
@@ -45,6 +46,13 @@ def naive_loss(name: str, lr: np.ndarray, t: int, theta: np.ndarray) -> float:
         ld = sum((lr[k - 1] - lr[k]) * (1 - (C * lr[k] ** (-gamma) * lr[k:t + 1].sum() + 1) ** (-beta))
                  for k in range(w, t + 1))
         return L0 + A * s1 ** (-alpha) - B * ld
+    if name == "fsl":  # Li et al. 2025's ansatz: c3 = (1 - omega) / omega, c2 = B omega, T_k = S1(k)
+        L0, A, alpha, B, C, beta, omega = theta
+        c2, c3 = B * omega, (1 - omega) / omega
+        T = np.cumsum(lr)
+        ld = sum((lr[k - 1] - lr[k]) * (c3 + T[k] ** (-alpha)) * (1 - (1 + C * (T[t] - T[k - 1])) ** (-beta))
+                 for k in range(w, t + 1))
+        return L0 + A * T[t] ** (-alpha) - c2 * ld
     if name == "lra":  # Tissue et al. 2024 eq. (1), lam = 0.999
         L0, A, alpha, C = theta
         m = s2 = 0.0
@@ -184,7 +192,26 @@ def test_free_plan_works_for_every_law(exact_fit):
     np.testing.assert_allclose(lrkit.parse(p.best.spec).sample(N) * PEAK, p.best.lr)
 
 
-@pytest.mark.parametrize("name", ["mpl-it", "bound"])
+def test_fsl_with_omega_zero_is_mpl_it_and_weights_earlier_drops_more():
+    lr = lrs(UNSEEN)
+    th = THETA["mpl-it"]
+    fsl = get_law("fsl")
+    np.testing.assert_allclose(fsl.predict(lr, STEPS, np.r_[th, 0.0])[0], get_law("mpl-it").predict(lr, STEPS, th)[0],
+                               rtol=1e-13)
+    # omega = 1 weights a drop by S1(k)^-alpha (the noise a step injects scales with the loss then), so a
+    # long cooldown, whose drops come earlier, gains more relative to a short one than with omega = 0
+    end = np.array([N - 1])
+    const = lrs(f"constant(warmup={W})")
+
+    def gain(spec, omega):
+        th_o = np.r_[th, omega]
+        return fsl.predict(const, end, th_o)[0][0] - fsl.predict(lrs(spec), end, th_o)[0][0]
+
+    long_, short = f"wsd(decay=0.6, warmup={W})", f"wsd(decay=0.1, warmup={W})"
+    assert gain(long_, 1.0) / gain(short, 1.0) > 1.05 * gain(long_, 0.0) / gain(short, 0.0)
+
+
+@pytest.mark.parametrize("name", ["mpl-it", "fsl", "bound"])
 def test_new_laws_take_no_options(name):
     with pytest.raises(LawError, match=f"law '{name}' takes no options"):
         get_law(name, warmup="ld")

@@ -2,7 +2,8 @@
 
 Laws: the multi-power law (Luo et al. 2025, arXiv 2503.12811; the default), the LR-annealing law
 (Tissue, Wang, Wang 2024, arXiv 2408.11029), the multi-power law with its loss drop in intrinsic time
-(``"mpl-it"``, after Li et al. 2025, arXiv 2509.19189) and the convex last-iterate bound as a law
+(``"mpl-it"``, after Li et al. 2025, arXiv 2509.19189), the Functional Scaling Law's ansatz (``"fsl"``, Li
+et al. 2025) and the convex last-iterate bound as a law
 (``"bound"``, Schaipp et al. 2025, arXiv 2501.18965).  Needs scipy (``pip install lrkit[fit]``); imported lazily.
 
 >>> from lrkit.runs import load_run

@@ -75,7 +75,8 @@ class LDPairs:
 
     One entry per pair (change step ``k``, evaluation step ``t_m``) with ``k <= t_m``, grouped by
     ``m`` in contiguous segments: ``delta`` (``lr[k-1]-lr[k]``), ``log_lr`` (``log lr[k]``) and
-    ``log_s`` (``log S_k(t_m)``, ``S_k(t) = sum_{tau=k}^{t} lr[tau]``).  ``seg_start[j]`` is where
+    ``log_s`` (``log S_k(t_m)``, ``S_k(t) = sum_{tau=k}^{t} lr[tau]``) and ``log_s1k`` (``log S1(k)``, the
+    forward area when the change is made: the ``fsl`` law's drop weight).  ``seg_start[j]`` is where
     the segment of evaluation step ``seg_m[j]`` begins (empty segments are left out).
     """
 
@@ -85,6 +86,7 @@ class LDPairs:
     delta: np.ndarray
     log_lr: np.ndarray
     log_s: np.ndarray
+    log_s1k: np.ndarray
 
     @property
     def size(self) -> int:
@@ -110,12 +112,13 @@ def _block_edges(n: int, rel_width: float) -> np.ndarray:
     return np.asarray(edges, dtype=np.int64)
 
 
-def _pairs_from(m: np.ndarray, delta: np.ndarray, lr_k: np.ndarray, s: np.ndarray, n_eval: int, floor: float) -> LDPairs:
+def _pairs_from(m: np.ndarray, delta: np.ndarray, lr_k: np.ndarray, s: np.ndarray, s1k: np.ndarray, n_eval: int,
+                floor: float) -> LDPairs:
     counts = np.bincount(m, minlength=n_eval)
     starts = np.cumsum(counts) - counts
     nonempty = counts > 0
     return LDPairs(n_eval, np.nonzero(nonempty)[0], starts[nonempty], delta,
-                   np.log(np.maximum(lr_k, floor)), np.log(np.maximum(s, floor)))
+                   np.log(np.maximum(lr_k, floor)), np.log(np.maximum(s, floor)), np.log(np.maximum(s1k, floor)))
 
 
 def pairs_per_step(n: int, rel_width: float | None = None) -> int:
@@ -132,7 +135,8 @@ def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None, 
     ``rel_width > 0`` (default :data:`REL_WIDTH`): the changes ``k <= t`` are grouped by their distance
     ``d = t - k`` into blocks of width ``max(1, floor(rel_width * d))`` (one step wide for
     ``d < 1/rel_width``, geometric further away), and each block's increases and decreases become one
-    node each: their summed change, with the change-weighted means of ``log lr_k`` and of ``S_k(t)``.  The summand is smooth in ``k`` on the scale of ``d``, so the relative error per block is
+    node each: their summed change, with the change-weighted means of ``log lr_k``, of ``S_k(t)`` and of
+    ``log S1(k)``.  The summand is smooth in ``k`` on the scale of ``d``, so the relative error per block is
     about ``rel_width^2 / 24``: below 1e-5 of the loss drop for the default, with O(M log N) pairs
     instead of O(K*M) (about 60x fewer for a 24000-step cosine).  A block holding one change (a
     step schedule, a plateau's edge) is exact.
@@ -151,15 +155,16 @@ def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None, 
         kk = k[np.arange(total) - np.repeat(starts, counts)]
         s = cum[steps[m] + 1] - cum[kk]
         return _pairs_from(m, delta[np.arange(total) - np.repeat(starts, counts)] if total else delta[:0],
-                           lr[kk], s, steps.size, floor)
+                           lr[kk], s, cum[kk + 1], steps.size, floor)
     edges = _block_edges(int(steps.max(initial=0)) + 1, rel_width)
-    ms, ds, lk, ck = [], [], [], []
+    ms, ds, lk, ck, l1 = [], [], [], [], []
     log_lr = np.log(np.maximum(lr, floor))
+    log_s1 = np.log(np.maximum(cum[1:], floor))  # log S1(k)
     for sign in (delta > 0, delta < 0):
         ks, dk = k[sign], delta[sign]
         if ks.size == 0:
             continue
-        pre = [np.concatenate([[0.0], np.cumsum(v)]) for v in (dk, dk * log_lr[ks], dk * cum[ks])]
+        pre = [np.concatenate([[0.0], np.cumsum(v)]) for v in (dk, dk * log_lr[ks], dk * cum[ks], dk * log_s1[ks])]
         # block j of evaluation step t: k in [t - e_{j+1} + 1, t - e_j]
         hi = np.searchsorted(ks, steps[:, None] - edges[None, :-1], side="right")
         lo = np.searchsorted(ks, steps[:, None] - edges[None, 1:] + 1, side="left")
@@ -170,6 +175,7 @@ def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None, 
         ds.append(d)
         lk.append((pre[1][hi] - pre[1][lo]) / d)  # change-weighted mean of log lr_k
         ck.append((pre[2][hi] - pre[2][lo]) / d)  # ... and of cum[k]
+        l1.append((pre[3][hi] - pre[3][lo]) / d)  # ... and of log S1(k)
     m = np.concatenate(ms)
     order = np.argsort(m, kind="stable")
     m = m[order]
@@ -178,7 +184,7 @@ def ld_pairs(lr: np.ndarray, steps: np.ndarray, rel_width: float | None = None, 
     starts = np.cumsum(counts) - counts
     nonempty = counts > 0
     return LDPairs(steps.size, np.nonzero(nonempty)[0], starts[nonempty], np.concatenate(ds)[order],
-                   np.concatenate(lk)[order], np.log(np.maximum(s, floor)))
+                   np.concatenate(lk)[order], np.log(np.maximum(s, floor)), np.concatenate(l1)[order])
 
 
 def ld_chunks(lr: np.ndarray, steps: np.ndarray, max_pairs: int = MAX_PAIRS,

@@ -14,13 +14,14 @@ from .base import Law, LawError
 from .bound import ConvexBoundLaw
 from .domain import Domain
 from .figures import draw
+from .fsl import FunctionalScalingLaw
 from .itmpl import IntrinsicTimeMPL
 from .lra import LRALaw
 from .multipower import IntrinsicClockMPL, MultiPowerLaw
 
-LAW_NAMES = ("multipower", "multipower-it", "lra", "mpl-it", "bound")
+LAW_NAMES = ("multipower", "multipower-it", "lra", "mpl-it", "fsl", "bound")
 #: the laws that take no options
-_PLAIN = {"mpl-it": IntrinsicTimeMPL, "bound": ConvexBoundLaw}
+_PLAIN = {"mpl-it": IntrinsicTimeMPL, "fsl": FunctionalScalingLaw, "bound": ConvexBoundLaw}
 #: the multi-power laws (option ``warmup``; fit configurations chosen by forward-chaining CV)
 _MPL = {"multipower": MultiPowerLaw, "multipower-it": IntrinsicClockMPL}
 #: a fit describes its pilots when every pilot has R² at least this ...

@@ -10,7 +10,7 @@ from ...laws.result import MAX_ERROR, MIN_R2
 from ..figure_options import figure_options, plot_figure
 from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, warn
 
-LAW_CHOICES = ("multipower", "multipower-it", "lra", "mpl-it", "bound")
+LAW_CHOICES = ("multipower", "multipower-it", "lra", "mpl-it", "fsl", "bound")
 
 
 def _fixes(items) -> dict[str, float]:
@@ -65,7 +65,8 @@ def _tables(console, result) -> None:
 @click.argument("runs", nargs=-1, required=True, type=click.Path(), metavar="RUN...")
 @click.option("--law", type=click.Choice(LAW_CHOICES), default="multipower", show_default=True,
               help="multipower: Luo et al. 2025; multipower-it: the same with gamma = 0 (drop in intrinsic time, with "
-                   "the prior); lra: Tissue et al. 2024; mpl-it: multi-power, drop in intrinsic time, no prior; "
+                   "the prior); lra: Tissue et al. 2024; mpl-it: multi-power, drop in intrinsic time, no prior; fsl: the "
+                   "Functional Scaling Law ansatz, Li et al. 2025 (mpl-it with each drop weighted by the loss when made); "
                    "bound: convex bound, Schaipp et al. 2025 (docs/methods.md).")
 @apply(RUN_OPTIONS)
 @click.option("--target", type=click.Choice(["loss", "val_loss"]), default="loss", show_default=True,
