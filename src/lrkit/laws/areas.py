@@ -15,6 +15,7 @@ Conventions (shared by both laws, following the multi-power-law reference code, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -91,6 +92,11 @@ class LDPairs:
     @property
     def size(self) -> int:
         return int(self.delta.size)
+
+    @cached_property
+    def s(self) -> np.ndarray:
+        """``S_k(t_m)`` itself (computed once: a law that needs it at every evaluation reuses it)."""
+        return np.exp(self.log_s)
 
     def segment_sum(self, w: np.ndarray) -> np.ndarray:
         """Sum of ``w`` over the pairs of each evaluation step (zeros where there are none)."""

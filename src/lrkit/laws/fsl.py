@@ -36,17 +36,17 @@ def weighted_drop(pairs: LDPairs, C: float, beta: float, alpha: float, omega: fl
                   jac: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """``sum_k delta_k w_k G_k`` per evaluation step, ``w_k = (1 - omega) + omega S1(k)^-alpha``,
     ``G_k = 1 - (1 + C S_k(t))^-beta``; with ``jac``, its derivatives in ``(C, beta, alpha, omega)``, shape (M, 4)."""
-    s = np.exp(pairs.log_s)
+    s = pairs.s
     e = np.exp(-alpha * pairs.log_s1k)  # S1(k)^-alpha
     w = (1.0 - omega) + omega * e
-    z = 1.0 + C * s
-    q = z ** (-beta)
+    lz = np.log1p(C * s)
+    q = np.exp(-beta * lz)  # (1 + C S_k)^-beta
     dw = pairs.delta * w
     ld = pairs.segment_sum(dw * (1.0 - q))
     if not jac:
         return ld, None
-    d_c = pairs.segment_sum(dw * beta * s * q / z)
-    d_beta = pairs.segment_sum(dw * q * np.log(z))
+    d_c = pairs.segment_sum(dw * beta * s * q / (1.0 + C * s))
+    d_beta = pairs.segment_sum(dw * q * lz)
     g = pairs.delta * (1.0 - q)
     d_alpha = pairs.segment_sum(g * omega * e * -pairs.log_s1k)
     d_omega = pairs.segment_sum(g * (e - 1.0))
@@ -138,15 +138,15 @@ class FunctionalScalingLaw(Law):
         s1 = np.concatenate([p.s1 for p in preps])
         area = float(s1.max())
         cands = []
-        for c_rel, beta, alpha in itertools.product((1.0, 10.0, 100.0, 1000.0), (0.3, 0.6, 1.0),
-                                                   (0.2, 0.35, 0.5, 0.7, 1.0)):
+        for c_rel, beta in itertools.product((1.0, 10.0, 100.0, 1000.0), (0.3, 0.6, 1.0)):
             C = c_rel / area
-            plain = np.concatenate([self.drop(p, C, beta, alpha, 0.0) for p in preps])
-            weighted = np.concatenate([self.drop(p, C, beta, alpha, 1.0) for p in preps])
-            for omega in _OMEGAS:
-                ld = (1.0 - omega) * plain + omega * weighted
-                X = np.stack([np.ones_like(s1), s1 ** (-alpha), -ld], axis=1)
-                coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
-                cands.append((sse, np.array([coef[0], coef[1], alpha, coef[2], C, beta, omega])))
+            plain = np.concatenate([self.drop(p, C, beta, 0.0, 0.0) for p in preps])  # omega = 0: no alpha
+            for alpha in (0.2, 0.35, 0.5, 0.7, 1.0):
+                weighted = np.concatenate([self.drop(p, C, beta, alpha, 1.0) for p in preps])
+                for omega in _OMEGAS:
+                    ld = (1.0 - omega) * plain + omega * weighted
+                    X = np.stack([np.ones_like(s1), s1 ** (-alpha), -ld], axis=1)
+                    coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
+                    cands.append((sse, np.array([coef[0], coef[1], alpha, coef[2], C, beta, omega])))
         cands.sort(key=lambda c: c[0])
         return [np.clip(t, lo, hi) for _, t in cands[:n]]
