@@ -26,6 +26,7 @@ from .areas import warmup_end
 from .base import Curve, Law, LawError, UndeterminedWarning, thinned, usable_points
 from .domain import Domain, warmup_steps
 from .identify import at_bound, note, undetermined
+from .profile import profile_fits
 from .result import FitResult, get_law, options_of
 from .selection import CAL_FRACTIONS, model_error, select_config
 from .solve import Problem, Solution, block_resample, fixed_index, solve
@@ -210,6 +211,7 @@ def fit(
         merr = model_error(curves, law_obj, holdout, level=band_level, huber_delta=huber_delta, n_starts=1,
                            prior_weight=prior_weight, shrink=shrink, fixed=fixed)  # one start per fold, as in selection
     flags = _flags(problem, sol.theta, samples, prior_weight, shrink, fixed, band_level)
+    profile = profile_fits(problem, sol, flags, fixed, prior_weight, shrink, huber_delta)
     pred = problem.model()(sol.theta, False)[0]
     return FitResult(  # the diagnostics (domain, at_bounds, pilots) last
         law=law_obj.name,
@@ -236,4 +238,5 @@ def fit(
         target=target,
         at_bounds=_at_bounds(problem, sol.theta, fixed),
         pilots=_pilots(curves, pred),
+        profile=profile,
     )

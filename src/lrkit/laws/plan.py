@@ -31,6 +31,7 @@ from .base import LawError, schedule_lr
 from .domain import check_losses, check_schedule, settle, warmup_steps
 from .figures import draw
 from .predict import Prediction, difference, evaluate, final_loss, has_band
+from .profile import refits
 from .result import FitResult
 
 #: one-parameter families: spec template (``{x}`` the searched value, ``{w}`` the warmup), search
@@ -81,6 +82,10 @@ class Plan:
     (``(value, lower, upper)``; the two predictions' errors taken as independent,
     :func:`~lrkit.laws.predict.difference`).  ``warnings``: ``{kind: message}`` for every
     way the plan leaves the fit's domain of validity.  ``floor``: the free form's lowest multiplier.
+    ``profile``: what the pilots allow when the fit flags the parameter that decides the cooldown
+    (``FitResult.profile``): per value it was held at, the pilots' mean relative error under that refit
+    and the best WSD schedule it plans for this budget (``param``, ``value``, ``mean_rel_error``,
+    ``spec``, ``decay``, ``final_loss``).
     """
 
     best: Candidate
@@ -95,6 +100,7 @@ class Plan:
     convention: str | None = None
     level: float = 0.9
     fit: FitResult | None = field(default=None, repr=False, compare=False)
+    profile: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def beats_standard(self) -> bool:
@@ -137,6 +143,10 @@ class Plan:
                  f"{b.upper:.4f})", f"  {self.verdict()}"]
         lines += [f"  {c.spec}: {c.final_loss:.4f} ({c.lower:.4f} .. {c.upper:.4f})" for c in self.standard]
         lines += [f"  warning ({k}): {m}" for k, m in self.warnings.items()]
+        if self.profile:
+            lines.append("  what the pilots allow (the fit refitted with the parameter held; the best WSD of each):")
+            lines += [f"    {r['param']} = {r['value']:g}: pilots' mean |err| {100 * r['mean_rel_error']:.4f}%, "
+                      f"{r['spec']} ({r['final_loss']:.4f})" for r in self.profile]
         return "\n".join(lines)
 
     def plot(self, ax=None, **kw):
@@ -150,7 +160,8 @@ class Plan:
                 "best": self.best.to_dict(), "recommended": self.recommended.spec,
                 "difference_to_best_standard": {"schedule": self.standard[0].spec, "value": d, "lower": lo, "upper": hi},
                 "standard": [c.to_dict() for c in self.standard],
-                "warnings": [{"kind": k, "message": m} for k, m in self.warnings.items()]}
+                "warnings": [{"kind": k, "message": m} for k, m in self.warnings.items()],
+                "profile": list(self.profile)}
 
 
 def _score(fit: FitResult, spec: str, steps: int, peak_lr: float, convention: str | None = None) -> Candidate:
@@ -303,9 +314,31 @@ def default_floor(fit: FitResult) -> float:
 COOLDOWN_SHAPE = ("C", "beta", "gamma")
 
 
-def undetermined_note(fit: FitResult) -> str:
+def profile_rows(fit: FitResult, steps: int, peak_lr: float, warmup: int, convention: str | None) -> list[dict[str, Any]]:
+    """:attr:`Plan.profile`: the best WSD schedule of this budget under each of the fit's profile refits."""
+    rows = []
+    for value, err, alt in refits(fit):
+        with np.errstate(all="ignore"):
+            c = _family_search(_Budget(alt, steps, peak_lr, warmup, convention), "wsd")
+        rows.append({"param": fit.profile["param"], "value": value, "mean_rel_error": err, "spec": c.spec,
+                     "decay": float(getattr(parse(c.spec), "decay")), "final_loss": c.final_loss})
+    return rows
+
+
+def _profile_sentence(rows: Sequence[dict[str, Any]]) -> str:
+    best = min(rows, key=lambda r: r["mean_rel_error"])
+    errs = [100 * r["mean_rel_error"] for r in rows]
+    decays = [100 * r["decay"] for r in rows]
+    held = ", ".join(f"{r['value']:g}" for r in rows)
+    return (f"; held at {rows[0]['param']} = {held}, the pilots are described "
+            f"within {min(errs):.3g}-{max(errs):.3g}% mean error (best at {best['value']:g}) and the best WSD decays "
+            f"{min(decays):.0f}-{max(decays):.0f}% of the run (what the pilots allow, below the plan)")
+
+
+def undetermined_note(fit: FitResult, profile: Sequence[dict[str, Any]] = ()) -> str:
     """The plan's warning when the fit flags parameters the pilots did not determine (``fit.flags``), or
-    when its file is older than the flags (``fit.flags_checked`` false)."""
+    when its file is older than the flags (``fit.flags_checked`` false); ``profile``: the plan's
+    :attr:`Plan.profile` rows, summed up in one clause."""
     if not fit.flags_checked:
         return ("the fit file was written before lrkit recorded which parameters the pilots do not determine: "
                 "the plan may rest on the prior for some of them; refit to know")
@@ -315,6 +348,8 @@ def undetermined_note(fit: FitResult) -> str:
     if shape:
         line += ("; the planned cooldown is the prior's choice, not the pilots'"
                  if any("prior" in fit.flags[n] for n in shape) else "; the pilots pin the planned cooldown's shape only loosely")
+        if profile:
+            line += _profile_sentence(profile)
         if fit.law != "mpl-it":
             line += ("; with a constant and a cosine pilot, add a short cooldown branched off the constant one (its last "
                      "10% decayed to 0) and fit the three with --law mpl-it, which takes the cooldown's shape from it "
@@ -410,8 +445,9 @@ def plan(
         if "loss" not in warned:
             warned = {**settle(_loss_findings(fit, [best], steps, peak_lr), extrapolate), **warned}
         diff = difference(best.prediction(fit), standard[0].prediction(fit))
+    rows = profile_rows(fit, steps, float(peak_lr), int(warmup), convention)
     if fit.flags or not fit.flags_checked:
-        warned["undetermined"] = undetermined_note(fit)
+        warned["undetermined"] = undetermined_note(fit, rows)
     best, standard = best.with_band(fit), [c.with_band(fit) for c in standard]
     return Plan(best, standard, family, steps, float(peak_lr), int(warmup), diff, warned, floor, convention,
-                fit.band_level, fit)
+                fit.band_level, fit, rows)

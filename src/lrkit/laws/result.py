@@ -18,6 +18,7 @@ from .fsl import FunctionalScalingLaw
 from .itmpl import IntrinsicTimeMPL
 from .lra import LRALaw
 from .multipower import IntrinsicClockMPL, MultiPowerLaw
+from .profile import check_profile
 
 LAW_NAMES = ("multipower", "multipower-it", "lra", "mpl-it", "fsl", "bound")
 #: the laws that take no options
@@ -105,6 +106,9 @@ class FitResult:
     at_bounds: list[str] = field(default_factory=list)
     #: each pilot's logged and fitted loss, thinned to at most 300 points (for figures and summaries)
     pilots: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    #: what the pilots allow for an undetermined shape parameter: refits with it held on a grid
+    #: (:func:`lrkit.laws.profile.profile_fits`; empty: none was made)
+    profile: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
@@ -220,4 +224,8 @@ class FitResult:
             raise LawError(f"{clip_path(src)}: malformed fit file ({exc})") from None
         if missing:
             raise LawError(f"{clip_path(src)}: fit file lacks parameters {missing}")
+        try:
+            check_profile(fit.profile, law)
+        except LawError as exc:
+            raise LawError(f"{clip_path(src)}: malformed fit file: {exc}") from None
         return fit

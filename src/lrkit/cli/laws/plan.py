@@ -41,6 +41,27 @@ def _table(stream, result, p) -> None:
     if p.family == "free" and p.floor > 0:
         console.print(f"[dim]the free form stays at or above {p.floor:.3g} of the peak LR (the pilots' lowest LR; "
                       "--allow-zero lifts it)[/]")
+    if p.profile:
+        console.print(_profile_table(result, p))
+
+
+def _profile_table(result, p):
+    """What the pilots allow: the best WSD under each refit of the fit's profile (``Plan.profile``)."""
+    from rich.table import Table
+
+    name = p.profile[0]["param"]
+    own = result.params[name]
+    mine = min(range(len(p.profile)), key=lambda i: abs(p.profile[i]["value"] - own))
+    best = min(range(len(p.profile)), key=lambda i: p.profile[i]["mean_rel_error"])
+    t = Table(title=f"what the pilots allow: the fit with {name} held (it decides the cooldown; the pilots leave it "
+                    "open)", title_justify="left")
+    for col, just in ((name, "right"), ("pilots' mean |err|", "right"), ("best wsd", "left"), ("final loss", "right")):
+        t.add_column(col, justify=just)
+    for i, r in enumerate(p.profile):
+        err = f"{100 * r['mean_rel_error']:.4f}%"
+        t.add_row(f"{r['value']:g}" + (" (this fit)" if i == mine else ""), f"[bold]{err}[/]" if i == best else err,
+                  r["spec"], f"{r['final_loss']:.4f}")
+    return t
 
 
 @click.command("plan")

@@ -1,0 +1,111 @@
+"""What the pilots allow: a fit that leaves the multi-power law's gamma to the prior stores refits with
+gamma held on a grid, and the plan shows the best WSD cooldown under each (lrkit.laws.profile)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit.laws import Curve, FitResult, LawError, UndeterminedWarning, fit, get_law, plan
+from lrkit.laws.profile import GRID
+
+from laws_cli import run_cli
+
+N, W, PEAK = 3000, 200, 3e-4
+STEPS = np.arange(W, N, 25)
+THETA = np.array([2.5, 0.6, 0.45, 500.0, 1.5, 0.55, 0.6])
+
+
+def curves(specs=(f"cosine(floor=0.1, warmup={W})", f"constant(warmup={W})"), seed=0):
+    law, rng = get_law("multipower"), np.random.default_rng(seed)
+    out = []
+    for s in specs:
+        lr = lrkit.parse(s).sample(N) * PEAK
+        y = law.predict(lr, STEPS, THETA)[0]
+        out.append(Curve(s, lr, STEPS, y * (1 + 2e-4 * rng.standard_normal(y.size))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pilots_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndeterminedWarning)
+        return fit(curves(), "multipower", n_boot=20)
+
+
+def test_a_fit_that_leaves_gamma_to_the_prior_stores_its_profile(pilots_fit):
+    r = pilots_fit
+    assert "gamma" in r.flags
+    p = r.profile
+    assert p["param"] == "gamma" and p["values"] == list(GRID)
+    names = r.law_obj.param_names
+    for v, row, err in zip(p["values"], p["params"], p["mean_rel_error"]):
+        assert row[names.index("gamma")] == v and 0 < err < 0.01
+    # the refit at the prior's centre is the fit itself (it sits there)
+    own = p["params"][p["values"].index(0.5)]
+    np.testing.assert_allclose(own, r.theta, rtol=0.02)
+    assert p["mean_rel_error"][p["values"].index(0.5)] == pytest.approx(
+        np.mean([m["mean_rel_error"] for m in r.metrics.values()]), rel=0.05)
+
+
+def test_the_plan_shows_the_best_cooldown_under_each_refit(pilots_fit):
+    p = plan(pilots_fit, N, PEAK, family="wsd")
+    rows = p.profile
+    assert [r["value"] for r in rows] == list(GRID) and all(r["param"] == "gamma" for r in rows)
+    decays = [r["decay"] for r in rows]
+    # the mechanism: a larger gamma realises a drop made at a low LR sooner, so the best cooldown shortens
+    assert all(a >= b for a, b in zip(decays, decays[1:])) and decays[0] > decays[-1]
+    for r in rows:
+        assert f"decay={r['decay']:g}" in r["spec"] and np.isfinite(r["final_loss"])
+    assert "held at gamma = 0.001, 0.25, 0.5, 0.75, 1" in p.warnings["undetermined"]
+    assert f"decays {100 * min(decays):.0f}-{100 * max(decays):.0f}% of the run" in p.warnings["undetermined"]
+    assert p.to_dict()["profile"] == rows
+    assert "what the pilots allow" in p.summary()
+
+
+def test_the_profile_round_trips_and_a_tampered_one_is_refused(pilots_fit, tmp_path):
+    path = tmp_path / "fit.json"
+    pilots_fit.to_json(path)
+    back = FitResult.from_json(path)
+    assert back.profile == pilots_fit.profile
+    assert plan(back, N, PEAK, family="wsd").profile == plan(pilots_fit, N, PEAK, family="wsd").profile
+    data = json.loads(path.read_text())
+    for bad, why in [({"params": [[1.0, 2.0]] * 5}, "rows of 7 finite numbers"),
+                     ({"mean_rel_error": [0.1] * 4}, "lists of one length"),
+                     ({"param": "delta"}, "not one of the law's"),
+                     ({"values": [float("nan")] * 5}, "finite numbers")]:
+        tampered = {**data, "profile": {**data["profile"], **bad}}
+        path.write_text(json.dumps(tampered))
+        with pytest.raises(LawError, match=f"malformed fit file: .*{why}"):
+            FitResult.from_json(path)
+    path.write_text(json.dumps({**data, "profile": {"param": "gamma"}}))
+    with pytest.raises(LawError, match="must hold param, values, params and mean_rel_error"):
+        FitResult.from_json(path)
+
+
+@pytest.mark.parametrize("law, kw", [("multipower", {"fixed": {"gamma": 0.6}}), ("lra", {}), ("bound", {}),
+                                      ("multipower", {"prior_weight": 0.0, "select": False})])
+def test_no_profile_when_gamma_is_held_absent_or_not_left_to_the_prior(law, kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndeterminedWarning)
+        r = fit(curves((f"cosine(floor=0.1, warmup={W})", f"constant(warmup={W})",
+                        f'wsd(decay=0.3, form="linear", floor=0.05, warmup={W})')), law, n_boot=20, **kw)
+    assert ("gamma" in r.flags) == bool(r.profile)
+    if law != "multipower" or "fixed" in kw:
+        assert r.profile == {}
+    assert len(plan(r, N, PEAK, family="wsd").profile) == (len(GRID) if r.profile else 0)
+
+
+def test_cli_plan_prints_what_the_pilots_allow(pilots_fit, tmp_path, capsys):
+    path = tmp_path / "fit.json"
+    pilots_fit.to_json(path)
+    code, out, err = run_cli(["plan", str(path), "--steps", str(N), "--lr", str(PEAK), "--family", "wsd"], capsys)
+    assert code == 0
+    assert "what the pilots allow" in out and "0.5 (this fit)" in out and "pilots' mean |err|" in out
+    assert "held at gamma" in err
+    code, out, _ = run_cli(["plan", str(path), "--steps", str(N), "--lr", str(PEAK), "--format", "json"], capsys)
+    assert [r["value"] for r in json.loads(out)["profile"]] == list(GRID)
