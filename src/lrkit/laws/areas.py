@@ -47,6 +47,15 @@ def change_steps(lr: np.ndarray, from_start: bool = False) -> tuple[np.ndarray, 
     return k[nz], delta[nz]
 
 
+def final_changes(lr: np.ndarray, first: int) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]:
+    """What the laws' exact final-loss gradients share: ``lr`` as floats, the clamp floor
+    (:data:`MIN_LR_FRACTION` of the peak), ``cum`` (``cum[i] = sum_{tau<i} lr[tau]``), and every step
+    ``k >= first`` with its change ``delta_k = lr[k-1] - lr[k]`` (zeros included: the gradient needs them)."""
+    lr = np.asarray(lr, dtype=float)
+    k = np.arange(max(int(first), 1), lr.size)
+    return lr, MIN_LR_FRACTION * float(lr.max()), np.concatenate([[0.0], np.cumsum(lr)]), k, lr[k - 1] - lr[k]
+
+
 def forward_area(lr: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """``S1(t) = sum_{tau<=t} lr[tau]`` at ``steps`` (Tissue et al. 2024; Luo et al. 2025)."""
     return np.cumsum(np.asarray(lr, dtype=float))[np.asarray(steps, dtype=int)]

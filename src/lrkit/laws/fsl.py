@@ -19,13 +19,13 @@ multi-power law's compressed pairs, with the change-weighted mean of ``log S1(k)
 
 from __future__ import annotations
 
-import itertools
 from typing import Sequence
 
 import numpy as np
 
-from .areas import MIN_LR_FRACTION, LDPairs
-from .base import Law, linear_start
+from .areas import LDPairs, final_changes
+from .base import Law
+from .itmpl import clock_grid_starts
 from .multipower import MPLPrep, MultiPowerLaw
 
 #: the weights ``omega`` of the start grid
@@ -95,14 +95,9 @@ class FunctionalScalingLaw(Law):
         """Loss at the last step and its gradient with respect to every step's LR, in O(N) (changes
         counted from step ``warmup`` on; the planner fixes the warmup)."""
         L0, A, alpha, B, C, beta, omega = (float(v) for v in theta)
-        lr = np.asarray(lr, dtype=float)
+        lr, floor, cum, k, delta = final_changes(lr, warmup)
         n = lr.size
-        floor = MIN_LR_FRACTION * float(lr.max())
-        cum = np.concatenate([[0.0], np.cumsum(lr)])
         pT = cum[n]
-        w0 = max(int(warmup), 1)
-        k = np.arange(w0, n)
-        delta = lr[k - 1] - lr[k]
         s = np.maximum(pT - cum[k], floor)  # S_k(T) = sum_{tau=k}^{n-1} lr
         s1 = np.maximum(cum[k + 1], floor)  # S1(k)
         e = s1 ** (-alpha)
@@ -131,22 +126,13 @@ class FunctionalScalingLaw(Law):
                 np.array([min_loss * (1 - 1e-6), 1e4, 3.0, 1e7, 1e8, 5.0, 1.0]))
 
     def starts(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
-        """Variable projection: ``C`` on a grid relative to the largest fitted area (the clock's unit is
-        LR area, as ``mpl-it``), ``beta``, ``alpha`` and ``omega`` on grids, ``L0, A, B`` solved linearly."""
-        loss = np.concatenate(list(losses))
-        lo, hi = self.bounds(float(loss.min()))
-        s1 = np.concatenate([p.s1 for p in preps])
-        area = float(s1.max())
-        cands = []
-        for c_rel, beta in itertools.product((1.0, 10.0, 100.0, 1000.0), (0.3, 0.6, 1.0)):
-            C = c_rel / area
-            plain = np.concatenate([self.drop(p, C, beta, 0.0, 0.0) for p in preps])  # omega = 0: no alpha
-            for alpha in (0.2, 0.35, 0.5, 0.7, 1.0):
-                weighted = np.concatenate([self.drop(p, C, beta, alpha, 1.0) for p in preps])
-                for omega in _OMEGAS:
-                    ld = (1.0 - omega) * plain + omega * weighted
-                    X = np.stack([np.ones_like(s1), s1 ** (-alpha), -ld], axis=1)
-                    coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
-                    cands.append((sse, np.array([coef[0], coef[1], alpha, coef[2], C, beta, omega])))
-        cands.sort(key=lambda c: c[0])
-        return [np.clip(t, lo, hi) for _, t in cands[:n]]
+        """``mpl-it``'s grid of starts (:func:`~lrkit.laws.itmpl.clock_grid_starts`) with ``omega`` on a grid too."""
+        plain: dict = {}
+
+        def weighted(C: float, beta: float, alpha: float) -> list:
+            if (C, beta) not in plain:  # omega = 0: no alpha
+                plain[C, beta] = np.concatenate([self.drop(p, C, beta, 0.0, 0.0) for p in preps])
+            full = np.concatenate([self.drop(p, C, beta, alpha, 1.0) for p in preps])
+            return [((1.0 - om) * plain[C, beta] + om * full, (om,)) for om in _OMEGAS]
+
+        return clock_grid_starts(preps, losses, n, self.bounds, weighted)

@@ -18,7 +18,7 @@ decrease) and the compressed exact sum are the multi-power law's (:mod:`lrkit.la
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -66,17 +66,32 @@ class IntrinsicTimeMPL(Law):
     def starts(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
         """Variable projection: ``C`` on a grid relative to the largest fitted area (the clock's unit is
         LR area), ``beta`` and ``alpha`` on grids, ``L0, A, B`` solved linearly for each."""
-        loss = np.concatenate(list(losses))
-        lo, hi = self.bounds(float(loss.min()))
-        s1 = np.concatenate([p.s1 for p in preps])
-        area = float(s1.max())
-        cands = []
-        for c_rel, beta in itertools.product((1.0, 10.0, 100.0, 1000.0), (0.3, 0.6, 1.0)):
-            C = c_rel / area
-            ld = np.concatenate([p.ld(C, beta, 0.0) for p in preps])
-            for alpha in (0.2, 0.35, 0.5, 0.7, 1.0):
+        drops: dict = {}
+
+        def plain(C: float, beta: float, alpha: float) -> list:
+            if (C, beta) not in drops:
+                drops[C, beta] = np.concatenate([p.ld(C, beta, 0.0) for p in preps])
+            return [(drops[C, beta], ())]
+
+        return clock_grid_starts(preps, losses, n, self.bounds, plain)
+
+
+def clock_grid_starts(preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int, bounds,
+                      variants: Callable[[float, float, float], list]) -> list[np.ndarray]:
+    """The ``n`` best starts of the intrinsic-clock laws' grid: ``C`` relative to the largest fitted area,
+    ``beta``, ``alpha``; ``variants(C, beta, alpha)`` gives each ``(drop per point, parameters after beta)``,
+    and ``L0, A, B`` are solved linearly for each."""
+    loss = np.concatenate(list(losses))
+    lo, hi = bounds(float(loss.min()))
+    s1 = np.concatenate([p.s1 for p in preps])
+    area = float(s1.max())
+    cands = []
+    for c_rel, beta in itertools.product((1.0, 10.0, 100.0, 1000.0), (0.3, 0.6, 1.0)):
+        C = c_rel / area
+        for alpha in (0.2, 0.35, 0.5, 0.7, 1.0):
+            for ld, extra in variants(C, beta, alpha):
                 X = np.stack([np.ones_like(s1), s1 ** (-alpha), -ld], axis=1)
                 coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
-                cands.append((sse, np.array([coef[0], coef[1], alpha, coef[2], C, beta])))
-        cands.sort(key=lambda c: c[0])
-        return [np.clip(t, lo, hi) for _, t in cands[:n]]
+                cands.append((sse, np.array([coef[0], coef[1], alpha, coef[2], C, beta, *extra])))
+    cands.sort(key=lambda c: c[0])
+    return [np.clip(t, lo, hi) for _, t in cands[:n]]

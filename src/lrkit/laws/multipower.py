@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .areas import (MAX_PAIRS, MIN_LR_FRACTION, LDPairs, change_steps, forward_area, ld_chunks, loss_drop,
+from .areas import (MAX_PAIRS, LDPairs, change_steps, final_changes, forward_area, ld_chunks, loss_drop,
                     loss_drop_jac, pairs_per_step)
 from .base import Law, linear_start
 
@@ -99,14 +99,10 @@ class MultiPowerLaw(Law):
         LR changes are counted from step ``warmup`` on (the planner fixes the warmup).
         """
         L0, A, alpha, B, C, beta, gamma = (float(v) for v in theta)
-        lr = np.asarray(lr, dtype=float)
-        n = lr.size
-        floor = MIN_LR_FRACTION * float(lr.max())
-        cum = np.concatenate([[0.0], np.cumsum(lr)])
-        pT = cum[n]
         w = 1 if self.warmup == "ld" else max(int(warmup), 1)
-        k = np.arange(w, n)
-        delta = lr[k - 1] - lr[k]
+        lr, floor, cum, k, delta = final_changes(lr, w)
+        n = lr.size
+        pT = cum[n]
         eta = np.maximum(lr[k], floor)
         ek = eta ** (-gamma)
         x = ek * np.maximum(pT - cum[k], floor)
