@@ -50,6 +50,8 @@ def test_a_fit_that_leaves_gamma_to_the_prior_stores_its_profile(pilots_fit):
     np.testing.assert_allclose(own, r.theta, rtol=0.02)
     assert p["mean_rel_error"][p["values"].index(0.5)] == pytest.approx(
         np.mean([m["mean_rel_error"] for m in r.metrics.values()]), rel=0.05)
+    assert "what the pilots allow: held at gamma = 0.001, 0.25, 0.5, 0.75, 1, the pilots are described within" \
+        in r.summary()
 
 
 def test_the_plan_shows_the_best_cooldown_under_each_refit(pilots_fit):
@@ -98,6 +100,20 @@ def test_no_profile_when_gamma_is_held_absent_or_not_left_to_the_prior(law, kw):
     if law != "multipower" or "fixed" in kw:
         assert r.profile == {}
     assert len(plan(r, N, PEAK, family="wsd").profile) == (len(GRID) if r.profile else 0)
+
+
+def test_cli_fit_says_what_the_pilots_allow(tmp_path, capsys):
+    paths = []
+    for c in curves():
+        path = tmp_path / f"{c.name.split('(')[0]}.csv"
+        path.write_text("step,loss\n" + "".join(f"{s},{float(v)!r}\n" for s, v in zip(c.steps, c.loss)))
+        paths.append(str(path))
+    code, out, err = run_cli(["fit", *paths, "--schedule", f"cosine(floor=0.1, warmup={W})", "--schedule",
+                              f"constant(warmup={W})", "--lr", str(PEAK), "--steps", str(N), "--boot", "20",
+                              "--out", str(tmp_path / "fit.json")], capsys)
+    assert code == 0, err
+    assert "what the pilots allow: held at gamma = 0.001, 0.25, 0.5, 0.75, 1" in out
+    assert FitResult.from_json(tmp_path / "fit.json").profile["values"] == list(GRID)
 
 
 def test_cli_plan_prints_what_the_pilots_allow(pilots_fit, tmp_path, capsys):

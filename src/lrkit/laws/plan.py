@@ -31,7 +31,7 @@ from .base import LawError, schedule_lr
 from .domain import check_losses, check_schedule, settle, warmup_steps
 from .figures import draw
 from .predict import Prediction, difference, evaluate, final_loss, has_band
-from .profile import refits
+from .profile import describe, refits
 from .result import FitResult
 
 #: one-parameter families: spec template (``{x}`` the searched value, ``{w}`` the warmup), search
@@ -325,14 +325,10 @@ def profile_rows(fit: FitResult, steps: int, peak_lr: float, warmup: int, conven
     return rows
 
 
-def _profile_sentence(rows: Sequence[dict[str, Any]]) -> str:
-    best = min(rows, key=lambda r: r["mean_rel_error"])
-    errs = [100 * r["mean_rel_error"] for r in rows]
+def _profile_sentence(fit: FitResult, rows: Sequence[dict[str, Any]]) -> str:
     decays = [100 * r["decay"] for r in rows]
-    held = ", ".join(f"{r['value']:g}" for r in rows)
-    return (f"; held at {rows[0]['param']} = {held}, the pilots are described "
-            f"within {min(errs):.3g}-{max(errs):.3g}% mean error (best at {best['value']:g}) and the best WSD decays "
-            f"{min(decays):.0f}-{max(decays):.0f}% of the run (what the pilots allow, below the plan)")
+    return (f"; {describe(fit.profile)} and the best WSD decays {min(decays):.0f}-{max(decays):.0f}% of the run "
+            "(what the pilots allow, below the plan)")
 
 
 def undetermined_note(fit: FitResult, profile: Sequence[dict[str, Any]] = ()) -> str:
@@ -349,7 +345,7 @@ def undetermined_note(fit: FitResult, profile: Sequence[dict[str, Any]] = ()) ->
         line += ("; the planned cooldown is the prior's choice, not the pilots'"
                  if any("prior" in fit.flags[n] for n in shape) else "; the pilots pin the planned cooldown's shape only loosely")
         if profile:
-            line += _profile_sentence(profile)
+            line += _profile_sentence(fit, profile)
         if fit.law != "mpl-it":
             line += ("; with a constant and a cosine pilot, add a short cooldown branched off the constant one (its last "
                      "10% decayed to 0) and fit the three with --law mpl-it, which takes the cooldown's shape from it "

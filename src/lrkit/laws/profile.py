@@ -48,6 +48,16 @@ def profile_fits(problem: Problem, sol: Solution, flags: dict[str, str], fixed: 
     return {"param": PARAM, "values": values, "params": params, "mean_rel_error": errors}
 
 
+def describe(profile: dict[str, Any]) -> str:
+    """One clause: the values held and how well the refits describe the pilots, e.g. ``held at gamma =
+    0.001, 0.25, 0.5, 0.75, 1, the pilots are described within 0.0304-0.0486% mean error (best at 0.25)``."""
+    errs = [100 * e for e in profile["mean_rel_error"]]
+    best = profile["values"][int(np.argmin(errs))]
+    held = ", ".join(f"{v:g}" for v in profile["values"])
+    return (f"held at {profile['param']} = {held}, the pilots are described within {min(errs):.3g}-{max(errs):.3g}% "
+            f"mean error (best at {best:g})")
+
+
 def check_profile(profile: Any, law: Law) -> None:
     """Raise :class:`~lrkit.laws.base.LawError` unless ``profile`` (a fit file's) is empty or well formed."""
     if profile == {}:

@@ -18,7 +18,7 @@ from .fsl import FunctionalScalingLaw
 from .itmpl import IntrinsicTimeMPL
 from .lra import LRALaw
 from .multipower import IntrinsicClockMPL, MultiPowerLaw
-from .profile import check_profile
+from .profile import check_profile, describe
 
 LAW_NAMES = ("multipower", "multipower-it", "lra", "mpl-it", "fsl", "bound")
 #: the laws that take no options
@@ -157,6 +157,8 @@ class FitResult:
                          + (f", convention {d.convention}" if d.convention else ""))
         lines += [f"  problem: {p}" for p in self.problems()]
         lines += [f"  note: {n}" for n in self.notes]
+        if self.profile:
+            lines.append(f"  what the pilots allow: {describe(self.profile)} (plan: the cooldown each plans)")
         if not self.flags_checked:
             lines.append("  flags: not checked (an older fit file: which parameters the pilots determine is not "
                          "known; refit to know)")  # what the fit left out of the runs, and why

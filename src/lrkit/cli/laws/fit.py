@@ -98,6 +98,7 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     """
     from ...laws import LawError, UndeterminedWarning, fit
     from ...laws.identify import note as note_of_flags
+    from ...laws.profile import describe
     from ..terminal import console as make_console
 
     console = make_console()
@@ -119,6 +120,8 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     _tables(console, result)
     if result.flags:
         warn("undetermined", note_of_flags(result.flags))
+    if result.profile:
+        console.print(f"what the pilots allow: {describe(result.profile)}; lrkit plan shows the cooldown each plans")
     for p in problems:
         warn("fit", f"{p} (kept: --force)")
     if result.at_bounds:
