@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from lrkit.schedules import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,3 +59,26 @@ def test_bench_laws_third_pilot_joins_the_pilots_and_leaves_the_targets():
     assert any(line.startswith("bound ") for line in proc.stdout.splitlines())
     bad = subprocess.run(base + ["wsd(decay=0.3, warmup=30)"], **kw)
     assert bad.returncode != 0 and "no run 'wsd(decay=0.3, warmup=30)' of 300 steps" in bad.stderr
+
+
+def test_the_4000_step_sweep_copies_the_long_sweeps_runs_and_a_rerun_reproduces_them(tmp_path):
+    """``make_charlm_sweep_4000.sh`` copies the long sweep's 2000-step runs instead of rerunning them: valid
+    only while charlm runs are deterministic per seed and a constant run does not depend on its length."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from laws_sweep import LONG_SWEEP_CSV, export_sweep, load_sweep
+
+    long_runs = load_sweep(LONG_SWEEP_CSV)
+    sweep_4000 = LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_4000.csv")
+    if sweep_4000.exists():
+        for key, c in load_sweep(sweep_4000).items():
+            if key[3] == 2000 and not key[0].startswith("cosine"):
+                np.testing.assert_array_equal(c.loss, long_runs[key].loss)
+    db = tmp_path / "rerun.db"
+    proc = subprocess.run([sys.executable, "-m", "lrkit", "bench", "-w", "charlm", "-s", "constant(warmup=30)",
+                           "-n", "60", "--lr", "3e-3", "--seeds", "1", "--log-every", "20", "--db", str(db), "-q",
+                           "--workers", "1", "--threads", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    export_sweep(str(db), tmp_path / "rerun.csv")
+    short = load_sweep(tmp_path / "rerun.csv")[("constant(warmup=30)", 0.003, 0, 60)]
+    full = long_runs[("constant(warmup=30)", 0.003, 0, 2000)]
+    np.testing.assert_allclose(short.loss, full.loss[:short.loss.size], rtol=1e-5)
