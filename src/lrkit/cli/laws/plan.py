@@ -55,7 +55,7 @@ def _profile_table(result, p):
     best = min(range(len(p.profile)), key=lambda i: p.profile[i]["mean_rel_error"])
     t = Table(title=f"what the pilots allow: the fit with {name} held (it decides the cooldown; the pilots leave it "
                     "open)", title_justify="left")
-    for col, just in ((name, "right"), ("pilots' mean |err|", "right"), ("best wsd", "left"), ("final loss", "right")):
+    for col, just in ((name, "right"), ("pilots' mean |err|", "right"), ("best wsd to 0", "left"), ("final loss", "right")):
         t.add_column(col, justify=just)
     for i, r in enumerate(p.profile):
         err = f"{100 * r['mean_rel_error']:.4f}%"
