@@ -63,7 +63,7 @@ def test_the_plan_shows_the_best_cooldown_under_each_refit(pilots_fit):
     # (the other parameters are refitted at each value, so only the ends are compared)
     assert min(decays[:2]) > max(decays[-2:])
     for r in rows:
-        assert f"decay={r['decay']:g}" in r["spec"] and np.isfinite(r["final_loss"])
+        assert f"decay={r['decay']:g}" in r["spec"] and np.isfinite(r["final_loss"]) and r["predictable"]
     assert "held at gamma = 0.001, 0.25, 0.5, 0.75, 1" in p.warnings["undetermined"]
     assert f"decays {100 * min(decays):.0f}-{100 * max(decays):.0f}% of the run" in p.warnings["undetermined"]
     assert p.to_dict()["profile"] == rows
@@ -126,3 +126,19 @@ def test_cli_plan_prints_what_the_pilots_allow(pilots_fit, tmp_path, capsys):
     assert "held at gamma" in err
     code, out, _ = run_cli(["plan", str(path), "--steps", str(N), "--lr", str(PEAK), "--format", "json"], capsys)
     assert [r["value"] for r in json.loads(out)["profile"]] == list(GRID)
+
+
+def test_a_refit_that_predicts_below_its_l0_is_no_prediction(pilots_fit, capsys, tmp_path):
+    """Far outside the pilots' peak LR (``extrapolate=True``) a refit's loss can fall below its L0: its row
+    says so instead of showing the number, as the plan itself refuses such a loss."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = plan(pilots_fit, 100 * N, 100 * PEAK, family="cosine", extrapolate=True)
+    bad = [r for r in p.profile if not r["predictable"]]
+    assert bad and all(np.isnan(r["final_loss"]) for r in bad)
+    assert "no prediction (below the refit's L0)" in p.summary()
+    path = tmp_path / "fit.json"
+    pilots_fit.to_json(path)
+    code, out, _ = run_cli(["plan", str(path), "--steps", str(100 * N), "--lr", str(100 * PEAK), "--family", "cosine",
+                            "--extrapolate"], capsys)
+    assert code == 0 and "below L0" in out

@@ -85,7 +85,8 @@ class Plan:
     ``profile``: what the pilots allow when the fit flags the parameter that decides the cooldown
     (``FitResult.profile``): per value it was held at, the pilots' mean relative error under that refit
     and the best WSD cooldown to 0 (linear or ``1-sqrt``) it plans for this budget (``param``, ``value``, ``mean_rel_error``,
-    ``spec``, ``decay``, ``final_loss``).
+    ``spec``, ``decay``, ``final_loss``; ``predictable`` false, and ``final_loss`` NaN, where the refit's
+    predicted loss is not finite or below its ``L0``, e.g. far outside the pilots' peak LR).
     """
 
     best: Candidate
@@ -146,7 +147,9 @@ class Plan:
         if self.profile:
             lines.append("  what the pilots allow (the fit refitted with the parameter held; the best WSD to 0 of each):")
             lines += [f"    {r['param']} = {r['value']:g}: pilots' mean |err| {100 * r['mean_rel_error']:.4f}%, "
-                      f"{r['spec']} ({r['final_loss']:.4f})" for r in self.profile]
+                      f"{r['spec']} ({r['final_loss']:.4f})" if r["predictable"] else
+                      f"    {r['param']} = {r['value']:g}: pilots' mean |err| {100 * r['mean_rel_error']:.4f}%, "
+                      "no prediction (below the refit's L0)" for r in self.profile]
         return "\n".join(lines)
 
     def plot(self, ax=None, **kw):
@@ -328,13 +331,18 @@ def profile_rows(fit: FitResult, steps: int, peak_lr: float, warmup: int, conven
         with np.errstate(all="ignore"):
             c = _family_search(_Budget(alt, steps, peak_lr, warmup, convention), "wsd", forms=PROFILE_FORMS,
                                to_zero=True)
+        # as for the plan itself: a loss that is not finite or lies below the refit's L0 is no prediction
+        predictable = bool(np.isfinite(c.final_loss) and c.final_loss >= alt.params.get("L0", -np.inf))
         rows.append({"param": fit.profile["param"], "value": value, "mean_rel_error": err, "spec": c.spec,
-                     "decay": float(getattr(parse(c.spec), "decay")), "final_loss": c.final_loss})
+                     "decay": float(getattr(parse(c.spec), "decay")),
+                     "final_loss": c.final_loss if predictable else float("nan"), "predictable": predictable})
     return rows
 
 
 def _profile_sentence(fit: FitResult, rows: Sequence[dict[str, Any]]) -> str:
-    decays = [100 * r["decay"] for r in rows]
+    decays = [100 * r["decay"] for r in rows if r["predictable"]]
+    if not decays:
+        return f"; {describe(fit.profile)}, but none of these refits predicts this budget (below their L0)"
     return (f"; {describe(fit.profile)} and the best WSD decays {min(decays):.0f}-{max(decays):.0f}% of the run "
             "(what the pilots allow, below the plan)")
 

@@ -60,7 +60,8 @@ def _profile_table(result, p):
     for i, r in enumerate(p.profile):
         err = f"{100 * r['mean_rel_error']:.4f}%"
         t.add_row(f"{r['value']:g}" + (" (this fit)" if i == mine else ""), f"[bold]{err}[/]" if i == best else err,
-                  r["spec"], f"{r['final_loss']:.4f}")
+                  r["spec"] if r["predictable"] else "[dim]no prediction[/]",
+                  f"{r['final_loss']:.4f}" if r["predictable"] else "[dim]below L0[/]")
     return t
 
 
