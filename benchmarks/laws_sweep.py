@@ -217,7 +217,7 @@ def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False,
             for (grp_name, pred, obs), rho, e, cv in zip(s["best"], s["rhos"], acc["group_err"], acc["group_cover"]):
                 print(f"{'':>11}{grp_name:<16} rho {rho:+.2f}  err {100 * e:.2f}%  cover {cv:.2f}  "
                       f"predicted best {pred}  observed best {obs}")
-    floor = seed_oracle(path, third_pilot)
+    floor = seed_oracle(grps)
     if floor:
         print(f"{'seed noise':<11}{floor['err']:>8.2f}%{'':>8}{floor['rho']:>7.2f}{floor['besthit']:>10.4f}{floor['hits']:>7}"
               "  (the anchor: each target predicted by the same schedule's run with the other seed, scaled by the"
@@ -225,13 +225,13 @@ def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False,
     return summary
 
 
-def seed_oracle(path: Path = SWEEP_CSV, third_pilot: str | None = None) -> dict | None:
+def seed_oracle(grps: list[dict]) -> dict | None:
     """The noise floor of the protocol: predict each target by the *same schedule* run with the other seed,
     scaled by the two seeds' mean log-ratio on the pilots (what a law that knew every schedule's effect
-    exactly, but not this seed's noise, could do at best).  ``None`` if no peak LR has two seeds."""
+    exactly, but not this seed's noise, could do at best), on a sweep's :func:`groups`.  ``None`` if no peak
+    LR has two seeds."""
     from scipy.stats import spearmanr
 
-    grps = groups(load_sweep(path), third_pilot)
     by_peak = defaultdict(list)
     for g in grps:
         by_peak[g["peak"]].append(g)

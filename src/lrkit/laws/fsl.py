@@ -127,12 +127,9 @@ class FunctionalScalingLaw(Law):
 
     def starts(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
         """``mpl-it``'s grid of starts (:func:`~lrkit.laws.itmpl.clock_grid_starts`) with ``omega`` on a grid too."""
-        plain: dict = {}
-
-        def weighted(C: float, beta: float, alpha: float) -> list:
-            if (C, beta) not in plain:  # omega = 0: no alpha
-                plain[C, beta] = np.concatenate([self.drop(p, C, beta, 0.0, 0.0) for p in preps])
+        def weighted(C: float, beta: float, alpha: float, plain: np.ndarray) -> list:
+            # plain: the drop at omega = 0 (mpl-it's); the drop is linear in omega
             full = np.concatenate([self.drop(p, C, beta, alpha, 1.0) for p in preps])
-            return [((1.0 - om) * plain[C, beta] + om * full, (om,)) for om in _OMEGAS]
+            return [((1.0 - om) * plain + om * full, (om,)) for om in _OMEGAS]
 
         return clock_grid_starts(preps, losses, n, self.bounds, weighted)

@@ -66,21 +66,15 @@ class IntrinsicTimeMPL(Law):
     def starts(self, preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
         """Variable projection: ``C`` on a grid relative to the largest fitted area (the clock's unit is
         LR area), ``beta`` and ``alpha`` on grids, ``L0, A, B`` solved linearly for each."""
-        drops: dict = {}
-
-        def plain(C: float, beta: float, alpha: float) -> list:
-            if (C, beta) not in drops:
-                drops[C, beta] = np.concatenate([p.ld(C, beta, 0.0) for p in preps])
-            return [(drops[C, beta], ())]
-
-        return clock_grid_starts(preps, losses, n, self.bounds, plain)
+        return clock_grid_starts(preps, losses, n, self.bounds)
 
 
 def clock_grid_starts(preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n: int, bounds,
-                      variants: Callable[[float, float, float], list]) -> list[np.ndarray]:
+                      variants: Callable[[float, float, float, np.ndarray], list] | None = None) -> list[np.ndarray]:
     """The ``n`` best starts of the intrinsic-clock laws' grid: ``C`` relative to the largest fitted area,
-    ``beta``, ``alpha``; ``variants(C, beta, alpha)`` gives each ``(drop per point, parameters after beta)``,
-    and ``L0, A, B`` are solved linearly for each."""
+    ``beta``, ``alpha``; the loss drop at ``gamma = 0`` is computed once per ``(C, beta)``, and
+    ``variants(C, beta, alpha, drop)`` gives each ``(drop per point, parameters after beta)`` to try
+    (default: the drop itself, no more parameters); ``L0, A, B`` are solved linearly for each."""
     loss = np.concatenate(list(losses))
     lo, hi = bounds(float(loss.min()))
     s1 = np.concatenate([p.s1 for p in preps])
@@ -88,8 +82,9 @@ def clock_grid_starts(preps: Sequence[MPLPrep], losses: Sequence[np.ndarray], n:
     cands = []
     for c_rel, beta in itertools.product((1.0, 10.0, 100.0, 1000.0), (0.3, 0.6, 1.0)):
         C = c_rel / area
+        plain = np.concatenate([p.ld(C, beta, 0.0) for p in preps])
         for alpha in (0.2, 0.35, 0.5, 0.7, 1.0):
-            for ld, extra in variants(C, beta, alpha):
+            for ld, extra in (variants(C, beta, alpha, plain) if variants else [(plain, ())]):
                 X = np.stack([np.ones_like(s1), s1 ** (-alpha), -ld], axis=1)
                 coef, sse = linear_start(X, loss, lo[[0, 1, 3]], hi[[0, 1, 3]])
                 cands.append((sse, np.array([coef[0], coef[1], alpha, coef[2], C, beta, *extra])))

@@ -147,9 +147,8 @@ class Plan:
         if self.profile:
             lines.append("  what the pilots allow (the fit refitted with the parameter held; the best WSD to 0 of each):")
             lines += [f"    {r['param']} = {r['value']:g}: pilots' mean |err| {100 * r['mean_rel_error']:.4f}%, "
-                      f"{r['spec']} ({r['final_loss']:.4f})" if r["predictable"] else
-                      f"    {r['param']} = {r['value']:g}: pilots' mean |err| {100 * r['mean_rel_error']:.4f}%, "
-                      "no prediction (below the refit's L0)" for r in self.profile]
+                      + (f"{r['spec']} ({r['final_loss']:.4f})" if r["predictable"] else "no prediction (below the refit's L0)")
+                      for r in self.profile]
         return "\n".join(lines)
 
     def plot(self, ax=None, **kw):

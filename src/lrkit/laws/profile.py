@@ -35,13 +35,14 @@ def profile_fits(problem: Problem, sol: Solution, flags: dict[str, str], fixed: 
         return {}
     i = law.param_names.index(PARAM)
     y = np.concatenate(problem.losses)
+    model = problem.model()
     values, params, errors = [], [], []
     for v in GRID:
         start = sol.theta.copy()
         start[i] = v
         held = fixed_index(law, {**fixed, PARAM: v}, problem.lo, problem.hi)
         theta = solve(problem, prior_weight, shrink, 1, huber_delta, starts=[start], fixed=held).theta
-        pred = problem.model()(theta, False)[0]
+        pred = model(theta, False)[0]
         values.append(float(v))
         params.append([float(t) for t in theta])
         errors.append(float(np.mean(np.abs(pred - y) / y)))
