@@ -7,12 +7,18 @@
 # 33k steps per seed; seed 0 first, then seed 1 (about 10-25 min per seed on 2 cores; trials already in DB are
 # kept: rerun to resume).
 #   usage: benchmarks/data/make_charlm_long_sweep.sh [DB] [SEEDS]     (from the repository root; SEEDS default 2)
-#   LRKIT / PYTHON: the commands to run (default: lrkit / python on PATH); PEAKS: the peak LRs (default 3e-3).
+#   LRKIT / PYTHON: the commands to run (default: lrkit / python on PATH); PEAKS: the peak LRs (default 3e-3);
+#   OPTIONS: workload options, e.g. "batch_size=8"; OUT: the CSV (default charlm_cooldown_sweep_long.csv).
+#   The small-batch sweep: OPTIONS=batch_size=8 PEAKS="3e-3 1e-3" OUT=benchmarks/data/charlm_cooldown_sweep_b8.csv
+#   benchmarks/data/make_charlm_long_sweep.sh charlm-b8-sweep.db 3   (about 5 min per seed and peak LR on one core)
 #   The CSV keeps the trials of other databases (export merges), so a peak LR can be added later.
 set -e
 DB=${1:-charlm-long-sweep.db}
 SEEDS=${2:-2}
 PEAKS=${PEAKS:-3e-3}
+OUT=${OUT:-benchmarks/data/charlm_cooldown_sweep_long.csv}
+OPTS=()
+for o in ${OPTIONS:-}; do OPTS+=(--option "$o"); done
 LRKIT=${LRKIT:-lrkit}
 PYTHON=${PYTHON:-python}
 W=30
@@ -20,7 +26,8 @@ WSD=()
 for f in 0.1 0.2 0.4 0.6 0.8; do for form in linear 1-sqrt; do WSD+=(-s "wsd(warmup=$W, decay=$f, form=\"$form\")"); done; done
 for peak in $PEAKS; do for n in $(seq 1 "$SEEDS"); do
   B="--lr $peak --seeds $n --log-every 20 --db $DB -q --workers 1 --threads 1"
+  if [ ${#OPTS[@]} -gt 0 ]; then B="$B ${OPTS[*]}"; fi
   $LRKIT bench -w charlm -s "constant(warmup=$W)" "${WSD[@]}" -n 2000 $B
   $LRKIT bench -w charlm -s "cosine(warmup=$W)" "${WSD[@]}" -n 1000 $B
-  $PYTHON benchmarks/bench_laws.py --export-sweep "$DB" --sweep benchmarks/data/charlm_cooldown_sweep_long.csv
+  $PYTHON benchmarks/bench_laws.py --export-sweep "$DB" --sweep "$OUT"
 done; done
