@@ -142,3 +142,22 @@ def test_a_refit_that_predicts_below_its_l0_is_no_prediction(pilots_fit, capsys,
     code, out, _ = run_cli(["plan", str(path), "--steps", str(100 * N), "--lr", str(100 * PEAK), "--family", "cosine",
                             "--extrapolate"], capsys)
     assert code == 0 and "below L0" in out
+
+
+def test_the_plan_figure_draws_what_the_pilots_allow(pilots_fit, tmp_path):
+    """A plan with profile rows gets a third panel: each refit's best decay against the pilots' error, the
+    fit's own value and the pilots' best marked; a plan without rows keeps the two panels."""
+    from lrkit.report.law_figures import draw_plan, plot_plan
+
+    p = plan(pilots_fit, N, PEAK, family="wsd")
+    axes = draw_plan(p)
+    assert len(axes) == 3
+    x, y = axes[2].get_lines()[0].get_data()
+    np.testing.assert_allclose(x, [100 * r["decay"] for r in p.profile])
+    np.testing.assert_allclose(y, [100 * r["mean_rel_error"] for r in p.profile])
+    labels = [t.get_text() for t in axes[2].texts]
+    assert "gamma 0.5 (this fit)" in labels[GRID.index(0.5)] and sum("pilots' best" in t for t in labels) == 1
+    from dataclasses import replace
+    assert len(draw_plan(replace(p, profile=[]))) == 2
+    out = plot_plan(pilots_fit, p, tmp_path / "plan.png")
+    assert out.stat().st_size > 10_000

@@ -146,10 +146,16 @@ def draw_plan(plan: Plan, ax=None, n_standard: int = 4, size=None, dpi=None) -> 
     With ``ax`` given, only the LR panel is drawn there (predicted final losses in the legend); returns
     that axes, or both axes ``(lr, loss)`` of a new figure of ``size`` inches at ``dpi``."""
     fit = plan.fit
-    if ax is None:
-        _, (a1, a2) = style.new_figure(size or (8, 7), dpi, rows=2, sharex=True)
-    else:
+    allow = [r for r in plan.profile if r["predictable"]]
+    a3 = None
+    if ax is not None:
         a1, a2 = ax, None
+    elif allow:
+        _, (a1, a2, a3) = style.new_figure(size or (8, 9.2), dpi, rows=3,
+                                           gridspec_kw={"height_ratios": [1, 1, 0.72]})
+        a2.sharex(a1)
+    else:
+        _, (a1, a2) = style.new_figure(size or (8, 7), dpi, rows=2, sharex=True)
     finals = _plan_lines(plan, a1, a2, n_standard)
     a1.set_ylabel("learning rate")
     law = f"{fit.law} law; " if fit is not None else ""
@@ -165,7 +171,38 @@ def draw_plan(plan: Plan, ax=None, n_standard: int = 4, size=None, dpi=None) -> 
     a2.set_xlabel("step")
     style.title(a2, plan.verdict(), 8.5, bold=False)
     _finish([a1, a2], True)
-    return np.array([a1, a2])
+    if a3 is None:
+        return np.array([a1, a2])
+    _draw_allowed(a3, allow, fit)
+    return np.array([a1, a2, a3])
+
+
+def _draw_allowed(ax, rows: Sequence[dict[str, Any]], fit: FitResult | None) -> None:
+    """What the pilots allow (:attr:`Plan.profile`): for each value the undetermined parameter was held
+    at, the best WSD decay it plans (x) against how well that refit describes the pilots (y)."""
+    name = rows[0]["param"]
+    own = fit.params.get(name) if fit is not None else None
+    x = np.array([100 * r["decay"] for r in rows])
+    y = np.array([100 * r["mean_rel_error"] for r in rows])
+    ax.plot(x, y, "-", color="#bbbbbb", lw=1, zorder=1)
+    mine = int(np.argmin([abs(r["value"] - own) for r in rows])) if own is not None else -1
+    best = int(np.argmin(y))
+    for i, r in enumerate(rows):
+        col = "#000000" if i == mine else style.PALETTE[0]
+        ax.plot(x[i], y[i], "o", ms=7 if i == mine else 5.5, color=col, zorder=3,
+                mfc=col if i in (mine, best) else "white", mew=1.4)
+        tag = f"{name} {r['value']:g}" + (" (this fit)" if i == mine else "") + (", pilots' best" if i == best else "")
+        # labels alternate above and below, so neighbours that plan nearly the same decay stay legible
+        ax.annotate(tag, (x[i], y[i]), xytext=(6, 5 if i % 2 == 0 else -12), textcoords="offset points",
+                    fontsize=7.5, color="#333333")
+    span = max(float(y.max() - y.min()), 1e-4)
+    ax.set_ylim(float(y.min()) - 0.25 * span, float(y.max()) + 0.45 * span)
+    ax.set_xlim(0, max(100.0, float(x.max()) + 5))
+    ax.set_xlabel("best WSD decay to 0 under that refit (% of the run)")
+    ax.set_ylabel("pilots' mean |error| (%)")
+    style.title(ax, f"what the pilots allow: the fit with {name} held at each value, and the cooldown it plans",
+                8.5, bold=False)
+    style.apply(ax, x="value", y="value")
 
 
 def plot_curves(fit: FitResult, curves: Sequence[Curve], path: str | Path, title: str | None = None,
