@@ -220,16 +220,16 @@ def run_sweep(laws: list[str], path: Path = SWEEP_CSV, verbose: bool = False,
     floor = seed_oracle(grps)
     if floor:
         print(f"{'seed noise':<11}{floor['err']:>8.2f}%{'':>8}{floor['rho']:>7.2f}{floor['besthit']:>10.4f}{floor['hits']:>7}"
-              "  (the anchor: each target predicted by the same schedule's run with the other seed, scaled by the"
-              " seeds' ratio on the pilots)")
+              "  (the anchor: each target predicted by the same schedule run with the other seeds, scaled by the"
+              " seeds' ratio on the pilots; their geometric mean)")
     return summary
 
 
 def seed_oracle(grps: list[dict]) -> dict | None:
-    """The noise floor of the protocol: predict each target by the *same schedule* run with the other seed,
-    scaled by the two seeds' mean log-ratio on the pilots (what a law that knew every schedule's effect
-    exactly, but not this seed's noise, could do at best), on a sweep's :func:`groups`.  ``None`` if no peak
-    LR has two seeds."""
+    """The noise floor of the protocol: predict each target by the *same schedule* run with the other
+    seeds (their geometric mean, each scaled by its mean log-ratio to this seed on the pilots): what a law
+    that knew every schedule's effect exactly, but not this seed's noise, could do at best, on a sweep's
+    :func:`groups`.  ``None`` if no peak LR has two seeds."""
     from scipy.stats import spearmanr
 
     by_peak = defaultdict(list)
@@ -241,21 +241,25 @@ def seed_oracle(grps: list[dict]) -> dict | None:
             others = [o for o in gs if o["seed"] != g["seed"]]
             if not others:
                 continue
-            o = others[0]
-            logr = []
-            for p, q in zip(g["pilots"], o["pilots"]):
-                common, i, j = np.intersect1d(p.steps, q.steps, return_indices=True)
-                logr.append(np.log(p.loss[i] / q.loss[j]))
-            shift = float(np.exp(np.mean(np.concatenate(logr))))
+            shifts = []
+            for o in others:
+                logr = []
+                for p, q in zip(g["pilots"], o["pilots"]):
+                    common, i, j = np.intersect1d(p.steps, q.steps, return_indices=True)
+                    logr.append(np.log(p.loss[i] / q.loss[j]))
+                shifts.append(float(np.mean(np.concatenate(logr))))
             for T, targets in g["targets"].items():
                 pf, of = [], []
                 for spec, c in sorted(targets.items()):
-                    other = o["targets"].get(T, {}).get(spec)
-                    if other is None:
+                    runs = [(o["targets"].get(T, {}).get(spec), s) for o, s in zip(others, shifts)]
+                    if any(r is None for r, _ in runs):
                         break
                     m = c.steps >= cooldown_start(c.lr)
-                    common, i, j = np.intersect1d(c.steps[m], other.steps, return_indices=True)
-                    y, p = c.loss[m][i], other.loss[j] * shift
+                    steps = c.steps[m]
+                    for r, _ in runs:
+                        steps = np.intersect1d(steps, r.steps)
+                    y = c.loss[np.isin(c.steps, steps)]
+                    p = np.exp(np.mean([np.log(r.loss[np.isin(r.steps, steps)]) + s for r, s in runs], axis=0))
                     err.append(float(np.mean(np.abs(p - y) / y)))
                     pf.append(p[-1])
                     of.append(y[-1])
