@@ -82,3 +82,30 @@ def test_the_4000_step_sweep_copies_the_long_sweeps_runs_and_a_rerun_reproduces_
     short = load_sweep(tmp_path / "rerun.csv")[("constant(warmup=30)", 0.003, 0, 60)]
     full = long_runs[("constant(warmup=30)", 0.003, 0, 2000)]
     np.testing.assert_allclose(short.loss, full.loss[:short.loss.size], rtol=1e-5)
+
+
+def test_the_small_batch_sweep_is_charlm_at_batch_8_and_its_anchor_uses_every_other_seed(tmp_path):
+    """``charlm_cooldown_sweep_b8.csv`` (``OPTIONS=batch_size=8 make_charlm_long_sweep.sh``): a fresh
+    60-step run with ``--option batch_size=8`` reproduces its start (and the default batch does not), and
+    its seed-noise anchor, with three seeds, predicts each target from the geometric mean of the other two
+    (deterministic: no fit)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from laws_sweep import LONG_SWEEP_CSV, export_sweep, groups, load_sweep, seed_oracle
+
+    b8 = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_b8.csv"))
+    assert {k[2] for k in b8} == {0, 1, 2} and {k[1] for k in b8} == {1e-3, 3e-3, 1e-2}
+    db = tmp_path / "rerun.db"
+    proc = subprocess.run([sys.executable, "-m", "lrkit", "bench", "-w", "charlm", "-s", "constant(warmup=30)",
+                           "-n", "60", "--lr", "3e-3", "--seeds", "1", "--log-every", "20", "--db", str(db), "-q",
+                           "--workers", "1", "--threads", "1", "--option", "batch_size=8"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    export_sweep(str(db), tmp_path / "rerun.csv")
+    short = load_sweep(tmp_path / "rerun.csv")[("constant(warmup=30)", 0.003, 0, 60)]
+    full = b8[("constant(warmup=30)", 0.003, 0, 2000)]
+    np.testing.assert_allclose(short.loss, full.loss[:short.loss.size], rtol=1e-5)
+    batch32 = load_sweep(LONG_SWEEP_CSV)[("constant(warmup=30)", 0.003, 0, 2000)]
+    assert not np.allclose(batch32.loss[1:short.loss.size], full.loss[1:short.loss.size], rtol=1e-3)
+    floor = seed_oracle(groups(b8))
+    assert floor["hits"] == "16/18"
+    np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.53696, 0.94074, 0.000246], rtol=1e-3)
