@@ -1,5 +1,8 @@
-"""Candidate (h) of docs/methods.md, ``mp-bound``: the multi-power law with its shape prior centred
-where its loss drop reproduces the convex bound's cooldown gains on the pilots (benchmark only).
+"""Candidates (h) and (j) of docs/methods.md, where the convex bound decides the multi-power shape the
+pilots leave open (benchmark only). ``mp-bound`` (h): the multi-power law with its shape prior centred
+where its loss drop reproduces the bound's cooldown gains on the pilots. ``mp-bound-row`` (j): of the
+fit's profile refits (``gamma`` held on a grid, lrkit.laws.profile), the one whose gains are nearest
+the bound's.
 
 The bound (Schaipp et al. 2025, arXiv 2501.18965) has no shape parameter: its gain from a cooldown
 follows from the whole schedule.  The multi-power law (Luo et al. 2025, arXiv 2503.12811) draws the
@@ -16,7 +19,10 @@ from typing import Sequence
 
 import numpy as np
 
+from dataclasses import replace
+
 from lrkit.laws import Curve, fit
+from lrkit.laws.profile import refits
 from lrkit.laws.base import warmup_peak
 from lrkit.laws.multipower import MultiPowerLaw
 from lrkit.laws.predict import final_loss
@@ -109,3 +115,27 @@ def fit_mp_bound(pilots: Sequence, **kw):
     with _prior(centres):
         res = fit(pilots, "multipower", **kw)
     return res, centres
+
+
+#: (j): a profile row within this of the fit's own ``gamma`` is the fit itself (the grid's half step)
+OWN_ROW = 0.125
+
+
+def fit_mp_bound_row(pilots: Sequence, **kw):
+    """Candidate (j): ``(the multi-power fit, or the profile refit whose probe gains are nearest the
+    bound's, with the fit's band moved onto it; info)``."""
+    mp = fit(pilots, "multipower", **kw)
+    rows = refits(mp)
+    if not rows:
+        return mp, {"gamma": mp.params["gamma"], "row": 0.0}
+    bd = fit(pilots, "bound", **kw)
+    const, probe = probes(pilots)
+    target = gains(bd, const, probe)
+    miss = [float(np.sum((gains(alt, const, probe) - target) ** 2)) for _, _, alt in rows]
+    value, _, alt = rows[int(np.argmin(miss))]
+    if abs(value - mp.params["gamma"]) <= OWN_ROW:
+        return mp, {"gamma": mp.params["gamma"], "row": 0.0}
+    shift = alt.theta - mp.theta  # the fit's bootstrap deviations, moved onto the refit
+    moved = replace(alt, param_samples=[list(np.asarray(p) + shift) for p in mp.param_samples],
+                    model_error=dict(mp.model_error))
+    return moved, {"gamma": value, "row": 1.0}
