@@ -1,4 +1,5 @@
-"""Candidate (h) of docs/methods.md (``benchmarks/laws_bound_prior.py``): its probes and its matching step."""
+"""Candidates (h) and (j) of docs/methods.md (``benchmarks/laws_bound_prior.py``): the probes, (h)'s matching
+step and (j)'s choice among the profile's refits."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from laws_bound_prior import FRACTIONS, fit_mp_bound, gains, matched_centres, probes  # noqa: E402
+from laws_bound_prior import FRACTIONS, OWN_ROW, fit_mp_bound, fit_mp_bound_row, gains, matched_centres, probes  # noqa: E402
 from laws_sweep import SWEEP_CSV, groups, load_sweep  # noqa: E402
 
-from lrkit.laws import fit  # noqa: E402
+from lrkit.laws import fit, predict  # noqa: E402
+from lrkit.laws.profile import refits  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +48,31 @@ def test_matched_centres_reproduce_the_bound_s_gains_better_than_the_default_cen
     target = gains(bd, const, probe)
     assert (np.abs(gains(res, const, probe) - target).mean()
             < 0.5 * np.abs(gains(mp, const, probe) - target).mean())
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_mp_bound_row_takes_the_refit_nearest_the_bound_and_moves_the_fit_s_band_onto_it(pilots):
+    """(j): of the fit's profile refits, the one whose probe gains are nearest the bound's; its band is the
+    fit's bootstrap deviations around the refit's parameters, with the fit's model error."""
+    mp, bd = fit(pilots, "multipower"), fit(pilots, "bound")
+    const, probe = probes(pilots)
+    target = gains(bd, const, probe)
+    rows = refits(mp)
+    miss = [np.sum((gains(alt, const, probe) - target) ** 2) for _, _, alt in rows]
+    value, _, alt = rows[int(np.argmin(miss))]
+    res, info = fit_mp_bound_row(pilots)
+    assert abs(value - mp.params["gamma"]) > OWN_ROW  # this group leaves the fit's own row (docs: gamma 0.75)
+    assert info == {"gamma": value, "row": 1.0} and res.params == alt.params
+    np.testing.assert_allclose(np.asarray(res.param_samples) - res.theta, np.asarray(mp.param_samples) - mp.theta,
+                               atol=1e-9)
+    assert res.model_error == mp.model_error
+    lr = probe[2]
+    p, p0 = predict(res, lr, np.arange(100, 300, 10), extrapolate=True), predict(alt, lr, np.arange(100, 300, 10))
+    np.testing.assert_allclose(p.loss, p0.loss)
+    assert np.all(p.lower < p.loss) and np.all(p.upper > p.loss)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_mp_bound_row_is_the_fit_itself_without_a_profile(pilots):
+    res, info = fit_mp_bound_row(pilots, fixed={"gamma": 0.5})
+    assert info == {"gamma": 0.5, "row": 0.0} and res.profile == {}
