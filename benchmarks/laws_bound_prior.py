@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 
-from dataclasses import replace
-
 from lrkit.laws import Curve, fit
-from lrkit.laws.profile import refits
 from lrkit.laws.base import warmup_peak
 from lrkit.laws.multipower import MultiPowerLaw
 from lrkit.laws.predict import final_loss
+from lrkit.laws.profile import refits
 from lrkit.laws.result import get_law
 
 #: the probes' decay fractions (linear and 1-sqrt to 0 each)

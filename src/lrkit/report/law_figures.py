@@ -144,7 +144,8 @@ def draw_plan(plan: Plan, ax=None, n_standard: int = 4, size=None, dpi=None) -> 
     """The planned schedule beside standard ones (LR, top) and their predicted loss with bands (bottom).
 
     With ``ax`` given, only the LR panel is drawn there (predicted final losses in the legend); returns
-    that axes, or both axes ``(lr, loss)`` of a new figure of ``size`` inches at ``dpi``."""
+    that axes, or the axes ``(lr, loss)`` of a new figure of ``size`` inches at ``dpi``, with a third,
+    what the pilots allow (:func:`_draw_allowed`), when the plan has profile rows that predict."""
     fit = plan.fit
     allow = [r for r in plan.profile if r["predictable"]]
     a3 = None
