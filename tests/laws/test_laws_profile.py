@@ -161,3 +161,23 @@ def test_the_plan_figure_draws_what_the_pilots_allow(pilots_fit, tmp_path):
     assert len(draw_plan(replace(p, profile=[]))) == 2
     out = plot_plan(pilots_fit, p, tmp_path / "plan.png")
     assert out.stat().st_size > 10_000
+
+
+def test_the_figure_leaves_out_rows_without_a_prediction_and_marks_as_the_table(pilots_fit):
+    """Far outside the pilots some refits predict no loss: the panel draws the others, and the pilots'
+    best is the row of lowest error over all rows, as in the table (:func:`lrkit.laws.profile.marks`)."""
+    from lrkit.laws.profile import marks
+    from lrkit.report.law_figures import draw_plan
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = plan(pilots_fit, 100 * N, 100 * PEAK, family="cosine", extrapolate=True)
+    shown = [r for r in p.profile if r["predictable"]]
+    assert 0 < len(shown) < len(p.profile)
+    axes = draw_plan(p)
+    x, _ = axes[2].get_lines()[0].get_data()
+    np.testing.assert_allclose(x, [100 * r["decay"] for r in shown])
+    mine, best = marks(p.profile, pilots_fit.params["gamma"])
+    labels = [t.get_text() for t in axes[2].texts]
+    assert sum("pilots' best" in t for t in labels) == int(p.profile[best]["predictable"])
+    assert p.profile[mine]["value"] == 0.5

@@ -12,7 +12,7 @@ the pilots are consistent with and which of them the pilots themselves fit best.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -57,6 +57,13 @@ def describe(profile: dict[str, Any]) -> str:
     held = ", ".join(f"{v:g}" for v in profile["values"])
     return (f"held at {profile['param']} = {held}, the pilots are described within {min(errs):.3g}-{max(errs):.3g}% "
             f"mean error (best at {best:g})")
+
+
+def marks(rows: Sequence[dict[str, Any]], own: float | None) -> tuple[int | None, int]:
+    """For :attr:`~lrkit.laws.plan.Plan.profile` rows: the index of the row of the fit's own value ``own``
+    (the nearest; ``None`` without one) and that of the pilots' best (the lowest mean relative error)."""
+    mine = None if own is None else min(range(len(rows)), key=lambda i: abs(rows[i]["value"] - own))
+    return mine, min(range(len(rows)), key=lambda i: rows[i]["mean_rel_error"])
 
 
 def check_profile(profile: Any, law: Law) -> None:

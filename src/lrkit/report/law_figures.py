@@ -20,6 +20,7 @@ from ..laws import Curve, FitResult, Plan, Prediction
 from ..laws.base import usable_points
 from ..laws.figures import register
 from ..laws.predict import evaluate, has_band
+from ..laws.profile import marks
 from ..spec import parse
 from . import style
 
@@ -147,7 +148,7 @@ def draw_plan(plan: Plan, ax=None, n_standard: int = 4, size=None, dpi=None) -> 
     that axes, or the axes ``(lr, loss)`` of a new figure of ``size`` inches at ``dpi``, with a third,
     what the pilots allow (:func:`_draw_allowed`), when the plan has profile rows that predict."""
     fit = plan.fit
-    allow = [r for r in plan.profile if r["predictable"]]
+    allow = any(r["predictable"] for r in plan.profile)
     a3 = None
     if ax is not None:
         a1, a2 = ax, None
@@ -174,27 +175,28 @@ def draw_plan(plan: Plan, ax=None, n_standard: int = 4, size=None, dpi=None) -> 
     _finish([a1, a2], True)
     if a3 is None:
         return np.array([a1, a2])
-    _draw_allowed(a3, allow, fit)
+    _draw_allowed(a3, plan.profile, fit)
     return np.array([a1, a2, a3])
 
 
 def _draw_allowed(ax, rows: Sequence[dict[str, Any]], fit: FitResult | None) -> None:
     """What the pilots allow (:attr:`Plan.profile`): for each value the undetermined parameter was held
-    at, the best WSD decay it plans (x) against how well that refit describes the pilots (y)."""
+    at, the best WSD decay it plans (x) against how well that refit describes the pilots (y); rows that
+    predict no loss for the budget are left out (the fit's own and the pilots' best are marked as in
+    ``lrkit plan``'s table, :func:`~lrkit.laws.profile.marks`)."""
     name = rows[0]["param"]
-    own = fit.params.get(name) if fit is not None else None
-    x = np.array([100 * r["decay"] for r in rows])
-    y = np.array([100 * r["mean_rel_error"] for r in rows])
+    mine, best = marks(rows, fit.params.get(name) if fit is not None else None)
+    drawn = [i for i, r in enumerate(rows) if r["predictable"]]
+    x = np.array([100 * rows[i]["decay"] for i in drawn])
+    y = np.array([100 * rows[i]["mean_rel_error"] for i in drawn])
     ax.plot(x, y, "-", color="#bbbbbb", lw=1, zorder=1)
-    mine = int(np.argmin([abs(r["value"] - own) for r in rows])) if own is not None else -1
-    best = int(np.argmin(y))
-    for i, r in enumerate(rows):
+    for j, i in enumerate(drawn):
         col = "#000000" if i == mine else style.PALETTE[0]
-        ax.plot(x[i], y[i], "o", ms=7 if i == mine else 5.5, color=col, zorder=3,
+        ax.plot(x[j], y[j], "o", ms=7 if i == mine else 5.5, color=col, zorder=3,
                 mfc=col if i in (mine, best) else "white", mew=1.4)
-        tag = f"{name} {r['value']:g}" + (" (this fit)" if i == mine else "") + (", pilots' best" if i == best else "")
+        tag = f"{name} {rows[i]['value']:g}" + (" (this fit)" if i == mine else "") + (", pilots' best" if i == best else "")
         # labels alternate above and below, so neighbours that plan nearly the same decay stay legible
-        ax.annotate(tag, (x[i], y[i]), xytext=(6, 5 if i % 2 == 0 else -12), textcoords="offset points",
+        ax.annotate(tag, (x[j], y[j]), xytext=(6, 5 if j % 2 == 0 else -12), textcoords="offset points",
                     fontsize=7.5, color="#333333")
     span = max(float(y.max() - y.min()), 1e-4)
     ax.set_ylim(float(y.min()) - 0.25 * span, float(y.max()) + 0.45 * span)

@@ -49,10 +49,10 @@ def _profile_table(result, p):
     """What the pilots allow: the best WSD under each refit of the fit's profile (``Plan.profile``)."""
     from rich.table import Table
 
+    from ...laws.profile import marks
+
     name = p.profile[0]["param"]
-    own = result.params[name]
-    mine = min(range(len(p.profile)), key=lambda i: abs(p.profile[i]["value"] - own))
-    best = min(range(len(p.profile)), key=lambda i: p.profile[i]["mean_rel_error"])
+    mine, best = marks(p.profile, result.params[name])
     t = Table(title=f"what the pilots allow: the fit with {name} held (it decides the cooldown; the pilots leave it "
                     "open)", title_justify="left")
     for col, just in ((name, "right"), ("pilots' mean |err|", "right"), ("best wsd to 0", "left"), ("final loss", "right")):
