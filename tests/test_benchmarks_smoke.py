@@ -109,3 +109,33 @@ def test_the_small_batch_sweep_is_charlm_at_batch_8_and_its_anchor_uses_every_ot
     floor = seed_oracle(groups(b8))
     assert floor["hits"] == "16/18"
     np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.53696, 0.94074, 0.000246], rtol=1e-3)
+
+
+def test_the_small_model_sweep_is_charlm_with_one_16_wide_layer_at_batch_8(tmp_path):
+    """``charlm_cooldown_sweep_small.csv`` (``OPTIONS="batch_size=8 d_model=16 layers=1"
+    make_charlm_long_sweep.sh``, docs/methods.md "A small-model sweep"): a fresh 60-step run with those
+    options reproduces its start (the batch-8 default model does not), and its seed-noise anchor is
+    deterministic (no fit)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from laws_sweep import LONG_SWEEP_CSV, export_sweep, groups, load_sweep, seed_oracle
+
+    small = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small.csv"))
+    assert {k[2] for k in small} == {0, 1, 2} and {k[1] for k in small} == {3e-3, 1e-2, 3e-2}
+    assert len(small) == 198  # 3 peak LRs x 3 seeds x (constant, cosine, 10 WSD at 1000 and 2000 steps)
+    db = tmp_path / "rerun.db"
+    options = ["--option", "batch_size=8", "--option", "d_model=16", "--option", "layers=1"]
+    proc = subprocess.run([sys.executable, "-m", "lrkit", "bench", "-w", "charlm", "-s", "constant(warmup=30)",
+                           "-n", "60", "--lr", "3e-2", "--seeds", "1", "--log-every", "20", "--db", str(db), "-q",
+                           "--workers", "1", "--threads", "1", *options],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    export_sweep(str(db), tmp_path / "rerun.csv")
+    short = load_sweep(tmp_path / "rerun.csv")[("constant(warmup=30)", 0.03, 0, 60)]
+    full = small[("constant(warmup=30)", 0.03, 0, 2000)]
+    np.testing.assert_allclose(short.loss, full.loss[:short.loss.size], rtol=1e-5)
+    b8 = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_b8.csv"))[("constant(warmup=30)", 0.003, 0, 2000)]
+    assert not np.allclose(b8.loss[1:short.loss.size], small[("constant(warmup=30)", 0.003, 0, 2000)].loss[1:short.loss.size],
+                           rtol=1e-3)
+    floor = seed_oracle(groups(small))
+    assert floor["hits"] == "12/18"
+    np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.84165, 0.91727, 0.000959], rtol=1e-3)

@@ -11,6 +11,8 @@
 #   OPTIONS: workload options, e.g. "batch_size=8"; OUT: the CSV (default charlm_cooldown_sweep_long.csv).
 #   The small-batch sweep: OPTIONS=batch_size=8 PEAKS="3e-3 1e-3 1e-2" OUT=benchmarks/data/charlm_cooldown_sweep_b8.csv
 #   benchmarks/data/make_charlm_long_sweep.sh charlm-b8-sweep.db 3   (about 6 min per seed and peak LR on one core)
+#   The small-model sweep: OPTIONS="batch_size=8 d_model=16 layers=1" PEAKS="3e-3 1e-2 3e-2"
+#   OUT=benchmarks/data/charlm_cooldown_sweep_small.csv ... charlm-small-sweep.db 3   (about 1 min per seed and peak LR)
 #   The CSV keeps the trials of other databases (export merges), so a peak LR can be added later.
 set -e
 DB=${1:-charlm-long-sweep.db}
