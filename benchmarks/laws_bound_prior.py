@@ -1,8 +1,8 @@
-"""Candidates (h) and (j) of docs/methods.md, where the convex bound decides the multi-power shape the
-pilots leave open (benchmark only). ``mp-bound`` (h): the multi-power law with its shape prior centred
-where its loss drop reproduces the bound's cooldown gains on the pilots. ``mp-bound-row`` (j): of the
-fit's profile refits (``gamma`` held on a grid, lrkit.laws.profile), the one whose gains are nearest
-the bound's.
+"""Candidates (h), (j) and (k) of docs/methods.md, where the convex bound decides the multi-power shape
+the pilots leave open (benchmark only). ``mp-bound`` (h): the multi-power law with its shape prior
+centred where its loss drop reproduces the bound's cooldown gains on the pilots. ``mp-bound-row`` (j):
+of the fit's profile refits (``gamma`` held on a grid, lrkit.laws.profile), the one whose gains are
+nearest the bound's. ``mp-bound-best`` (k): the refit whose best probe cooldown is nearest the bound's.
 
 The bound (Schaipp et al. 2025, arXiv 2501.18965) has no shape parameter: its gain from a cooldown
 follows from the whole schedule.  The multi-power law (Luo et al. 2025, arXiv 2503.12811) draws the
@@ -132,9 +132,38 @@ def fit_mp_bound_row(pilots: Sequence, **kw):
     target = gains(bd, const, probe)
     miss = [float(np.sum((gains(alt, const, probe) - target) ** 2)) for _, _, alt in rows]
     value, _, alt = rows[int(np.argmin(miss))]
+    return _with_band(mp, value, alt)
+
+
+def _with_band(mp, value: float, alt):
+    """The fit itself when ``value`` is its own row (within :data:`OWN_ROW`), otherwise the refit ``alt``
+    with the fit's bootstrap deviations moved onto its parameters and the fit's model error."""
     if abs(value - mp.params["gamma"]) <= OWN_ROW:
         return mp, {"gamma": mp.params["gamma"], "row": 0.0}
-    shift = alt.theta - mp.theta  # the fit's bootstrap deviations, moved onto the refit
+    shift = alt.theta - mp.theta
     moved = replace(alt, param_samples=[list(np.asarray(p) + shift) for p in mp.param_samples],
                     model_error=dict(mp.model_error))
     return moved, {"gamma": value, "row": 1.0}
+
+
+def best_decay(result, probe: Sequence[np.ndarray]) -> float:
+    """The decay fraction of the probe ``result`` predicts lowest at its last step (:func:`probes`' order)."""
+    finals = [final_loss(result, s) for s in probe]
+    return list(itertools.product(FRACTIONS, ("linear", "1-sqrt")))[int(np.argmin(finals))][0]
+
+
+def fit_mp_bound_best(pilots: Sequence, **kw):
+    """Candidate (k): ``(the multi-power fit, or the profile refit whose best probe cooldown is nearest
+    the bound's -- of those, the row nearest the fit's own gamma, then the lower pilot error -- with the
+    fit's band moved onto it; info)``."""
+    mp = fit(pilots, "multipower", **kw)
+    rows = refits(mp)
+    if not rows:
+        return mp, {"gamma": mp.params["gamma"], "row": 0.0}
+    bd = fit(pilots, "bound", **kw)
+    _, probe = probes(pilots)
+    target = best_decay(bd, probe)
+    own = mp.params["gamma"]
+    key = [(round(abs(best_decay(alt, probe) - target), 9), abs(value - own), err) for value, err, alt in rows]
+    value, _, alt = rows[min(range(len(rows)), key=key.__getitem__)]
+    return _with_band(mp, value, alt)

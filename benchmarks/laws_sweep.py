@@ -29,7 +29,7 @@ import numpy as np
 
 import lrkit
 from lrkit.laws import Curve, fit, predict
-from laws_bound_prior import fit_mp_bound, fit_mp_bound_row
+from laws_bound_prior import fit_mp_bound, fit_mp_bound_best, fit_mp_bound_row
 
 SWEEP_CSV = Path(__file__).resolve().parent / "data" / "charlm_cooldown_sweep.csv"
 #: the 1000/2000-step sweep (``benchmarks/data/make_charlm_long_sweep.sh``)
@@ -39,8 +39,8 @@ AVERAGES = {"avg": ("multipower", "bound")}
 #: benchmark-only variants of a law: ``{name: (law, fit keyword arguments)}`` (docs/methods.md, candidate (g))
 VARIANTS = {"mp-weak": ("multipower", {"prior_weight": 1e-3}), "mp-noprior": ("multipower", {"prior_weight": 0.0})}
 #: benchmark-only candidates fitted by a procedure of their own: ``{name: fit(pilots) -> (FitResult, info)}``
-#: (docs/methods.md, candidate (h))
-CANDIDATES = {"mp-bound": fit_mp_bound, "mp-bound-row": fit_mp_bound_row}
+#: (docs/methods.md, candidates (h), (j), (k))
+CANDIDATES = {"mp-bound": fit_mp_bound, "mp-bound-row": fit_mp_bound_row, "mp-bound-best": fit_mp_bound_best}
 
 
 class Averaged:

@@ -1,5 +1,5 @@
-"""Candidates (h) and (j) of docs/methods.md (``benchmarks/laws_bound_prior.py``): the probes, (h)'s matching
-step and (j)'s choice among the profile's refits."""
+"""Candidates (h), (j) and (k) of docs/methods.md (``benchmarks/laws_bound_prior.py``): the probes, (h)'s
+matching step and (j)'s and (k)'s choices among the profile's refits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from laws_bound_prior import FRACTIONS, OWN_ROW, fit_mp_bound, fit_mp_bound_row, gains, matched_centres, probes  # noqa: E402
+from laws_bound_prior import (FRACTIONS, OWN_ROW, best_decay, fit_mp_bound, fit_mp_bound_best, fit_mp_bound_row,  # noqa: E402
+                              gains, matched_centres, probes)
 from laws_sweep import SWEEP_CSV, groups, load_sweep  # noqa: E402
 
 from lrkit.laws import fit, predict  # noqa: E402
@@ -76,3 +77,27 @@ def test_mp_bound_row_takes_the_refit_nearest_the_bound_and_moves_the_fit_s_band
 def test_mp_bound_row_is_the_fit_itself_without_a_profile(pilots):
     res, info = fit_mp_bound_row(pilots, fixed={"gamma": 0.5})
     assert info == {"gamma": 0.5, "row": 0.0} and res.profile == {}
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_mp_bound_best_takes_the_refit_whose_best_cooldown_is_nearest_the_bound_s(pilots):
+    """(k): the profile row whose best probe decay is nearest the bound's (then the nearest the fit's own
+    gamma); in this group (docs: gamma 0.25) it leaves the fit's own row, and its band is the fit's, moved."""
+    mp, bd = fit(pilots, "multipower"), fit(pilots, "bound")
+    _, probe = probes(pilots)
+    assert best_decay(bd, probe) in FRACTIONS
+    finals = [predict(bd, s, np.array([s.size - 1])).loss[-1] for s in probe]
+    assert best_decay(bd, probe) == FRACTIONS[int(np.argmin(finals)) // 2]  # probes: (f, linear), (f, 1-sqrt), ...
+    target, own = best_decay(bd, probe), mp.params["gamma"]
+    rows = refits(mp)
+    miss = [abs(best_decay(alt, probe) - target) for _, _, alt in rows]
+    res, info = fit_mp_bound_best(pilots)
+    assert info["row"] == 1.0 and abs(info["gamma"] - own) > OWN_ROW
+    chosen = [v for v, _, _ in rows].index(info["gamma"])
+    assert miss[chosen] == pytest.approx(min(miss))
+    assert all(abs(rows[i][0] - own) >= abs(info["gamma"] - own) for i in range(len(rows)) if miss[i] == pytest.approx(min(miss)))
+    assert res.params == rows[chosen][2].params and res.model_error == mp.model_error
+    np.testing.assert_allclose(np.asarray(res.param_samples) - res.theta, np.asarray(mp.param_samples) - mp.theta,
+                               atol=1e-9)
+    own_row, own_info = fit_mp_bound_best(pilots, fixed={"gamma": 0.5})
+    assert own_info == {"gamma": 0.5, "row": 0.0} and own_row.profile == {}
