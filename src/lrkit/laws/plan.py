@@ -361,11 +361,11 @@ def undetermined_note(fit: FitResult, profile: Sequence[dict[str, Any]] = ()) ->
                  if any("prior" in fit.flags[n] for n in shape) else "; the pilots pin the planned cooldown's shape only loosely")
         if profile:
             line += _profile_sentence(fit, profile)
+        line += ("; --law bound, which has no shape to leave open, ranked cooldowns better than the default on every "
+                 "one of our five sweeps (docs/methods.md)")
         if fit.law != "mpl-it":
-            line += ("; with a constant and a cosine pilot, add a short cooldown branched off the constant one (its last "
-                     "10% decayed to 0) and fit the three with --law mpl-it, which takes the cooldown's shape from it "
-                     "(docs/methods.md)")
-        line += "; --law bound gives a second opinion on the ranking without them"
+            line += ("; a third pilot pins the shape: a short cooldown branched off the constant one (its last 10% "
+                     "decayed to 0), fitted with the other two by --law bound or --law mpl-it")
     return line
 
 
