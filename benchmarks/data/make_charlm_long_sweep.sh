@@ -8,11 +8,14 @@
 # kept: rerun to resume).
 #   usage: benchmarks/data/make_charlm_long_sweep.sh [DB] [SEEDS]     (from the repository root; SEEDS default 2)
 #   LRKIT / PYTHON: the commands to run (default: lrkit / python on PATH); PEAKS: the peak LRs (default 3e-3);
-#   OPTIONS: workload options, e.g. "batch_size=8"; OUT: the CSV (default charlm_cooldown_sweep_long.csv).
+#   OPTIONS: workload options, e.g. "batch_size=8"; OUT: the CSV (default charlm_cooldown_sweep_long.csv);
+#   LONG: the longest length (default 2000; the pilots and the shorter targets are LONG/2).
 #   The small-batch sweep: OPTIONS=batch_size=8 PEAKS="3e-3 1e-3 1e-2" OUT=benchmarks/data/charlm_cooldown_sweep_b8.csv
 #   benchmarks/data/make_charlm_long_sweep.sh charlm-b8-sweep.db 3   (about 6 min per seed and peak LR on one core)
 #   The small-model sweep: OPTIONS="batch_size=8 d_model=16 layers=1" PEAKS="3e-3 1e-2 3e-2"
 #   OUT=benchmarks/data/charlm_cooldown_sweep_small.csv ... charlm-small-sweep.db 3   (about 1 min per seed and peak LR)
+#   The small-model sweep at 2000/4000 steps: the same OPTIONS, LONG=4000 PEAKS="1e-2 3e-2"
+#   OUT=benchmarks/data/charlm_cooldown_sweep_small_4000.csv ... charlm-small-4000.db 3   (about 2 min per seed and peak LR)
 #   The CSV keeps the trials of other databases (export merges), so a peak LR can be added later.
 set -e
 DB=${1:-charlm-long-sweep.db}
@@ -21,6 +24,8 @@ PEAKS=${PEAKS:-3e-3}
 OUT=${OUT:-benchmarks/data/charlm_cooldown_sweep_long.csv}
 OPTS=()
 for o in ${OPTIONS:-}; do OPTS+=(--option "$o"); done
+LONG=${LONG:-2000}
+HALF=$((LONG / 2))
 LRKIT=${LRKIT:-lrkit}
 PYTHON=${PYTHON:-python}
 W=30
@@ -29,7 +34,7 @@ for f in 0.1 0.2 0.4 0.6 0.8; do for form in linear 1-sqrt; do WSD+=(-s "wsd(war
 for peak in $PEAKS; do for n in $(seq 1 "$SEEDS"); do
   B="--lr $peak --seeds $n --log-every 20 --db $DB -q --workers 1 --threads 1"
   if [ ${#OPTS[@]} -gt 0 ]; then B="$B ${OPTS[*]}"; fi
-  $LRKIT bench -w charlm -s "constant(warmup=$W)" "${WSD[@]}" -n 2000 $B
-  $LRKIT bench -w charlm -s "cosine(warmup=$W)" "${WSD[@]}" -n 1000 $B
+  $LRKIT bench -w charlm -s "constant(warmup=$W)" "${WSD[@]}" -n "$LONG" $B
+  $LRKIT bench -w charlm -s "cosine(warmup=$W)" "${WSD[@]}" -n "$HALF" $B
   $PYTHON benchmarks/bench_laws.py --export-sweep "$DB" --sweep "$OUT"
 done; done
