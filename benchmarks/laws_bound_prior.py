@@ -120,30 +120,32 @@ def fit_mp_bound(pilots: Sequence, **kw):
 OWN_ROW = 0.125
 
 
-def fit_mp_bound_row(pilots: Sequence, **kw):
-    """Candidate (j): ``(the multi-power fit, or the profile refit whose probe gains are nearest the
-    bound's, with the fit's band moved onto it; info)``."""
+def _row_chosen_by_bound(pilots: Sequence, choose, **kw):
+    """The multi-power fit, or the profile refit ``choose(bound_fit, rows, own_gamma, probes)`` picks
+    (an index into ``rows``), with the fit's band moved onto it; ``(result, info)``."""
     mp = fit(pilots, "multipower", **kw)
     rows = refits(mp)
     if not rows:
         return mp, {"gamma": mp.params["gamma"], "row": 0.0}
-    bd = fit(pilots, "bound", **kw)
-    const, probe = probes(pilots)
-    target = gains(bd, const, probe)
-    miss = [float(np.sum((gains(alt, const, probe) - target) ** 2)) for _, _, alt in rows]
-    value, _, alt = rows[int(np.argmin(miss))]
-    return _with_band(mp, value, alt)
-
-
-def _with_band(mp, value: float, alt):
-    """The fit itself when ``value`` is its own row (within :data:`OWN_ROW`), otherwise the refit ``alt``
-    with the fit's bootstrap deviations moved onto its parameters and the fit's model error."""
+    value, _, alt = rows[choose(fit(pilots, "bound", **kw), rows, mp.params["gamma"], probes(pilots))]
     if abs(value - mp.params["gamma"]) <= OWN_ROW:
         return mp, {"gamma": mp.params["gamma"], "row": 0.0}
-    shift = alt.theta - mp.theta
+    shift = alt.theta - mp.theta  # the fit's bootstrap deviations, moved onto the refit
     moved = replace(alt, param_samples=[list(np.asarray(p) + shift) for p in mp.param_samples],
                     model_error=dict(mp.model_error))
     return moved, {"gamma": value, "row": 1.0}
+
+
+def _nearest_gains(bd, rows, own, const_probe) -> int:
+    const, probe = const_probe
+    target = gains(bd, const, probe)
+    return int(np.argmin([float(np.sum((gains(alt, const, probe) - target) ** 2)) for _, _, alt in rows]))
+
+
+def fit_mp_bound_row(pilots: Sequence, **kw):
+    """Candidate (j): ``(the multi-power fit, or the profile refit whose probe gains are nearest the
+    bound's, with the fit's band moved onto it; info)``."""
+    return _row_chosen_by_bound(pilots, _nearest_gains, **kw)
 
 
 def best_decay(result, probe: Sequence[np.ndarray]) -> float:
@@ -152,18 +154,15 @@ def best_decay(result, probe: Sequence[np.ndarray]) -> float:
     return list(itertools.product(FRACTIONS, ("linear", "1-sqrt")))[int(np.argmin(finals))][0]
 
 
+def _nearest_best_decay(bd, rows, own, const_probe) -> int:
+    probe = const_probe[1]
+    target = best_decay(bd, probe)
+    key = [(round(abs(best_decay(alt, probe) - target), 9), abs(value - own), err) for value, err, alt in rows]
+    return min(range(len(rows)), key=key.__getitem__)
+
+
 def fit_mp_bound_best(pilots: Sequence, **kw):
     """Candidate (k): ``(the multi-power fit, or the profile refit whose best probe cooldown is nearest
     the bound's -- of those, the row nearest the fit's own gamma, then the lower pilot error -- with the
     fit's band moved onto it; info)``."""
-    mp = fit(pilots, "multipower", **kw)
-    rows = refits(mp)
-    if not rows:
-        return mp, {"gamma": mp.params["gamma"], "row": 0.0}
-    bd = fit(pilots, "bound", **kw)
-    _, probe = probes(pilots)
-    target = best_decay(bd, probe)
-    own = mp.params["gamma"]
-    key = [(round(abs(best_decay(alt, probe) - target), 9), abs(value - own), err) for value, err, alt in rows]
-    value, _, alt = rows[min(range(len(rows)), key=key.__getitem__)]
-    return _with_band(mp, value, alt)
+    return _row_chosen_by_bound(pilots, _nearest_best_decay, **kw)

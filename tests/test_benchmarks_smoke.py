@@ -61,11 +61,25 @@ def test_bench_laws_third_pilot_joins_the_pilots_and_leaves_the_targets():
     assert bad.returncode != 0 and "no run 'wsd(decay=0.3, warmup=30)' of 300 steps" in bad.stderr
 
 
+def _rerun_constant(tmp_path, lr: str, *options: str) -> np.ndarray:
+    """The validation losses of a fresh 60-step ``constant(warmup=30)`` charlm run (seed 0) with ``--option``s."""
+    from laws_sweep import export_sweep, load_sweep
+
+    db = tmp_path / "rerun.db"
+    proc = subprocess.run([sys.executable, "-m", "lrkit", "bench", "-w", "charlm", "-s", "constant(warmup=30)",
+                           "-n", "60", "--lr", lr, "--seeds", "1", "--log-every", "20", "--db", str(db), "-q",
+                           "--workers", "1", "--threads", "1", *[a for o in options for a in ("--option", o)]],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    export_sweep(str(db), tmp_path / "rerun.csv")
+    return load_sweep(tmp_path / "rerun.csv")[("constant(warmup=30)", float(lr), 0, 60)].loss
+
+
 def test_the_4000_step_sweep_copies_the_long_sweeps_runs_and_a_rerun_reproduces_them(tmp_path):
     """``make_charlm_sweep_4000.sh`` copies the long sweep's 2000-step runs instead of rerunning them: valid
     only while charlm runs are deterministic per seed and a constant run does not depend on its length."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from laws_sweep import LONG_SWEEP_CSV, export_sweep, load_sweep
+    from laws_sweep import LONG_SWEEP_CSV, load_sweep
 
     long_runs = load_sweep(LONG_SWEEP_CSV)
     sweep_4000 = LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_4000.csv")
@@ -73,15 +87,9 @@ def test_the_4000_step_sweep_copies_the_long_sweeps_runs_and_a_rerun_reproduces_
         for key, c in load_sweep(sweep_4000).items():
             if key[3] == 2000 and not key[0].startswith("cosine"):
                 np.testing.assert_array_equal(c.loss, long_runs[key].loss)
-    db = tmp_path / "rerun.db"
-    proc = subprocess.run([sys.executable, "-m", "lrkit", "bench", "-w", "charlm", "-s", "constant(warmup=30)",
-                           "-n", "60", "--lr", "3e-3", "--seeds", "1", "--log-every", "20", "--db", str(db), "-q",
-                           "--workers", "1", "--threads", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    export_sweep(str(db), tmp_path / "rerun.csv")
-    short = load_sweep(tmp_path / "rerun.csv")[("constant(warmup=30)", 0.003, 0, 60)]
+    short = _rerun_constant(tmp_path, "3e-3")
     full = long_runs[("constant(warmup=30)", 0.003, 0, 2000)]
-    np.testing.assert_allclose(short.loss, full.loss[:short.loss.size], rtol=1e-5)
+    np.testing.assert_allclose(short, full.loss[:short.size], rtol=1e-5)
 
 
 def test_the_small_batch_sweep_is_charlm_at_batch_8_and_its_anchor_uses_every_other_seed(tmp_path):
@@ -90,22 +98,15 @@ def test_the_small_batch_sweep_is_charlm_at_batch_8_and_its_anchor_uses_every_ot
     its seed-noise anchor, with three seeds, predicts each target from the geometric mean of the other two
     (deterministic: no fit)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from laws_sweep import LONG_SWEEP_CSV, export_sweep, groups, load_sweep, seed_oracle
+    from laws_sweep import LONG_SWEEP_CSV, groups, load_sweep, seed_oracle
 
     b8 = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_b8.csv"))
     assert {k[2] for k in b8} == {0, 1, 2} and {k[1] for k in b8} == {1e-3, 3e-3, 1e-2}
-    db = tmp_path / "rerun.db"
-    proc = subprocess.run([sys.executable, "-m", "lrkit", "bench", "-w", "charlm", "-s", "constant(warmup=30)",
-                           "-n", "60", "--lr", "3e-3", "--seeds", "1", "--log-every", "20", "--db", str(db), "-q",
-                           "--workers", "1", "--threads", "1", "--option", "batch_size=8"],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    export_sweep(str(db), tmp_path / "rerun.csv")
-    short = load_sweep(tmp_path / "rerun.csv")[("constant(warmup=30)", 0.003, 0, 60)]
+    short = _rerun_constant(tmp_path, "3e-3", "batch_size=8")
     full = b8[("constant(warmup=30)", 0.003, 0, 2000)]
-    np.testing.assert_allclose(short.loss, full.loss[:short.loss.size], rtol=1e-5)
+    np.testing.assert_allclose(short, full.loss[:short.size], rtol=1e-5)
     batch32 = load_sweep(LONG_SWEEP_CSV)[("constant(warmup=30)", 0.003, 0, 2000)]
-    assert not np.allclose(batch32.loss[1:short.loss.size], full.loss[1:short.loss.size], rtol=1e-3)
+    assert not np.allclose(batch32.loss[1:short.size], full.loss[1:short.size], rtol=1e-3)
     floor = seed_oracle(groups(b8))
     assert floor["hits"] == "16/18"
     np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.53696, 0.94074, 0.000246], rtol=1e-3)
@@ -117,25 +118,16 @@ def test_the_small_model_sweep_is_charlm_with_one_16_wide_layer_at_batch_8(tmp_p
     options reproduces its start (the batch-8 default model does not), and its seed-noise anchor is
     deterministic (no fit)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from laws_sweep import LONG_SWEEP_CSV, export_sweep, groups, load_sweep, seed_oracle
+    from laws_sweep import LONG_SWEEP_CSV, groups, load_sweep, seed_oracle
 
     small = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small.csv"))
     assert {k[2] for k in small} == {0, 1, 2} and {k[1] for k in small} == {3e-3, 1e-2, 3e-2}
     assert len(small) == 198  # 3 peak LRs x 3 seeds x (constant, cosine, 10 WSD at 1000 and 2000 steps)
-    db = tmp_path / "rerun.db"
-    options = ["--option", "batch_size=8", "--option", "d_model=16", "--option", "layers=1"]
-    proc = subprocess.run([sys.executable, "-m", "lrkit", "bench", "-w", "charlm", "-s", "constant(warmup=30)",
-                           "-n", "60", "--lr", "3e-2", "--seeds", "1", "--log-every", "20", "--db", str(db), "-q",
-                           "--workers", "1", "--threads", "1", *options],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    export_sweep(str(db), tmp_path / "rerun.csv")
-    short = load_sweep(tmp_path / "rerun.csv")[("constant(warmup=30)", 0.03, 0, 60)]
-    full = small[("constant(warmup=30)", 0.03, 0, 2000)]
-    np.testing.assert_allclose(short.loss, full.loss[:short.loss.size], rtol=1e-5)
+    short = _rerun_constant(tmp_path, "3e-2", "batch_size=8", "d_model=16", "layers=1")
+    np.testing.assert_allclose(short, small[("constant(warmup=30)", 0.03, 0, 2000)].loss[:short.size], rtol=1e-5)
     b8 = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_b8.csv"))[("constant(warmup=30)", 0.003, 0, 2000)]
-    assert not np.allclose(b8.loss[1:short.loss.size], small[("constant(warmup=30)", 0.003, 0, 2000)].loss[1:short.loss.size],
-                           rtol=1e-3)
+    small_3e3 = small[("constant(warmup=30)", 0.003, 0, 2000)]
+    assert not np.allclose(b8.loss[1:short.size], small_3e3.loss[1:short.size], rtol=1e-3)
     floor = seed_oracle(groups(small))
     assert floor["hits"] == "12/18"
     np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.84165, 0.91727, 0.000959], rtol=1e-3)
