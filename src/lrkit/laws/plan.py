@@ -362,7 +362,7 @@ def undetermined_note(fit: FitResult, profile: Sequence[dict[str, Any]] = ()) ->
         if profile:
             line += _profile_sentence(fit, profile)
         line += ("; --law bound, which has no shape to leave open, ranked cooldowns better than the default on every "
-                 "one of our five sweeps (docs/methods.md)")
+                 "sweep we measured (docs/methods.md)")
         if fit.law != "mpl-it":
             line += ("; a third pilot pins the shape: a short cooldown branched off the constant one (its last 10% "
                      "decayed to 0), fitted with the other two by --law bound or --law mpl-it")
