@@ -131,3 +131,28 @@ def test_the_small_model_sweep_is_charlm_with_one_16_wide_layer_at_batch_8(tmp_p
     floor = seed_oracle(groups(small))
     assert floor["hits"] == "12/18"
     np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.84165, 0.91727, 0.000959], rtol=1e-3)
+
+
+def test_the_small_model_sweep_at_4000_steps_repeats_its_2000_step_runs_exactly():
+    """``charlm_cooldown_sweep_small_4000.csv`` (``LONG=4000``, docs/methods.md): its 2000-step WSD runs and
+    the first 2000 steps of its constant runs are the small-model sweep's, to the last digit (charlm is
+    deterministic per seed; a constant run does not depend on its length); its anchor is deterministic."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from laws_sweep import LONG_SWEEP_CSV, groups, load_sweep, seed_oracle
+
+    long_ = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small_4000.csv"))
+    small = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small.csv"))
+    assert {k[1] for k in long_} == {1e-2, 3e-2} and {k[2] for k in long_} == {0, 1, 2} and len(long_) == 132
+    same = 0
+    for (spec, peak, seed, steps), c in long_.items():
+        if steps == 2000 and spec.startswith("wsd"):
+            np.testing.assert_array_equal(c.loss, small[(spec, peak, seed, 2000)].loss)
+            same += 1
+        elif spec.startswith("constant"):
+            ref = small[(spec, peak, seed, 2000)].loss
+            np.testing.assert_array_equal(c.loss[:ref.size], ref)
+            same += 1
+    assert same == 6 * 11
+    floor = seed_oracle(groups(long_))
+    assert floor["hits"] == "7/12"
+    np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.65832, 0.85455, 0.000804], rtol=1e-3)
