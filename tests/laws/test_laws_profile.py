@@ -114,6 +114,7 @@ def test_cli_fit_says_what_the_pilots_allow(tmp_path, capsys):
                               "--out", str(tmp_path / "fit.json")], capsys)
     assert code == 0, err
     assert "what the pilots allow: held at gamma = 0.001, 0.25, 0.5, 0.75, 1" in out
+    assert "to rank cooldowns, fit these runs with --law bound too" in " ".join(out.split())
     assert FitResult.from_json(tmp_path / "fit.json").profile["values"] == list(GRID)
 
 

@@ -121,7 +121,8 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     if result.flags:
         warn("undetermined", note_of_flags(result.flags))
     if result.profile:
-        console.print(f"what the pilots allow: {describe(result.profile)}; lrkit plan shows the cooldown each plans")
+        console.print(f"what the pilots allow: {describe(result.profile)}; lrkit plan shows the cooldown each plans; "
+                      "to rank cooldowns, fit these runs with --law bound too (docs/predict.md)")
     for p in problems:
         warn("fit", f"{p} (kept: --force)")
     if result.at_bounds:
