@@ -36,8 +36,10 @@ SWEEP_CSV = Path(__file__).resolve().parent / "data" / "charlm_cooldown_sweep.cs
 LONG_SWEEP_CSV = SWEEP_CSV.with_name("charlm_cooldown_sweep_long.csv")
 #: benchmark-only combinations: the mean of the named laws' predictions (point and band)
 AVERAGES = {"avg": ("multipower", "bound")}
-#: benchmark-only variants of a law: ``{name: (law, fit keyword arguments)}`` (docs/methods.md, candidate (g))
-VARIANTS = {"mp-weak": ("multipower", {"prior_weight": 1e-3}), "mp-noprior": ("multipower", {"prior_weight": 0.0})}
+#: benchmark names for a law with other fit arguments: ``{name: (law, fit keyword arguments)}`` (docs/methods.md:
+#: candidate (g); ``bound-ref``, the bound with the reference code's last weight, ``last="schedule"``)
+VARIANTS = {"mp-weak": ("multipower", {"prior_weight": 1e-3}), "mp-noprior": ("multipower", {"prior_weight": 0.0}),
+            "bound-ref": ("bound", {"law_options": {"last": "schedule"}})}
 #: benchmark-only candidates fitted by a procedure of their own: ``{name: fit(pilots) -> (FitResult, info)}``
 #: (docs/methods.md, candidates (h), (j), (k))
 CANDIDATES = {"mp-bound": fit_mp_bound, "mp-bound-row": fit_mp_bound_row, "mp-bound-best": fit_mp_bound_best}

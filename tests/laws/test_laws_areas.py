@@ -84,6 +84,7 @@ def test_constant_stretches_contribute_nothing():
     (IntrinsicTimeMPL(), np.array([3.0, 0.5, 0.5, 400.0, 30.0, 0.6])),
     (FunctionalScalingLaw(), np.array([3.0, 0.5, 0.5, 400.0, 30.0, 0.6, 0.4])),
     (ConvexBoundLaw(), np.array([3.0, 0.5, 0.5, 800.0])),
+    (ConvexBoundLaw(last="previous"), np.array([3.0, 0.5, 0.5, 800.0])),
 ])
 def test_jacobian_and_final_gradient_match_finite_differences(law, theta):
     rng = np.random.default_rng(3)

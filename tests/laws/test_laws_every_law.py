@@ -4,6 +4,8 @@ formula, a fit recovering the law's own synthetic curves, prediction, save/load 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -77,7 +79,12 @@ def test_law_matches_a_brute_force_sum_of_its_formula(name, seed):
     steps = np.unique(rng.integers(ramp.size, lr.size, size=8))
     law, theta = get_law(name), THETA[name]
     got = law.predict(lr, steps, theta)[0]
-    np.testing.assert_allclose(got, [naive_loss(name, lr, int(t), theta) for t in steps], rtol=1e-11)
+    # the bound's default last weight is the LR before it (the reference's: test below)
+    seq = (lambda t: np.r_[lr[:t], lr[t - 1]]) if name == "bound" else (lambda t: lr)
+    np.testing.assert_allclose(got, [naive_loss(name, seq(int(t)), int(t), theta) for t in steps], rtol=1e-11)
+    if name == "bound":
+        np.testing.assert_allclose(get_law(name, last="schedule").predict(lr, steps, theta)[0],
+                                   [naive_loss(name, lr, int(t), theta) for t in steps], rtol=1e-11)
 
 
 def reference_refined_rate(etas: np.ndarray, T: int) -> float:
@@ -211,7 +218,65 @@ def test_fsl_with_omega_zero_is_mpl_it_and_weights_earlier_drops_more():
     assert gain(long_, 1.0) / gain(short, 1.0) > 1.05 * gain(long_, 0.0) / gain(short, 0.0)
 
 
-@pytest.mark.parametrize("name", ["mpl-it", "fsl", "bound"])
+@pytest.mark.parametrize("name", ["mpl-it", "fsl"])
 def test_new_laws_take_no_options(name):
     with pytest.raises(LawError, match=f"law '{name}' takes no options"):
         get_law(name, warmup="ld")
+
+
+def test_the_bound_takes_only_its_last_weight_option():
+    with pytest.raises(LawError, match="law 'bound' takes only the option 'last'"):
+        get_law("bound", warmup="ld")
+    with pytest.raises(LawError, match="bound last must be one of"):
+        get_law("bound", last="next")
+    assert get_law("bound").options == {"last": "previous"} and get_law("bound", last="schedule").last == "schedule"
+
+
+def test_the_bound_s_free_last_weight_is_the_reference_with_the_previous_lr_and_drops_the_spike():
+    """``last="previous"``: at every step the reference's bound of the schedule whose last LR is replaced by
+    the one before it (docs/methods.md, "The bound's free last weight"); S1 likewise.  At a step drop to
+    1/10 the reference jumps up there (weight eta_{t-1}/eta_t = 10), the option does not."""
+    lr = np.r_[np.linspace(0.01, 1, 10), np.full(25, 1.0), np.full(6, 0.1), 1 - np.sqrt(np.arange(1, 16) / 16)] * 1e-3
+    steps = np.arange(1, lr.size)
+    ref = [reference_refined_rate(np.r_[lr[:t], lr[t - 1]], t + 1) for t in steps]
+    np.testing.assert_allclose(bound_noise(lr, steps, "previous"), ref, rtol=1e-12)
+    np.testing.assert_allclose(bound_noise(lr, [0], "previous"), bound_noise(lr, [0]), rtol=1e-15)  # no LR before it
+    drop = 35  # the first step at 0.1 of the peak
+    before, own = bound_noise(lr, [drop - 1, drop]), bound_noise(lr, [drop - 1, drop], "previous")
+    held = np.r_[lr[:drop], lr[drop - 1]]  # the peak held one step more
+    np.testing.assert_allclose(own[1], bound_noise(held, [drop])[0], rtol=1e-12)  # no jump at the drop ...
+    assert before[1] > 2 * own[1] and own[1] < 1.01 * before[0]  # ... where the reference's jumps (x2.8)
+    law, theta = get_law("bound", last="previous"), THETA["bound"]
+    got = law.predict(lr, steps, theta)[0]
+    want = [naive_loss("bound", np.r_[lr[:t], lr[t - 1]], int(t), theta) for t in steps]
+    np.testing.assert_allclose(got, want, rtol=1e-11)
+    zero_end = np.r_[lr, 0.0, 0.0]  # steps with LR 0 are still left out
+    np.testing.assert_allclose(law.predict(zero_end, [lr.size + 1], theta)[0], law.predict(lr, [lr.size - 1], theta)[0],
+                               rtol=1e-14)
+
+
+def test_the_bound_with_its_last_weight_option_fits_round_trips_and_plans(tmp_path):
+    """``law_options={"last": "previous"}`` (the default): recovered from its own curves, stored in the fit
+    file and rebuilt from it (the same predictions), and the free plan runs on its gradient; a file
+    without the option (written before it) is read as the reference's weight."""
+    law = get_law("bound", last="previous")
+    curves = [Curve(s, lrs(s), STEPS, law.predict(lrs(s), STEPS, THETA["bound"])[0]) for s in SPECS]
+    res = fit(curves, "bound", law_options={"last": "previous"}, n_boot=10)
+    assert res.law_options == {"last": "previous"} and max(m["max_rel_error"] for m in res.metrics.values()) < 1e-4
+    np.testing.assert_allclose(res.theta[:3], THETA["bound"][:3], rtol=0.03)
+    back = FitResult.from_json(res.to_json(tmp_path / "fit.json"))
+    assert back.law_options == {"last": "previous"} and back.law_obj.last == "previous"
+    np.testing.assert_allclose(predict(back, lrs(UNSEEN), STEPS).loss, predict(res, lrs(UNSEEN), STEPS).loss)
+    assert fit(curves, "bound", n_boot=0).law_options == {"last": "previous"}  # the default, stored explicitly
+    ref = fit(curves, "bound", law_options={"last": "schedule"}, n_boot=0)
+    assert not np.allclose(predict(ref, lrs(UNSEEN), STEPS).loss[-1:], predict(res, lrs(UNSEEN), STEPS).loss[-1:],
+                           rtol=1e-9)
+    # a file written before the option holds no 'last': read as the reference's weight it was fitted with
+    old = json.loads(ref.to_json())
+    old["law_options"] = {}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    was = FitResult.from_json(tmp_path / "old.json")
+    assert was.law_options == {"last": "schedule"}
+    np.testing.assert_allclose(predict(was, lrs(UNSEEN), STEPS).loss, predict(ref, lrs(UNSEEN), STEPS).loss)
+    p = plan(res, N, PEAK, family="free", warmup=W, knots=12)
+    assert p.best.final_loss <= min(c.final_loss for c in p.standard) + 1e-9

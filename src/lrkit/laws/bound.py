@@ -18,6 +18,13 @@ depends on the whole schedule, peak LR included, and its noise part is forgotten
 
 Steps with LR exactly 0 are left out of the sums: SGD does not move there, so the bound is the one of
 the last step with a positive LR (without that rule a final LR of 0 divides by zero).
+
+The last weight (option ``last``; docs/methods.md, "The bound's free last weight"): in the theorem the
+last LR ``eta_T`` only weights ``f(x_T)`` -- the iterate is made by ``eta_1..eta_{T-1}`` -- so the bound
+holds for any ``eta_T > 0``.  The law takes the LR that made the iterate (the previous positive LR),
+in ``Omega`` and in ``S1`` (``last="previous"``, the default since 3 Dec 2026, chosen by the rule written
+there before it was measured); ``last="schedule"`` is the reference's choice, which makes the bound jump
+up for a few steps after a sudden drop (``eta_{t-1} / eta_t`` in the last sum).
 """
 
 from __future__ import annotations
@@ -38,7 +45,19 @@ def _positive(lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lr[pos], np.cumsum(pos)
 
 
-def bound_noise(lr: np.ndarray, steps: np.ndarray) -> np.ndarray:
+LAST_WEIGHTS = ("schedule", "previous")
+
+
+def _last_change(eta: np.ndarray, T: int, last: str) -> tuple[float, float]:
+    """How the free last weight changes the sums of ``eta_1..eta_T`` (``S``, ``sum eta^2``): 0 for the
+    schedule's own, ``eta_{T-1} - eta_T`` for ``last="previous"`` (none at ``T = 1``)."""
+    if last == "schedule" or T < 2:
+        return 0.0, 0.0
+    new, old = eta[T - 2], eta[T - 1]
+    return new - old, new * new - old * old
+
+
+def bound_noise(lr: np.ndarray, steps: np.ndarray, last: str = "schedule") -> np.ndarray:
     """``Omega(t)`` (module docstring) at each of ``steps``: exact, O(t) per step, memory O(N)."""
     eta, horizon = _positive(lr)
     c1 = np.concatenate([[0.0], np.cumsum(eta)])
@@ -49,13 +68,23 @@ def bound_noise(lr: np.ndarray, steps: np.ndarray) -> np.ndarray:
         T = int(horizon[t])
         if T == 0:
             raise LawError(f"step {int(t)}: no positive LR up to it; the bound needs some LR area")
-        s = c1[T]
+        d1, d2 = _last_change(eta, T, last)
+        s, sq_all = c1[T] + d1, c2[T] + d2
         k = np.arange(T - 1)
         after = s - c1[k + 1]  # sum_{i=k+1}^{t} eta_i  (reference: alpha_k)
         from_k = after + eta[k]  # sum_{i=k}^{t} eta_i   (beta_k)
-        sq = c2[T] - c2[k]  # sum_{i=k}^{t} eta_i^2  (gamma_k)
-        out[j] = c2[T] / (2.0 * s) + 0.5 * float(np.sum(eta[k] / after * sq / from_k))
+        sq = sq_all - c2[k]  # sum_{i=k}^{t} eta_i^2  (gamma_k)
+        out[j] = sq_all / (2.0 * s) + 0.5 * float(np.sum(eta[k] / after * sq / from_k))
     return out
+
+
+def last_weight_area(lr: np.ndarray, steps: np.ndarray, last: str) -> np.ndarray:
+    """``S1(t)`` with the bound's last weight (``last``; the schedule's: :func:`forward_area`)."""
+    s1 = forward_area(lr, steps)
+    if last == "schedule":
+        return s1
+    eta, horizon = _positive(lr)
+    return s1 + np.array([_last_change(eta, int(horizon[t]), last)[0] for t in np.asarray(steps, dtype=int)])
 
 
 def bound_noise_grad(lr: np.ndarray) -> tuple[float, np.ndarray]:
@@ -92,14 +121,25 @@ class BoundPrep:
 
 
 class ConvexBoundLaw(Law):
-    """Convex-bound law ``L0 + A S1^-alpha + B Omega``; parameters ``L0, A, alpha, B``; no options."""
+    """Convex-bound law ``L0 + A S1^-alpha + B Omega``; parameters ``L0, A, alpha, B``; option ``last``
+    (the theorem's free last weight: ``"previous"``, the default, or ``"schedule"``, the reference's)."""
 
     name = "bound"
     title = "convex last-iterate bound as a law (Schaipp et al. 2025)"
     param_names = ("L0", "A", "alpha", "B")
 
+    def __init__(self, last: str = "previous") -> None:
+        if last not in LAST_WEIGHTS:
+            raise ValueError(f"bound last must be one of {LAST_WEIGHTS}, got {last!r}")
+        self.last = last
+
+    @property
+    def options(self) -> dict[str, str]:
+        """Always explicit in a fit file: a file without it was written with the reference's weight."""
+        return {"last": self.last}
+
     def prepare(self, lr: np.ndarray, steps: np.ndarray) -> BoundPrep:
-        return BoundPrep(forward_area(lr, steps), bound_noise(lr, steps))
+        return BoundPrep(last_weight_area(lr, steps, self.last), bound_noise(lr, steps, self.last))
 
     def evaluate(self, prep: BoundPrep, theta: np.ndarray, jac: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         L0, A, alpha, B = (float(v) for v in theta)
@@ -114,9 +154,15 @@ class ConvexBoundLaw(Law):
         the bound has no warmup rule)."""
         L0, A, alpha, B = (float(v) for v in theta)
         lr = np.asarray(lr, dtype=float)
-        omega, d_omega = bound_noise_grad(lr)
-        pT = float(lr.sum())
-        return L0 + A * pT ** (-alpha) + B * omega, -alpha * A * pT ** (-alpha - 1.0) + B * d_omega
+        moved = self.last == "previous" and lr.size >= 2
+        used = np.r_[lr[:-1], lr[-2]] if moved else lr  # the last weight: the LR before it
+        omega, d_omega = bound_noise_grad(used)
+        pT = float(used.sum())
+        grad = -alpha * A * pT ** (-alpha - 1.0) + B * d_omega
+        if moved:  # the last weight is the step before's LR: its gradient goes there
+            grad[-2] += grad[-1]
+            grad[-1] = 0.0
+        return L0 + A * pT ** (-alpha) + B * omega, grad
 
     def bounds(self, min_loss: float) -> tuple[np.ndarray, np.ndarray]:
         return np.array([0.0, 1e-8, 1e-3, 0.0]), np.array([min_loss * (1 - 1e-6), 1e4, 3.0, 1e9])

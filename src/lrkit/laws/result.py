@@ -22,7 +22,7 @@ from .profile import check_profile, describe
 
 LAW_NAMES = ("multipower", "multipower-it", "lra", "mpl-it", "fsl", "bound")
 #: the laws that take no options
-_PLAIN = {"mpl-it": IntrinsicTimeMPL, "fsl": FunctionalScalingLaw, "bound": ConvexBoundLaw}
+_PLAIN = {"mpl-it": IntrinsicTimeMPL, "fsl": FunctionalScalingLaw}
 #: the multi-power laws (option ``warmup``; fit configurations chosen by forward-chaining CV)
 _MPL = {"multipower": MultiPowerLaw, "multipower-it": IntrinsicClockMPL}
 #: a fit describes its pilots when every pilot has R² at least this ...
@@ -33,6 +33,14 @@ MAX_ERROR = 0.5
 
 def get_law(name: str, **options: Any) -> Law:
     """The law called ``name`` (one of :data:`LAW_NAMES`); ``options`` go to its constructor."""
+    if name == "bound":
+        extra = sorted(set(options) - {"last"})
+        if extra:
+            raise LawError(f"law 'bound' takes only the option 'last', got {extra}")
+        try:
+            return ConvexBoundLaw(**options)
+        except ValueError as exc:
+            raise LawError(str(exc)) from None
     if name in _PLAIN:
         if options:
             raise LawError(f"law {name!r} takes no options, got {sorted(options)}")
@@ -55,7 +63,7 @@ def options_of(law: Law) -> dict[str, Any] | None:
     not in the registry."""
     if isinstance(law, LRALaw):
         return {"lam": law.lam}
-    if isinstance(law, MultiPowerLaw):
+    if isinstance(law, (MultiPowerLaw, ConvexBoundLaw)):
         return dict(law.options)
     if isinstance(law, tuple(_PLAIN.values())):
         return {}
@@ -218,6 +226,9 @@ class FitResult:
             raise LawError(f"{clip_path(src)}: not an lrkit fit file (no 'lrkit_fit' marker)")
         if "flags" not in data:  # written before the flags were stored: not known, not "none"
             data["flags_checked"] = False
+        if data.get("law") == "bound" and isinstance(data.get("law_options", {}), dict) \
+                and "last" not in data.get("law_options", {}):  # written before the option: the reference's weight
+            data["law_options"] = {**data.get("law_options", {}), "last": "schedule"}
         try:
             fit = cls(**data)
             law = fit.law_obj
