@@ -250,9 +250,14 @@ def test_the_bound_s_free_last_weight_is_the_reference_with_the_previous_lr_and_
     got = law.predict(lr, steps, theta)[0]
     want = [naive_loss("bound", np.r_[lr[:t], lr[t - 1]], int(t), theta) for t in steps]
     np.testing.assert_allclose(got, want, rtol=1e-11)
-    zero_end = np.r_[lr, 0.0, 0.0]  # steps with LR 0 are still left out
-    np.testing.assert_allclose(law.predict(zero_end, [lr.size + 1], theta)[0], law.predict(lr, [lr.size - 1], theta)[0],
-                               rtol=1e-14)
+    # steps with LR 0 make no update: after the last positive LR the bound is that iterate's, whatever follows
+    zero_end, any_next = np.r_[lr, 0.0, 0.0], np.r_[lr, 5e-4]
+    np.testing.assert_allclose(law.predict(zero_end, [lr.size, lr.size + 1], theta)[0],
+                               law.predict(any_next, [lr.size] * 2, theta)[0], rtol=1e-12)
+    # and the planner's gradient scores the same sequence as predict when the last LR is 0
+    short = np.r_[np.linspace(0.1, 0.01, 20), 0.0] * 1e-3
+    assert law.final_loss_grad(short, theta, 0)[0] == pytest.approx(law.predict(short, [short.size - 1], theta)[0][0],
+                                                                   rel=1e-12)
 
 
 def test_the_bound_with_its_last_weight_option_fits_round_trips_and_plans(tmp_path):
@@ -277,6 +282,14 @@ def test_the_bound_with_its_last_weight_option_fits_round_trips_and_plans(tmp_pa
     (tmp_path / "old.json").write_text(json.dumps(old))
     was = FitResult.from_json(tmp_path / "old.json")
     assert was.law_options == {"last": "schedule"}
+    # one built in memory without the option is the default's, and keeps it through a file
+    made = FitResult(law="bound", params=dict(res.params), runs=["a"])
+    assert made.law_options == {"last": "previous"}
+    assert FitResult.from_json(made.to_json()).law_obj.last == "previous"
+    old["law_options"] = {"last": "bogus"}
+    (tmp_path / "bad.json").write_text(json.dumps(old))
+    with pytest.raises(LawError, match=r"bad\.json: malformed fit file \(bound last must be one of"):
+        FitResult.from_json(tmp_path / "bad.json")
     np.testing.assert_allclose(predict(was, lrs(UNSEEN), STEPS).loss, predict(ref, lrs(UNSEEN), STEPS).loss)
     p = plan(res, N, PEAK, family="free", warmup=W, knots=12)
     assert p.best.final_loss <= min(c.final_loss for c in p.standard) + 1e-9

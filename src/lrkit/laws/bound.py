@@ -48,13 +48,18 @@ def _positive(lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 LAST_WEIGHTS = ("schedule", "previous")
 
 
-def _last_change(eta: np.ndarray, T: int, last: str) -> tuple[float, float]:
-    """How the free last weight changes the sums of ``eta_1..eta_T`` (``S``, ``sum eta^2``): 0 for the
-    schedule's own, ``eta_{T-1} - eta_T`` for ``last="previous"`` (none at ``T = 1``)."""
-    if last == "schedule" or T < 2:
-        return 0.0, 0.0
-    new, old = eta[T - 2], eta[T - 1]
-    return new - old, new * new - old * old
+def _sums(eta: np.ndarray, horizon: np.ndarray, t: int, last: str) -> tuple[int, float]:
+    """The bound's sequence at step ``t``: how many positive LRs it takes from ``eta`` (the updates) and
+    its last weight.  The reference's: those up to ``t``, the last of them the weight.  ``"previous"``:
+    those up to ``t - 1`` (the updates that made the iterate) and the last of them again as the weight;
+    at a step with no update before it, the reference's."""
+    if last == "previous" and t > 0 and horizon[t - 1] > 0:
+        P = int(horizon[t - 1])
+        return P, float(eta[P - 1])
+    T = int(horizon[t])
+    if T == 0:
+        raise LawError(f"step {int(t)}: no positive LR up to it; the bound needs some LR area")
+    return T - 1, float(eta[T - 1])
 
 
 def bound_noise(lr: np.ndarray, steps: np.ndarray, last: str = "schedule") -> np.ndarray:
@@ -65,12 +70,9 @@ def bound_noise(lr: np.ndarray, steps: np.ndarray, last: str = "schedule") -> np
     steps = np.asarray(steps, dtype=int)
     out = np.empty(steps.size)
     for j, t in enumerate(steps):
-        T = int(horizon[t])
-        if T == 0:
-            raise LawError(f"step {int(t)}: no positive LR up to it; the bound needs some LR area")
-        d1, d2 = _last_change(eta, T, last)
-        s, sq_all = c1[T] + d1, c2[T] + d2
-        k = np.arange(T - 1)
+        P, w = _sums(eta, horizon, int(t), last)  # eta[:P], then the weight w
+        s, sq_all = c1[P] + w, c2[P] + w * w
+        k = np.arange(P)
         after = s - c1[k + 1]  # sum_{i=k+1}^{t} eta_i  (reference: alpha_k)
         from_k = after + eta[k]  # sum_{i=k}^{t} eta_i   (beta_k)
         sq = sq_all - c2[k]  # sum_{i=k}^{t} eta_i^2  (gamma_k)
@@ -80,11 +82,15 @@ def bound_noise(lr: np.ndarray, steps: np.ndarray, last: str = "schedule") -> np
 
 def last_weight_area(lr: np.ndarray, steps: np.ndarray, last: str) -> np.ndarray:
     """``S1(t)`` with the bound's last weight (``last``; the schedule's: :func:`forward_area`)."""
-    s1 = forward_area(lr, steps)
     if last == "schedule":
-        return s1
+        return forward_area(lr, steps)
     eta, horizon = _positive(lr)
-    return s1 + np.array([_last_change(eta, int(horizon[t]), last)[0] for t in np.asarray(steps, dtype=int)])
+    c1 = np.concatenate([[0.0], np.cumsum(eta)])
+    out = []
+    for t in np.asarray(steps, dtype=int):
+        P, w = _sums(eta, horizon, int(t), last)
+        out.append(c1[P] + w)
+    return np.array(out)
 
 
 def bound_noise_grad(lr: np.ndarray) -> tuple[float, np.ndarray]:
@@ -155,7 +161,7 @@ class ConvexBoundLaw(Law):
         L0, A, alpha, B = (float(v) for v in theta)
         lr = np.asarray(lr, dtype=float)
         moved = self.last == "previous" and lr.size >= 2
-        used = np.r_[lr[:-1], lr[-2]] if moved else lr  # the last weight: the LR before it
+        used = np.r_[lr[:-1], lr[-2]] if moved else lr  # the last weight: the LR before it (any last LR, 0 too)
         omega, d_omega = bound_noise_grad(used)
         pT = float(used.sum())
         grad = -alpha * A * pT ** (-alpha - 1.0) + B * d_omega

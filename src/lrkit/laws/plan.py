@@ -361,11 +361,11 @@ def undetermined_note(fit: FitResult, profile: Sequence[dict[str, Any]] = ()) ->
                  if any("prior" in fit.flags[n] for n in shape) else "; the pilots pin the planned cooldown's shape only loosely")
         if profile:
             line += _profile_sentence(fit, profile)
-        line += ("; --law bound, which has no shape to leave open, ranked cooldowns better than the default on every "
-                 "sweep we measured (docs/methods.md)")
+        line += ("; --law bound, which has no shape to leave open, ranked cooldowns better (rank correlation) than "
+                 "the default on every sweep we measured (docs/methods.md)")
         if fit.law != "mpl-it":
-            line += ("; a third pilot pins the shape: a short cooldown branched off the constant one (its last 10% "
-                     "decayed to 0), fitted with the other two by --law bound or --law mpl-it")
+            line += ("; the data that pins the shape is a pilot with a cooldown: branch a short one off the constant "
+                     "pilot (its last 10% decayed to 0) and fit it with the other pilots, by --law bound or --law mpl-it")
     return line
 
 

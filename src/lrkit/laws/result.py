@@ -118,6 +118,10 @@ class FitResult:
     #: (:func:`lrkit.laws.profile.profile_fits`; empty: none was made)
     profile: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.law == "bound" and isinstance(self.law_options, dict) and "last" not in self.law_options:
+            self.law_options = {**self.law_options, "last": "previous"}  # the bound's default, written out
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
         return f"FitResult({self.law}, {self.target} of {len(self.runs)} run{'s' * (len(self.runs) != 1)}: {params})"
@@ -233,7 +237,7 @@ class FitResult:
             fit = cls(**data)
             law = fit.law_obj
             missing = [n for n in law.param_names if n not in fit.params]
-        except TypeError as exc:
+        except (TypeError, LawError) as exc:
             raise LawError(f"{clip_path(src)}: malformed fit file ({exc})") from None
         if missing:
             raise LawError(f"{clip_path(src)}: fit file lacks parameters {missing}")
