@@ -24,7 +24,6 @@ import numpy as np
 
 from .areas import warmup_end
 from .base import Curve, Law, LawError, UndeterminedWarning, thinned, usable_points
-from .bound import ConvexBoundLaw
 from .domain import Domain, warmup_steps
 from .identify import at_bound, note, undetermined
 from .profile import profile_fits
@@ -93,8 +92,7 @@ def _law(law: str | Law, law_options: dict[str, Any] | None) -> tuple[Law, dict[
     """The law object and the options stored with the fit (a law object's own options win)."""
     options = dict(law_options or {})
     if isinstance(law, str):
-        obj = get_law(law, **options)
-        return obj, (dict(obj.options) if isinstance(obj, ConvexBoundLaw) else options)  # the bound's: explicit
+        return get_law(law, **options), options
     own = options_of(law)
     return law, own if own is not None else options
 

@@ -23,8 +23,10 @@ from .profile import check_profile, describe
 LAW_NAMES = ("multipower", "multipower-it", "lra", "mpl-it", "fsl", "bound")
 #: the laws that take no options
 _PLAIN = {"mpl-it": IntrinsicTimeMPL, "fsl": FunctionalScalingLaw}
-#: the multi-power laws (option ``warmup``; fit configurations chosen by forward-chaining CV)
-_MPL = {"multipower": MultiPowerLaw, "multipower-it": IntrinsicClockMPL}
+#: the laws that take one option: ``{name: (class, option)}`` (the multi-power laws' ``warmup``, chosen
+#: per fit by forward-chaining CV; the bound's free last weight ``last``)
+_ONE_OPTION = {"multipower": (MultiPowerLaw, "warmup"), "multipower-it": (IntrinsicClockMPL, "warmup"),
+               "bound": (ConvexBoundLaw, "last")}
 #: a fit describes its pilots when every pilot has R² at least this ...
 MIN_R2 = 0.9
 #: ... and no logged loss is off by more than this relative error
@@ -33,24 +35,17 @@ MAX_ERROR = 0.5
 
 def get_law(name: str, **options: Any) -> Law:
     """The law called ``name`` (one of :data:`LAW_NAMES`); ``options`` go to its constructor."""
-    if name == "bound":
-        extra = sorted(set(options) - {"last"})
-        if extra:
-            raise LawError(f"law 'bound' takes only the option 'last', got {extra}")
-        try:
-            return ConvexBoundLaw(**options)
-        except ValueError as exc:
-            raise LawError(str(exc)) from None
     if name in _PLAIN:
         if options:
             raise LawError(f"law {name!r} takes no options, got {sorted(options)}")
         return _PLAIN[name]()
-    if name in _MPL:
-        extra = sorted(set(options) - {"warmup"})
+    if name in _ONE_OPTION:
+        cls, option = _ONE_OPTION[name]
+        extra = sorted(set(options) - {option})
         if extra:
-            raise LawError(f"law {name!r} takes only the option 'warmup', got {extra}")
+            raise LawError(f"law {name!r} takes only the option {option!r}, got {extra}")
         try:
-            return _MPL[name](**options)
+            return cls(**options)
         except ValueError as exc:
             raise LawError(str(exc)) from None
     if name == "lra":
@@ -230,9 +225,9 @@ class FitResult:
             raise LawError(f"{clip_path(src)}: not an lrkit fit file (no 'lrkit_fit' marker)")
         if "flags" not in data:  # written before the flags were stored: not known, not "none"
             data["flags_checked"] = False
-        if data.get("law") == "bound" and isinstance(data.get("law_options", {}), dict) \
-                and "last" not in data.get("law_options", {}):  # written before the option: the reference's weight
-            data["law_options"] = {**data.get("law_options", {}), "last": "schedule"}
+        options = data.get("law_options", {})
+        if data.get("law") == "bound" and isinstance(options, dict) and "last" not in options:
+            data["law_options"] = {**options, "last": "schedule"}  # written before the option: the reference's weight
         try:
             fit = cls(**data)
             law = fit.law_obj
