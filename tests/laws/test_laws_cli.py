@@ -105,3 +105,37 @@ def test_fit_fix_parameter(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(args[:-1] + ["gamma"])
     assert exc.value.code == 2
+
+
+@needs_data
+def test_fit_law_option(tmp_path, capsys):
+    """--law-option reaches the law and its fit file (the bound's reference weight); a wrong name or
+    value is one line and exit 2, and leaves an existing fit file as it was."""
+    import json
+
+    from lrkit.cli import main
+
+    out = tmp_path / "bound.json"
+    args = ["fit", str(DATA / "cosine_24000.csv"), str(DATA / "constant_24000.csv"),
+            "--schedule", "cosine(warmup=2160, floor=0.1)", "--schedule", "constant(warmup=2160)",
+            "--lr", "3e-4", "--total", "24000", "--out", str(out), "--boot", "5", "--law", "bound"]
+    res = CliRunner().invoke(group(), args + ["--law-option", "last=schedule"])
+    assert res.exit_code == 0, res.output
+    written = out.read_text()
+    assert json.loads(written)["law_options"] == {"last": "schedule"}
+    res = CliRunner().invoke(group(), args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["law_options"] == {"last": "previous"}  # the default, written out
+    kept = out.read_text()
+    for bad, says in (("last=bogus", "bound last must be one of"), ("lam=0.5", "takes only the option 'last'"),
+                      ("last", "expected NAME=VALUE")):
+        with pytest.raises(SystemExit) as exc:
+            main(args + ["--law-option", bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and says in err, err
+        assert out.read_text() == kept
+    lra = [a if a != "bound" else "lra" for a in args]
+    with pytest.raises(SystemExit) as exc:
+        main(lra + ["--law-option", "lam=abc"])
+    assert exc.value.code == 2 and "lra lam must be a number in [0, 1)" in capsys.readouterr().err

@@ -31,8 +31,8 @@ class LRALaw(Law):
     param_names = ("L0", "A", "alpha", "C")
 
     def __init__(self, lam: float = 0.999) -> None:
-        if not 0.0 <= lam < 1.0:
-            raise LawError(f"lam must be in [0, 1), got {lam}")
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.0 <= lam < 1.0:
+            raise LawError(f"lra lam must be a number in [0, 1), got {lam!r}")
         self.lam = float(lam)
 
     def prepare(self, lr: np.ndarray, steps: np.ndarray) -> LRAPrep:

@@ -13,17 +13,31 @@ from .common import CONVENTION, RUN_OPTIONS, apply, load_curves, parse_bases, wa
 LAW_CHOICES = ("multipower", "multipower-it", "lra", "mpl-it", "fsl", "bound")
 
 
-def _fixes(items) -> dict[str, float]:
-    fixed = {}
+def _pairs(items, hint: str, example: str):
+    """``NAME=VALUE`` items as ``(name, value)`` pairs, the value a number where it reads as one."""
     for item in items:
         name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r} (e.g. {example})", param_hint=hint)
         try:
-            fixed[name.strip()] = float(value)
+            yield name.strip(), float(value)
         except ValueError:
-            sep = ""
-        if not sep:
-            raise click.BadParameter(f"expected NAME=VALUE with a number, got {item!r}", param_hint="'--fix'")
+            yield name.strip(), value.strip()
+
+
+def _fixes(items) -> dict[str, float]:
+    """``--fix NAME=VALUE`` items: parameters held at numbers."""
+    fixed = dict(_pairs(items, "'--fix'", "gamma=0.6"))
+    for name, value in fixed.items():
+        if isinstance(value, str):
+            raise click.BadParameter(f"expected NAME=VALUE with a number, got {name}={value!r}", param_hint="'--fix'")
     return fixed
+
+
+def _law_options(items) -> dict[str, object]:
+    """``--law-option NAME=VALUE`` items as the law's constructor options (a number where it reads as
+    one, e.g. ``lam=0.99``; else the text, e.g. ``last=schedule``); the law checks the names and values."""
+    return dict(_pairs(items, "'--law-option'", "last=schedule"))
 
 
 def _flag(name: str, flags, at_bounds) -> str:
@@ -79,11 +93,15 @@ def _tables(console, result) -> None:
 @click.option("--boot", type=click.IntRange(0, 10000), default=200, show_default=True, help="Bootstrap resamples for the band.")
 @click.option("--fix", "fixes", multiple=True, metavar="NAME=VALUE",
               help="Hold a law parameter at a value instead of fitting it (e.g. --fix gamma=0.6); repeatable.")
+@click.option("--law-option", "law_options", multiple=True, metavar="NAME=VALUE",
+              help="An option of the law, instead of its default: bound last=schedule (the reference code's last "
+                   "weight; default last=previous), multipower warmup=ld|skip (default: chosen by cross-validation), "
+                   "lra lam=0.999; repeatable.")
 @click.option("--force", is_flag=True,
               help=f"Write the fit even if it does not describe its pilots (R² < {MIN_R2:g} or an error above "
                    f"{100 * MAX_ERROR:g}% on a pilot).")
 def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, target, convention, out, plot, dpi, size,
-                boot, fixes, force):
+                boot, fixes, law_options, force):
     """Fit a loss-curve law to one or more training runs (CSV, JSON lines, TensorBoard).
 
     The fit file records the law's domain of validity (the pilots' peak LRs, length, warmup and
@@ -104,11 +122,12 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     console = make_console()
     figure = plot_figure(plot, dpi, size)
     fixed = _fixes(fixes)
+    options = _law_options(law_options)
     curves = load_curves(runs, schedules, base_lr, totals, columns, clean, console, target=target,
                          convention=convention, bases=parse_bases(bases, runs))
     with warnings.catch_warnings():  # the flags are printed below, as a line of the output
         warnings.simplefilter("ignore", UndeterminedWarning)
-        result = fit(curves, law, n_boot=boot, fixed=fixed or None, target=target,
+        result = fit(curves, law, n_boot=boot, fixed=fixed or None, target=target, law_options=options or None,
                      convention=(convention or "lrkit") if schedules else None)
     problems = result.problems()
     if problems and not force:
