@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from .base import Law, LawError
 from .bound import ConvexBoundLaw
 from .domain import Domain
 from .figures import draw
+from .fit_file import check_fields
 from .fsl import FunctionalScalingLaw
 from .itmpl import IntrinsicTimeMPL
 from .lra import LRALaw
@@ -221,23 +222,32 @@ class FitResult:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise LawError(f"{clip_path(src)}: not a JSON fit file ({exc.msg} at line {exc.lineno})") from None
-        if not isinstance(data, dict) or data.pop("lrkit_fit", None) != 1:
+        if not isinstance(data, dict) or "lrkit_fit" not in data:
             raise LawError(f"{clip_path(src)}: not an lrkit fit file (no 'lrkit_fit' marker)")
+        version = data.pop("lrkit_fit")
+        if version != 1:
+            raise LawError(f"{clip_path(src)}: fit file version {version!r}; this lrkit reads version 1 (refit, "
+                           "or use the lrkit that wrote it)")
         if "flags" not in data:  # written before the flags were stored: not known, not "none"
             data["flags_checked"] = False
         options = data.get("law_options", {})
         if data.get("law") == "bound" and isinstance(options, dict) and "last" not in options:
             data["law_options"] = {**options, "last": "schedule"}  # written before the option: the reference's weight
         try:
+            missing = [k for k in ("law", "params", "runs") if k not in data]
+            if missing:
+                raise LawError(f"it lacks {', '.join(repr(k) for k in missing)}")
+            unknown = sorted(set(data) - {f.name for f in fields(cls)})
+            if unknown:
+                raise LawError(f"unknown field {unknown[0]!r}")
+            if not isinstance(data["law"], str):
+                raise LawError(f"law must be a law's name, got {data['law']!r}")
+            if not isinstance(data.get("law_options", {}), dict):
+                raise LawError("law_options must be an object: option -> value")
+            law = get_law(data["law"], **data.get("law_options", {}))
+            check_fields(data, law)
             fit = cls(**data)
-            law = fit.law_obj
-            missing = [n for n in law.param_names if n not in fit.params]
-        except (TypeError, LawError) as exc:
-            raise LawError(f"{clip_path(src)}: malformed fit file ({exc})") from None
-        if missing:
-            raise LawError(f"{clip_path(src)}: fit file lacks parameters {missing}")
-        try:
             check_profile(fit.profile, law)
         except LawError as exc:
-            raise LawError(f"{clip_path(src)}: malformed fit file: {exc}") from None
+            raise LawError(f"{clip_path(src)}: malformed fit file ({exc})") from None
         return fit

@@ -153,8 +153,10 @@ def band_line(result) -> str:
     if near is None:
         return f"{level} band: the parameters' bootstrap uncertainty only (this fit file has no calibration of the law's error)"
     horizon = int(result.model_error["horizon"]) + 1
+    params = ("with the parameters' uncertainty" if len(result.param_samples) > 1 else
+              "without the parameters' uncertainty (this fit file has no bootstrap samples)")
     return (f"{level} band: ±{100 * near:.2g}% of the loss within the pilots' {horizon:,} steps, ±{100 * far:.2g}% at 2x "
-            "(the law's own error on the pilots' futures, by forward chaining), with the parameters' uncertainty")
+            f"(the law's own error on the pilots' futures, by forward chaining), {params}")
 
 
 def _plot(result, t: _Target, p, path, **figure) -> None:

@@ -1,0 +1,100 @@
+"""A hand-edited fit file: every field out of its type or range is refused in one line naming the file
+and the field (lrkit.laws.fit_file), by FitResult.from_json and by the predict and plan commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lrkit.laws import LawError
+from lrkit.laws.result import FitResult
+
+#: (field path, value written there, what the message says)
+EDITS = [
+    ("params.L0", "2.7", "params.L0 must be a finite number in [0, ∞), got '2.7'"),
+    ("params.A", None, "params.A must be a finite number"),
+    ("params.alpha", -0.5, "params.alpha must be a finite number in [0.001, 3], got -0.5"),
+    ("params.alpha", float("inf"), "params.alpha must be a finite number"),
+    ("params.alpha", float("nan"), "params.alpha must be a finite number"),
+    ("params.C", 10**400, "params.C must be a finite number"),
+    ("params.C", True, "got True"),
+    ("params.A", 1e300, "params.A must be a finite number in [1e-08, 10000]"),
+    ("params.zeta", 1.0, "params has 'zeta', not a parameter of the lra law"),
+    ("model_error", "x", "model_error must be an object"),
+    ("model_error.a", -1.0, "model_error.a must be a finite number in [0, ∞)"),
+    ("band_level", 5, "band_level must be a finite number in (0, 1)"),
+    ("flags", "gamma", "flags must be an object"),
+    ("warmup", "abc", "warmup must be a whole number"),
+    ("warmup", 10**12, "warmup must be a whole number in [0, 10,000,000]"),
+    ("warmup", -100, "warmup must be a whole number"),
+    ("param_samples", "x", "param_samples must be a list"),
+    ("param_samples", [[1.0, 2.0]], "param_samples must be rows of 4 numbers"),
+    ("runs", "abc", "runs must be a list of run names"),
+    ("totals", "x", "totals must be a list of step counts"),
+    ("fixed", {"nope": 1.0}, "fixed names 'nope', not a parameter of the law"),
+    ("domain", "x", "domain must be an object"),
+    ("domain.lr_min", -1.0, "domain.lr_min must be a finite number in (0, ∞)"),
+    ("domain.convention", "pytorch", "convention='pytorch' is not a preset"),
+    ("law_options", [1], "law_options must be an object"),
+    ("law_options.lam", "abc", "lra lam must be a number in [0, 1)"),
+    ("law", 3, "law must be a law's name, got 3"),
+    ("law", "powerlaw", "unknown law 'powerlaw'"),
+    ("surprise", 1, "unknown field 'surprise'"),
+]
+
+
+def _edited(path, field: str, value) -> dict:
+    data = json.loads(open(path).read())
+    *outer, last = field.split(".")
+    node = data
+    for key in outer:
+        node = node[key]
+    node[last] = value
+    return data
+
+
+@pytest.mark.parametrize("field, value, says", EDITS, ids=[f"{f}={v!r}"[:40] for f, v, _ in EDITS])
+def test_an_edited_field_is_refused_with_its_name(lra_fit_file, tmp_path, field, value, says):
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(_edited(lra_fit_file, field, value)))
+    with pytest.raises(LawError) as exc:
+        FitResult.from_json(path)
+    msg = str(exc.value)
+    assert "edited.json: malformed fit file (" in msg and says in msg, msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize("key", ["law", "params", "runs"])
+def test_a_missing_required_field_is_named(lra_fit_file, tmp_path, key):
+    data = json.loads(open(lra_fit_file).read())
+    del data[key]
+    (tmp_path / "f.json").write_text(json.dumps(data))
+    with pytest.raises(LawError, match=f"malformed fit file \\(it lacks '{key}'\\)"):
+        FitResult.from_json(tmp_path / "f.json")
+
+
+def test_another_version_is_named(lra_fit_file, tmp_path):
+    data = {**json.loads(open(lra_fit_file).read()), "lrkit_fit": 2}
+    (tmp_path / "f.json").write_text(json.dumps(data))
+    with pytest.raises(LawError, match="fit file version 2; this lrkit reads version 1"):
+        FitResult.from_json(tmp_path / "f.json")
+
+
+def test_what_a_fit_writes_is_read_back(lra_fit, lra_fit_file):
+    back = FitResult.from_json(lra_fit_file)
+    assert back.params == lra_fit.params and back.model_error == lra_fit.model_error
+
+
+def test_predict_and_plan_refuse_an_edited_file_in_one_line(lra_fit_file, tmp_path, capsys):
+    from lrkit.cli import main
+
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(_edited(lra_fit_file, "params.alpha", -0.5)))
+    for args in (["predict", str(path), "--schedule", "cosine(warmup=100)", "--lr", "1e-3", "--steps", "2000"],
+                 ["plan", str(path), "--family", "wsd", "--lr", "1e-3", "--steps", "2000"]):
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "params.alpha must be a finite number in [0.001, 3]" in err, err
