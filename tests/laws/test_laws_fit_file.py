@@ -98,3 +98,33 @@ def test_predict_and_plan_refuse_an_edited_file_in_one_line(lra_fit_file, tmp_pa
         assert exc.value.code == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "params.alpha must be a finite number in [0.001, 3]" in err, err
+
+
+def test_predict_before_the_pilots_warmup_is_refused(lra_fit_file, capsys):
+    """Every step asked for before the end of the pilots' warmup (100 steps): nothing to predict, so one
+    line and exit 2, not a table of NaN."""
+    from lrkit.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", lra_fit_file, "--schedule", "constant(warmup=10)", "--lr", "1e-3", "--steps", "50"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is before step 99, where predictions start" in err, err
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("wsd(warmup=100, decay=3000)", "the decay is cut short"),
+    ("sequence(constant(warmup=100), linear(), boundaries=[3000])", "those phases never run"),
+    ("wsd(warmup=100, decay=0.2)", None),
+])
+def test_predict_warns_when_the_schedules_phases_do_not_fit_the_run(lra_fit_file, capsys, spec, says):
+    from lrkit.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", lra_fit_file, "--schedule", spec, "--lr", "1e-3", "--steps", "2000"])
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    if says is None:
+        assert "warning (schedule)" not in err
+    else:
+        assert "warning (schedule): " in err and says in err, err

@@ -98,3 +98,16 @@ def test_plan_table_fits_the_terminal_and_keeps_its_numbers(lra_fit_file, capsys
         assert all(c == "" or c[0] not in "+-0123456789" or c.replace(".", "").replace(" ", "").lstrip("+-").isdigit()
                    for c in cells[1:2] + cells[3:4]), row  # final loss and difference whole
     assert any('form="linear", warmup=100)' in row for row in rows) == (columns == 200)
+
+
+def test_spec_output_is_the_recommended_schedule(lra_fit, lra_fit_file, capsys):
+    """--format spec writes what the table recommends: the plan when it beats every standard schedule,
+    else the standard one, with a warning naming the plan it did not write."""
+    p = plan(lra_fit, N, PEAK, family="free", knots=16)
+    code, out, err = run_cli(["plan", lra_fit_file, "--steps", str(N), "--lr", str(PEAK), "--format", "spec", "--knots", "16"], capsys)
+    assert code == 0, err
+    assert out.strip() == p.recommended.spec
+    if not p.beats_standard:
+        assert f"wrote the recommended schedule, {p.recommended.spec}, not the free plan" in err
+    else:
+        assert "wrote the recommended schedule" not in err

@@ -201,6 +201,9 @@ def predict(fit: FitResult, lr_per_step: np.ndarray, steps: np.ndarray | None = 
     :func:`_predict_at`).
     """
     p = evaluate(fit, lr_per_step, steps, band, pilots_start=True)
+    if not (p.steps >= p.start).any():
+        raise LawError(f"every step asked for is before step {p.start:,}, where predictions start (the end of the "
+                       "schedule's warmup, never before the pilots'): nothing to predict; ask for more steps")
     lr = np.asarray(lr_per_step, dtype=float)
     findings = check_schedule(fit.validity, peak_lr=float(lr.max()), horizon=int(p.steps[-1]) + 1,
                               warmup=warmup_steps(lr), convention=convention)

@@ -132,6 +132,21 @@ def load_curves(paths: Sequence[str], schedules: Sequence[str], base_lr: float |
     return curves
 
 
+#: lint's findings that say a schedule's phases do not fit the run (the run is not what the spec describes)
+PHASE_FINDINGS = ("phases-exceed-run", "phase-beyond-run", "milestone-beyond-run", "warmup-too-long")
+
+
+def warn_phases(spec: str, total: int, convention: str | None, where: str = "") -> None:
+    """One warning line per way ``spec``'s phases do not fit a run of ``total`` steps (``lrkit lint``'s
+    findings of :data:`PHASE_FINDINGS`): a decay cut short by the end, a warmup longer than the run;
+    ``where`` starts the line (a run's file)."""
+    from ...lint import lint
+
+    for f in lint(spec, total, convention):
+        if f.code in PHASE_FINDINGS:
+            warn("schedule", f"{where}{f.message}")
+
+
 def _check_schedule(path, run, spec: str, base_lr: float, convention, lr, total_given: bool) -> None:
     """A run's --schedule against its logged lr column (one warning line on a mismatch), and the total said
     when it was inferred for a schedule that depends on it (as predict --run does)."""
@@ -143,6 +158,7 @@ def _check_schedule(path, run, spec: str, base_lr: float, convention, lr, total_
                    "planned longer: its schedule's decay depends on it)", err=True)
     for kind, message in compare_lr(run, spec, base_lr, convention, lr, total_given).items():
         warn(kind, message)
+    warn_phases(spec, lr.size, convention, f"{path}: ")
 
 
 def apply(options):

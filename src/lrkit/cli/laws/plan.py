@@ -81,7 +81,8 @@ def _profile_table(result, p):
 @CONVENTION
 @EXTRAPOLATE
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "spec"]), default="table", show_default=True,
-              help="table: the plan beside the standard schedules; json: all of it; spec: the planned spec alone.")
+              help="table: the plan beside the standard schedules; json: all of it; spec: the recommended spec alone "
+                   "(the plan, or the standard schedule predicted better than it).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
               help="Write the output to FILE instead of stdout.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
@@ -118,13 +119,14 @@ def plan_command(fit_file, steps, peak_lr, family, warmup, knots, allow_zero, co
     for kind, message in p.warnings.items():
         warn(kind, message)
     if fmt == "spec" and not p.beats_standard:
-        warn("plan", p.verdict())
+        warn("plan", f"wrote the recommended schedule, {p.recommended.spec}, not the {p.family} plan "
+                     f"{p.best.spec}: {p.verdict()}")
     with output(out) as stream:
         if fmt == "json":
             stream.write(dump_json({"fit": str(fit_file), "law": result.law, "target": result.target, **p.to_dict(),
                                     "warnings": warning_list(p.warnings)}) + "\n")
         elif fmt == "spec":
-            stream.write(p.best.spec + "\n")
+            stream.write(p.recommended.spec + "\n")
         else:
             _table(stream, result, p)
     if plot:

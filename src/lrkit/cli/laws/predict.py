@@ -10,7 +10,7 @@ import numpy as np
 from ..figure_options import figure_options, plot_figure
 from ..params import STEPS
 from ..show import MAX_STEPS
-from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, quiet_extrapolation,
+from .common import (CONVENTION, EXTRAPOLATE, check_lr, check_total, dump_json, load_runs, quiet_extrapolation, warn_phases,
                      steps_range, warn, warning_list)
 
 
@@ -71,6 +71,7 @@ def _from_run(result, run_path, schedule, base_lr, steps, columns, target, conve
                    "was planned longer: a decay's start depends on it)", err=True)
     if schedule is not None:
         t.notes.update(compare_lr(run, schedule, base_lr, convention, curve.lr, steps is not None))
+        warn_phases(schedule, curve.lr.size, convention)
     start = start_of(result, t.lr)
     early = t.at < start
     if early.any():
@@ -92,6 +93,7 @@ def _from_schedule(result, schedule, base_lr, steps, every, fmt, convention) -> 
         raise click.UsageError("give --schedule SPEC --lr BASE --steps N, or --run RUN")
     check_lr([schedule], base_lr)
     lr = schedule_lr(schedule, steps, base_lr, convention)
+    warn_phases(schedule, steps, convention)
     k = every or (1 if fmt == "csv" else max(1, steps // 20))
     at = np.arange(min(start_of(result, lr), steps - 1), steps, k)  # the laws describe training after warmup
     if at.size == 0 or at[-1] != steps - 1:
