@@ -128,3 +128,26 @@ def test_predict_warns_when_the_schedules_phases_do_not_fit_the_run(lra_fit_file
         assert "warning (schedule)" not in err
     else:
         assert "warning (schedule): " in err and says in err, err
+
+
+def test_a_run_as_long_as_the_pilots_warmup_is_not_said_to_end_before_it():
+    """A run of 2,160 steps reaches the end of a 2,160-step warmup (its last step is the first fitted)."""
+    from lrkit.laws.domain import Domain, check_schedule
+
+    d = Domain(3e-4, 3e-4, 24000, (2160, 2160), 0.1)
+    said = lambda n: [f.message for f in check_schedule(d, peak_lr=3e-4, horizon=n, warmup=2160) if f.kind == "warmup"]
+    assert said(2160) == [] and said(2159) == ["the 2,159 steps end before the pilots' warmup of 2,160 steps does"]
+
+
+def test_fit_checks_the_out_folder_before_fitting(pilot_files, tmp_path, capsys):
+    from lrkit.cli import main
+
+    for opt in ("--out", "--plot"):
+        args = ["fit", *pilot_files.values(), "--out", str(tmp_path / "f.json"), "--boot", "2"]
+        args += [opt, str(tmp_path / "missing" / "x.png" if opt == "--plot" else tmp_path / "missing" / "f.json")]
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"Invalid value for {opt}: the folder" in err and "does not exist" in err
+        assert not (tmp_path / "f.json").exists()

@@ -111,3 +111,9 @@ def test_spec_output_is_the_recommended_schedule(lra_fit, lra_fit_file, capsys):
         assert f"wrote the recommended schedule, {p.recommended.spec}, not the free plan" in err
     else:
         assert "wrote the recommended schedule" not in err
+
+
+def test_a_difference_that_rounds_to_zero_has_no_minus_sign():
+    from lrkit.laws.plan import signed
+
+    assert signed(-0.00001) == "+0.0000" and signed(-0.00006) == "-0.0001" and signed(0.0123) == "+0.0123"

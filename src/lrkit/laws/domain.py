@@ -156,8 +156,8 @@ def _warmup(domain: Domain, warmup: int, horizon: int) -> Finding | None:
         if warmup <= 0.05 * horizon:
             return None
         return Finding("warmup", f"a warmup of {warmup:,} steps; the pilots had none")
-    if horizon <= lo:
-        return Finding("warmup", f"the {horizon:,} steps end before the pilots' warmup ({lo:,} steps) does")
+    if horizon < lo:  # a run of lo steps reaches the end of a lo-step warmup (its last step is the first fitted)
+        return Finding("warmup", f"the {horizon:,} steps end before the pilots' warmup of {lo:,} steps does")
     if lo / WARMUP_FACTOR <= warmup <= hi * WARMUP_FACTOR:
         return None
     theirs = f"{lo:,}" if lo == hi else f"{lo:,}..{hi:,}"

@@ -45,6 +45,11 @@ SCALAR_FAMILIES = {
 FAMILIES = ("wsd", *SCALAR_FAMILIES, "free")
 #: planning evaluates the law at every step, hundreds of times: ~25 s at 10^6 steps on 2 cores
 MAX_STEPS = 10_000_000
+
+
+def signed(x: float) -> str:
+    """A loss difference to 4 decimals with its sign; one that rounds to 0 is ``+0.0000``, never ``-0.0000``."""
+    return f"{0.0 if round(x, 4) == 0 else x:+.4f}"
 #: the free form's floor stays within these multipliers of the peak LR (:func:`default_floor`)
 FLOOR_RANGE = (0.01, 0.1)
 
@@ -122,9 +127,9 @@ class Plan:
         d, lo, hi = self.difference
         std = self.standard[0].spec
         if self.fit is not None and not has_band(self.fit):
-            return (f"the {self.family} plan is predicted {d:+.4f} against the best standard schedule, {std}; the fit "
+            return (f"the {self.family} plan is predicted {signed(d)} against the best standard schedule, {std}; the fit "
                     "has no band (made without a bootstrap), so whether that difference is real is not known")
-        band = f"{d:+.4f} ({int(100 * self.level)}% band {lo:+.4f} .. {hi:+.4f})"
+        band = f"{signed(d)} ({int(100 * self.level)}% band {signed(lo)} .. {signed(hi)})"
         if hi < 0:
             return f"the {self.family} plan is predicted better than the best standard schedule, {std}, by {band}"
         if lo > 0:
@@ -134,7 +139,7 @@ class Plan:
     def __repr__(self) -> str:
         return (f"Plan({self.family}, {self.steps:,} steps at peak LR {self.peak_lr:g}: {self.label} "
                 f"{clip(self.best.spec, 60)!r}, final loss {self.best.final_loss:.4f}, "
-                f"{self.difference[0]:+.4f} vs {clip(self.standard[0].spec, 40)!r})")
+                f"{signed(self.difference[0])} vs {clip(self.standard[0].spec, 40)!r})")
 
     def summary(self) -> str:
         """A few lines: the plan, its band, the comparison with the standard schedules, the warnings."""

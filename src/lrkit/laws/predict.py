@@ -76,7 +76,7 @@ def _check(lr_per_step: np.ndarray, steps: np.ndarray | None) -> tuple[np.ndarra
         bad = int(np.nonzero(~np.isfinite(lr) | (lr < 0))[0][0])
         raise LawError(f"lr_per_step[{bad}] = {lr[bad]}: LRs must be finite and non-negative")
     if lr.max() <= 0:
-        raise LawError("lr_per_step is zero everywhere; the laws need a positive LR")
+        raise LawError("the LR is 0 at every step (lr_per_step); the laws need a positive LR")
     if steps is None:
         steps = np.arange(lr.size)
     steps = np.asarray(steps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import click
 
@@ -120,6 +121,10 @@ def fit_command(runs, law, schedules, base_lr, totals, columns, clean, bases, ta
     from ..terminal import console as make_console
 
     console = make_console()
+    for path, hint in ((out, "--out"), (plot, "--plot")):  # before the fit, not after it
+        folder = Path(path).parent if path else None
+        if folder is not None and not folder.is_dir():
+            raise click.BadParameter(f"the folder {str(folder)!r} does not exist", param_hint=hint)
     figure = plot_figure(plot, dpi, size)
     fixed = _fixes(fixes)
     options = _law_options(law_options)

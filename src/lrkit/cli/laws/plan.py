@@ -12,6 +12,7 @@ from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, war
 def _table(stream, result, p) -> None:
     from rich.table import Table
 
+    from ...laws.plan import signed
     from ...laws.predict import has_band
     from ..terminal import console as make_console
 
@@ -35,7 +36,7 @@ def _table(stream, result, p) -> None:
 
     t.add_row(f"[bold]{p.label}[/]", f"[bold]{b.final_loss:.4f}[/]", band(b), "")
     for c in p.standard:
-        t.add_row(c.spec, f"{c.final_loss:.4f}", band(c), f"{c.final_loss - b.final_loss:+.4f}")
+        t.add_row(c.spec, f"{c.final_loss:.4f}", band(c), signed(c.final_loss - b.final_loss))
     console.print(t)
     console.print(p.verdict())
     if p.family == "free" and p.floor > 0:
