@@ -117,3 +117,17 @@ def test_a_difference_that_rounds_to_zero_has_no_minus_sign():
     from lrkit.laws.plan import signed
 
     assert signed(-0.00001) == "+0.0000" and signed(-0.00006) == "-0.0001" and signed(0.0123) == "+0.0123"
+
+
+def test_the_free_forms_floor_says_where_it_comes_from(lra_fit, tmp_path, capsys):
+    """Pilots whose LR goes to 0: the floor is the 1% clamp, and the table says so (it said 'the pilots'
+    lowest LR')."""
+    from dataclasses import replace
+
+    zero = replace(lra_fit, domain={**lra_fit.domain, "min_multiplier": 0.0})
+    zero.to_json(tmp_path / "zero.json")
+    code, out, err = run_cli(["plan", str(tmp_path / "zero.json"), "--steps", str(N), "--lr", str(PEAK),
+                              "--knots", "8"], capsys)
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "at or above 0.01 of the peak LR (the pilots' lowest LR, 0 of the peak, kept within 1%-10%;" in flat, out

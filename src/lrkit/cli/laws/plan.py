@@ -12,7 +12,7 @@ from .common import CONVENTION, EXTRAPOLATE, dump_json, quiet_extrapolation, war
 def _table(stream, result, p) -> None:
     from rich.table import Table
 
-    from ...laws.plan import signed
+    from ...laws.plan import FLOOR_RANGE, signed
     from ...laws.predict import has_band
     from ..terminal import console as make_console
 
@@ -40,8 +40,13 @@ def _table(stream, result, p) -> None:
     console.print(t)
     console.print(p.verdict())
     if p.family == "free" and p.floor > 0:
-        console.print(f"[dim]the free form stays at or above {p.floor:.3g} of the peak LR (the pilots' lowest LR; "
-                      "--allow-zero lifts it)[/]")
+        d = result.validity
+        low, high = FLOOR_RANGE
+        why = ("the pilots' lowest LR" if d is not None and low * (1 - 1e-6) <= d.min_multiplier <= high * (1 + 1e-6)
+               else f"the pilots' lowest LR, {d.min_multiplier:.3g} of the peak, kept within "
+               f"{low:.0%}-{high:.0%}" if d is not None
+               else "the default for a fit file without a domain")
+        console.print(f"[dim]the free form stays at or above {p.floor:.3g} of the peak LR ({why}; --allow-zero lifts it)[/]")
     if p.profile:
         console.print(_profile_table(result, p))
 
