@@ -156,3 +156,25 @@ def test_the_small_model_sweep_at_4000_steps_repeats_its_2000_step_runs_exactly(
     floor = seed_oracle(groups(long_))
     assert floor["hits"] == "7/12"
     np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.65832, 0.85455, 0.000804], rtol=1e-3)
+
+
+def test_the_small_model_sweep_at_8000_steps_repeats_its_4000_step_runs_exactly():
+    """``charlm_cooldown_sweep_small_8000.csv`` (``LONG=8000``, docs/methods.md): its 4000-step WSD runs and
+    the first 4000 steps of its constant runs are the 2000/4000 sweep's, to the last digit (charlm is
+    deterministic per seed; a constant run does not depend on its length)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from laws_sweep import LONG_SWEEP_CSV, load_sweep
+
+    long_ = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small_8000.csv"))
+    half = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small_4000.csv"))
+    assert {k[1] for k in long_} == {1e-2, 3e-2} and {k[2] for k in long_} == {0, 1, 2} and len(long_) == 132
+    same = 0
+    for (spec, peak, seed, steps), c in long_.items():
+        if steps == 4000 and spec.startswith("wsd"):
+            np.testing.assert_array_equal(c.loss, half[(spec, peak, seed, 4000)].loss)
+            same += 1
+        elif spec.startswith("constant"):
+            ref = half[(spec, peak, seed, 4000)].loss
+            np.testing.assert_array_equal(c.loss[:ref.size], ref)
+            same += 1
+    assert same == 6 * 11

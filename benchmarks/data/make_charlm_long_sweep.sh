@@ -16,6 +16,9 @@
 #   OUT=benchmarks/data/charlm_cooldown_sweep_small.csv ... charlm-small-sweep.db 3   (about 1 min per seed and peak LR)
 #   The small-model sweep at 2000/4000 steps: the same OPTIONS, LONG=4000 PEAKS="1e-2 3e-2"
 #   OUT=benchmarks/data/charlm_cooldown_sweep_small_4000.csv ... charlm-small-4000.db 3   (about 2 min per seed and peak LR)
+#   The small-model sweep at 4000/8000 steps: the same OPTIONS, LONG=8000, one database per peak LR run side by side
+#   (PEAKS=1e-2 ... small8000_1e-2.db 3 and PEAKS=3e-2 ... small8000_3e-2.db 3, about 17 min per seed and peak LR),
+#   then both exported into OUT=benchmarks/data/charlm_cooldown_sweep_small_8000.csv (bench_laws.py --export-sweep).
 #   The CSV keeps the trials of other databases (export merges), so a peak LR can be added later.
 set -e
 DB=${1:-charlm-long-sweep.db}

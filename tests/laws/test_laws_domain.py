@@ -92,8 +92,10 @@ def test_an_old_fit_file_without_a_domain_loads_and_warns_once(lra_fit, tmp_path
 
 
 def test_plan_outside_the_domain_warns_and_records(lra_fit):
+    with pytest.raises(ExtrapolationError, match="end before the pilots' warmup of 100 steps does: the fit saw no loss"):
+        plan(lra_fit, 60, PEAK, family="cosine")  # a budget that ends where the fit saw no loss: refused
     with pytest.warns(ExtrapolationWarning) as record:
-        p = plan(lra_fit, 60, PEAK, family="cosine")
+        p = plan(lra_fit, 60, PEAK, family="cosine", extrapolate=True)
     assert kinds(record) == ["warmup"] and "end before the pilots' warmup" in p.warnings["warmup"]
     with pytest.raises(ExtrapolationError, match="horizon"):
         plan(lra_fit, 31 * N, PEAK, family="cosine")

@@ -136,7 +136,7 @@ def test_a_run_as_long_as_the_pilots_warmup_is_not_said_to_end_before_it():
 
     d = Domain(3e-4, 3e-4, 24000, (2160, 2160), 0.1)
     said = lambda n: [f.message for f in check_schedule(d, peak_lr=3e-4, horizon=n, warmup=2160) if f.kind == "warmup"]
-    assert said(2160) == [] and said(2159) == ["the 2,159 steps end before the pilots' warmup of 2,160 steps does"]
+    assert said(2160) == [] and said(2159) == ["the 2,159 steps end before the pilots' warmup of 2,160 steps does: the fit saw no loss that early"]
 
 
 def test_fit_checks_the_out_folder_before_fitting(pilot_files, tmp_path, capsys):

@@ -66,7 +66,7 @@ def test_plan_json_and_spec_formats_and_out(lra_fit_file, tmp_path, capsys):
 
 def test_plan_json_records_warnings(lra_fit_file, capsys):
     code, out, err = run_cli(["plan", lra_fit_file, "--steps", "60", "--lr", str(PEAK), "--family", "cosine",
-                              "--format", "json"], capsys)
+                              "--format", "json", "--extrapolate"], capsys)
     assert code == 0, err
     assert [w["kind"] for w in json.loads(out)["warnings"]] == ["warmup"]
     assert err.count("lrkit: warning (warmup)") == 1

@@ -157,7 +157,8 @@ def _warmup(domain: Domain, warmup: int, horizon: int) -> Finding | None:
             return None
         return Finding("warmup", f"a warmup of {warmup:,} steps; the pilots had none")
     if horizon < lo:  # a run of lo steps reaches the end of a lo-step warmup (its last step is the first fitted)
-        return Finding("warmup", f"the {horizon:,} steps end before the pilots' warmup of {lo:,} steps does")
+        return Finding("warmup", f"the {horizon:,} steps end before the pilots' warmup of {lo:,} steps does: the fit "
+                                 "saw no loss that early", far=True)
     if lo / WARMUP_FACTOR <= warmup <= hi * WARMUP_FACTOR:
         return None
     theirs = f"{lo:,}" if lo == hi else f"{lo:,}..{hi:,}"
