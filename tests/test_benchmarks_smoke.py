@@ -161,9 +161,9 @@ def test_the_small_model_sweep_at_4000_steps_repeats_its_2000_step_runs_exactly(
 def test_the_small_model_sweep_at_8000_steps_repeats_its_4000_step_runs_exactly():
     """``charlm_cooldown_sweep_small_8000.csv`` (``LONG=8000``, docs/methods.md): its 4000-step WSD runs and
     the first 4000 steps of its constant runs are the 2000/4000 sweep's, to the last digit (charlm is
-    deterministic per seed; a constant run does not depend on its length)."""
+    deterministic per seed; a constant run does not depend on its length); its anchor is deterministic."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from laws_sweep import LONG_SWEEP_CSV, load_sweep
+    from laws_sweep import LONG_SWEEP_CSV, groups, load_sweep, seed_oracle
 
     long_ = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small_8000.csv"))
     half = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small_4000.csv"))
@@ -178,3 +178,6 @@ def test_the_small_model_sweep_at_8000_steps_repeats_its_4000_step_runs_exactly(
             np.testing.assert_array_equal(c.loss[:ref.size], ref)
             same += 1
     assert same == 6 * 11
+    floor = seed_oracle(groups(long_))
+    assert floor["hits"] == "3/12"
+    np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.57486, 0.55253, 0.0027425], rtol=1e-3)
