@@ -53,10 +53,13 @@ def _flag(name: str, flags, at_bounds) -> str:
 
 def _tables(console, result) -> None:
     """The parameters (interval, fixed / at a bound / the fit's flags) and the fit quality per pilot."""
+    from rich.markup import escape
     from rich.table import Table
 
     flags = getattr(result, "flags", None) or {}
-    t = Table(title=f"{result.law_obj.title}: parameters", title_justify="left")
+    # the title on its own line, as wide as the terminal (a table's title wraps at the table's width)
+    console.print(escape(f"{result.law_obj.title}: parameters"), style="italic")
+    t = Table()
     t.add_column("parameter")
     t.add_column("value", justify="right")
     t.add_column(f"{int(100 * result.band_level)}% bootstrap interval", justify="right")
@@ -66,8 +69,6 @@ def _tables(console, result) -> None:
         t.add_row(k, f"{v:.5g}", ci if isinstance(ci, str) else f"{ci[0]:.4g} .. {ci[1]:.4g}",
                   _flag(k, flags, result.at_bounds))
     console.print(t)
-    from rich.markup import escape
-
     from ..terminal import Column, fitted_table
 
     rows = [[escape(name), str(m["points"]), f"{100 * m['mean_rel_error']:.3f}%", f"{100 * m['max_rel_error']:.3f}%",

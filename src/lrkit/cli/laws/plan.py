@@ -22,8 +22,10 @@ def _table(stream, result, p) -> None:
     if not p.beats_standard:
         console.print(f"[bold]recommended[/]: {p.recommended.spec} (a standard schedule is predicted better than the "
                       f"best {p.family})")
-    t = Table(title=f"predicted final loss after {p.steps:,} steps, peak LR {p.peak_lr:g} ({result.law} law)",
-              title_justify="left")
+    # the title on its own line, as wide as the terminal (a table's title wraps at the table's width)
+    console.print(f"predicted final loss after {p.steps:,} steps, peak LR {p.peak_lr:g} ({result.law} law)", style="italic",
+                  markup=False)
+    t = Table()
     t.add_column("schedule")
     t.add_column("final loss", justify="right")
     t.add_column(f"{int(100 * p.level)}% band", justify="right")
