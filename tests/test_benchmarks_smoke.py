@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lrkit.schedules import REGISTRY
 
@@ -133,51 +134,33 @@ def test_the_small_model_sweep_is_charlm_with_one_16_wide_layer_at_batch_8(tmp_p
     np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.84165, 0.91727, 0.000959], rtol=1e-3)
 
 
-def test_the_small_model_sweep_at_4000_steps_repeats_its_2000_step_runs_exactly():
-    """``charlm_cooldown_sweep_small_4000.csv`` (``LONG=4000``, docs/methods.md): its 2000-step WSD runs and
-    the first 2000 steps of its constant runs are the small-model sweep's, to the last digit (charlm is
-    deterministic per seed; a constant run does not depend on its length); its anchor is deterministic."""
+@pytest.mark.parametrize("name, half_name, half, anchor", [
+    ("charlm_cooldown_sweep_small_4000.csv", "charlm_cooldown_sweep_small.csv", 2000,
+     ("7/12", [0.65832, 0.85455, 0.000804])),
+    ("charlm_cooldown_sweep_small_8000.csv", "charlm_cooldown_sweep_small_4000.csv", 4000,
+     ("3/12", [0.57486, 0.55253, 0.0027425])),
+])
+def test_a_longer_small_model_sweep_repeats_the_shorter_ones_runs_exactly(name, half_name, half, anchor):
+    """The small-model sweeps at 2000/4000 and 4000/8000 steps (``LONG=4000``, ``LONG=8000``,
+    docs/methods.md): their ``half``-step WSD runs and the first ``half`` steps of their constant runs are
+    the shorter sweep's, to the last digit (charlm is deterministic per seed; a constant run does not depend
+    on its length); the seed-noise anchor is deterministic."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from laws_sweep import LONG_SWEEP_CSV, groups, load_sweep, seed_oracle
 
-    long_ = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small_4000.csv"))
-    small = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small.csv"))
+    long_ = load_sweep(LONG_SWEEP_CSV.with_name(name))
+    shorter = load_sweep(LONG_SWEEP_CSV.with_name(half_name))
     assert {k[1] for k in long_} == {1e-2, 3e-2} and {k[2] for k in long_} == {0, 1, 2} and len(long_) == 132
     same = 0
     for (spec, peak, seed, steps), c in long_.items():
-        if steps == 2000 and spec.startswith("wsd"):
-            np.testing.assert_array_equal(c.loss, small[(spec, peak, seed, 2000)].loss)
+        if steps == half and spec.startswith("wsd"):
+            np.testing.assert_array_equal(c.loss, shorter[(spec, peak, seed, half)].loss)
             same += 1
         elif spec.startswith("constant"):
-            ref = small[(spec, peak, seed, 2000)].loss
+            ref = shorter[(spec, peak, seed, half)].loss
             np.testing.assert_array_equal(c.loss[:ref.size], ref)
             same += 1
     assert same == 6 * 11
     floor = seed_oracle(groups(long_))
-    assert floor["hits"] == "7/12"
-    np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.65832, 0.85455, 0.000804], rtol=1e-3)
-
-
-def test_the_small_model_sweep_at_8000_steps_repeats_its_4000_step_runs_exactly():
-    """``charlm_cooldown_sweep_small_8000.csv`` (``LONG=8000``, docs/methods.md): its 4000-step WSD runs and
-    the first 4000 steps of its constant runs are the 2000/4000 sweep's, to the last digit (charlm is
-    deterministic per seed; a constant run does not depend on its length); its anchor is deterministic."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from laws_sweep import LONG_SWEEP_CSV, groups, load_sweep, seed_oracle
-
-    long_ = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small_8000.csv"))
-    half = load_sweep(LONG_SWEEP_CSV.with_name("charlm_cooldown_sweep_small_4000.csv"))
-    assert {k[1] for k in long_} == {1e-2, 3e-2} and {k[2] for k in long_} == {0, 1, 2} and len(long_) == 132
-    same = 0
-    for (spec, peak, seed, steps), c in long_.items():
-        if steps == 4000 and spec.startswith("wsd"):
-            np.testing.assert_array_equal(c.loss, half[(spec, peak, seed, 4000)].loss)
-            same += 1
-        elif spec.startswith("constant"):
-            ref = half[(spec, peak, seed, 4000)].loss
-            np.testing.assert_array_equal(c.loss[:ref.size], ref)
-            same += 1
-    assert same == 6 * 11
-    floor = seed_oracle(groups(long_))
-    assert floor["hits"] == "3/12"
-    np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], [0.57486, 0.55253, 0.0027425], rtol=1e-3)
+    assert floor["hits"] == anchor[0]
+    np.testing.assert_allclose([floor["err"], floor["rho"], floor["besthit"]], anchor[1], rtol=1e-3)
