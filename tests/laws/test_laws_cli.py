@@ -139,3 +139,17 @@ def test_fit_law_option(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(lra + ["--law-option", "lam=abc"])
     assert exc.value.code == 2 and "lra lam must be a number in [0, 1)" in capsys.readouterr().err
+
+
+@needs_data
+def test_fit_law_option_the_lra_law_does_not_take(tmp_path, capsys):
+    from lrkit.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", str(DATA / "cosine_24000.csv"), str(DATA / "constant_24000.csv"),
+              "--schedule", "cosine(warmup=2160, floor=0.1)", "--schedule", "constant(warmup=2160)",
+              "--lr", "3e-4", "--total", "24000", "--out", str(tmp_path / "f.json"), "--law", "lra",
+              "--law-option", "last=schedule"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "law 'lra' takes only the option 'lam', got ['last']" in err, err

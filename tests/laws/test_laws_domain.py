@@ -161,3 +161,11 @@ def test_a_loss_just_below_l0_is_written_with_the_digits_that_tell_them_apart():
 
     (found,) = check_losses(np.array([2.7791, 2.77893]), np.array([10, 20]), 2.77894)
     assert "2.77893, below the fitted irreducible loss L0=2.77894" in found.message, found.message
+
+
+def test_a_budget_before_the_pilots_warmup_is_not_told_to_give_a_warmup(lra_fit):
+    """Planned without warmup (the pilots' is half the budget or more) and ending before the pilots' warmup
+    does: the refusal says the fit saw no loss there, not that a --warmup would help (it would not)."""
+    with pytest.raises(ExtrapolationError) as exc:
+        plan(lra_fit, 60, PEAK, family="cosine")
+    assert "saw no loss that early" in str(exc.value) and "give warmup=" not in str(exc.value)

@@ -41,6 +41,10 @@ EDITS = [
     ("law", 3, "law must be a law's name, got 3"),
     ("law", "powerlaw", "unknown law 'powerlaw'"),
     ("surprise", 1, "unknown field 'surprise'"),
+    ("law_options.x", 1, "law 'lra' takes only the option 'lam', got ['x']"),
+    ("domain.warmups", [], "domain.warmups must be a list of step counts, one per pilot"),
+    ("flags", {"L0": ["a", "b"]}, "flags.L0 must be text"),
+    ("domain.convention", 5, "(domain.convention must be a convention's name, got 5)"),
 ]
 
 
@@ -74,10 +78,11 @@ def test_a_missing_required_field_is_named(lra_fit_file, tmp_path, key):
         FitResult.from_json(tmp_path / "f.json")
 
 
-def test_another_version_is_named(lra_fit_file, tmp_path):
-    data = {**json.loads(open(lra_fit_file).read()), "lrkit_fit": 2}
+@pytest.mark.parametrize("version", [2, True, 1.0, "1"])
+def test_another_version_is_named(lra_fit_file, tmp_path, version):
+    data = {**json.loads(open(lra_fit_file).read()), "lrkit_fit": version}
     (tmp_path / "f.json").write_text(json.dumps(data))
-    with pytest.raises(LawError, match="fit file version 2; this lrkit reads version 1"):
+    with pytest.raises(LawError, match=f"fit file version {version!r}; this lrkit reads version 1"):
         FitResult.from_json(tmp_path / "f.json")
 
 

@@ -80,7 +80,7 @@ class Domain:
         mins = []
         for c, peak in zip(curves, peaks):
             after = c.lr[min(law_start(c.lr), c.lr.size - 1):]
-            mins.append(float(after.min()) / peak)
+            mins.append(max(0.0, float(after.min()) / peak))  # a rounding -0.0 or -1e-19 is no LR below 0
         return cls(min(peaks), max(peaks), max(int(c.lr.size) for c in curves),
                    tuple(warmup_steps(c.lr) for c in curves), min(mins), convention)
 

@@ -14,6 +14,7 @@ import math
 from typing import Any, Mapping
 
 from ..runs.base import MAX_STEPS
+from ..errors import SpecError
 from ..schedules.conventions import get_convention
 from .base import Law, LawError
 
@@ -108,15 +109,17 @@ def check_domain(domain: Any) -> None:
     lr_min = _number(domain["lr_min"], "domain.lr_min", 0.0, open_lo=True)
     _number(domain["lr_max"], "domain.lr_max", lr_min)
     _integer(domain["horizon"], "domain.horizon", 1)
-    _kind(domain["warmups"], "domain.warmups", list, "a list of step counts")
+    if not isinstance(domain["warmups"], list) or not domain["warmups"]:
+        raise LawError(f"domain.warmups must be a list of step counts, one per pilot, got {_shown(domain['warmups'])}")
     for w in domain["warmups"]:
         _integer(w, "domain.warmups", 0, domain["horizon"])
     _number(domain["min_multiplier"], "domain.min_multiplier", 0.0, 1.0)
     conv = domain.get("convention")
     if conv is not None:
+        _kind(conv, "domain.convention", str, "a convention's name")
         try:
-            get_convention(_kind(conv, "domain.convention", str, "a convention's name"))
-        except ValueError as exc:  # SpecError: not a preset
+            get_convention(conv)
+        except SpecError as exc:  # not a preset
             raise LawError(f"domain.{exc}") from None
 
 
@@ -156,7 +159,7 @@ def check_fields(data: Mapping[str, Any], law: Law) -> None:
     flags = _kind(data.get("flags", {}), "flags", dict, "an object: parameter -> why it is not determined")
     _names(list(flags), "flags", law.param_names)
     for k, why in flags.items():
-        if not (isinstance(why, str) or isinstance(why, list) and all(isinstance(w, str) for w in why)):
+        if not isinstance(why, str):
             raise LawError(f"flags.{k} must be text (why the pilots do not determine it), got {_shown(why)}")
     _kind(data.get("flags_checked", True), "flags_checked", bool, "true or false")
     _number(data.get("cost", 0.0), "cost", 0.0)

@@ -449,7 +449,7 @@ def plan(
         if dropped:  # say why the plan has no warmup: the user asked for none
             found = [replace(f, message=f"{f.message}; planned without warmup, the pilots' being half or more of the "
                                         f"{steps:,} steps: give warmup= (CLI: --warmup) for one")
-                     if f.kind == "warmup" else f for f in found]
+                     if f.kind == "warmup" and not f.far else f for f in found]
         warned = settle(_loss_findings(fit, standard, steps, peak_lr) + found, extrapolate)
         if family == "free":
             wsd = _family_search(b, "wsd", floor)

@@ -25,9 +25,9 @@ LAW_NAMES = ("multipower", "multipower-it", "lra", "mpl-it", "fsl", "bound")
 #: the laws that take no options
 _PLAIN = {"mpl-it": IntrinsicTimeMPL, "fsl": FunctionalScalingLaw}
 #: the laws that take one option: ``{name: (class, option)}`` (the multi-power laws' ``warmup``, chosen
-#: per fit by forward-chaining CV; the bound's free last weight ``last``)
+#: per fit by forward-chaining CV; the bound's free last weight ``last``; the LR-annealing law's memory ``lam``)
 _ONE_OPTION = {"multipower": (MultiPowerLaw, "warmup"), "multipower-it": (IntrinsicClockMPL, "warmup"),
-               "bound": (ConvexBoundLaw, "last")}
+               "bound": (ConvexBoundLaw, "last"), "lra": (LRALaw, "lam")}
 #: a fit describes its pilots when every pilot has R² at least this ...
 MIN_R2 = 0.9
 #: ... and no logged loss is off by more than this relative error
@@ -49,8 +49,6 @@ def get_law(name: str, **options: Any) -> Law:
             return cls(**options)
         except ValueError as exc:
             raise LawError(str(exc)) from None
-    if name == "lra":
-        return LRALaw(**options)
     raise LawError(f"unknown law {name!r}; valid laws: {', '.join(LAW_NAMES)}")
 
 
@@ -225,7 +223,7 @@ class FitResult:
         if not isinstance(data, dict) or "lrkit_fit" not in data:
             raise LawError(f"{clip_path(src)}: not an lrkit fit file (no 'lrkit_fit' marker)")
         version = data.pop("lrkit_fit")
-        if version != 1:
+        if type(version) is not int or version != 1:
             raise LawError(f"{clip_path(src)}: fit file version {version!r}; this lrkit reads version 1 (refit, "
                            "or use the lrkit that wrote it)")
         if "flags" not in data:  # written before the flags were stored: not known, not "none"
